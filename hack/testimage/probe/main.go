@@ -1,0 +1,82 @@
+// Command probe is the program inside the test image (rootlessd-probe): an HTTP responder that
+// reports the client address it saw, and a TCP sink and source for throughput measurements.
+//
+//	probe http   [-addr :80]    GET / answers "rootlessd-probe ok"; GET /remote answers the client's ip:port
+//	probe sink   [-addr :5001]  reads and discards every connection
+//	probe source [-addr :5002]  writes zeros to every connection until the peer closes it
+//
+// It is built statically and needs nothing from the image but itself.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+
+	"github.com/rootlessd/rootlessd/hack/testimage/wire"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: probe http|sink|source [-addr ADDR]")
+		os.Exit(2)
+	}
+	mode := os.Args[1]
+	fs := flag.NewFlagSet(mode, flag.ExitOnError)
+	defaults := map[string]string{
+		"http":   fmt.Sprintf(":%d", wire.HTTPPort),
+		"sink":   fmt.Sprintf(":%d", wire.SinkPort),
+		"source": fmt.Sprintf(":%d", wire.SourcePort),
+	}
+	addr := fs.String("addr", defaults[mode], "listen address")
+	_ = fs.Parse(os.Args[2:])
+	var err error
+	switch mode {
+	case "http":
+		err = serveHTTP(*addr)
+	case "sink":
+		err = serveTCP(*addr, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	case "source":
+		err = serveTCP(*addr, func(c net.Conn) {
+			buf := make([]byte, 256<<10)
+			for {
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
+		})
+	default:
+		err = fmt.Errorf("unknown mode %q", mode)
+	}
+	log.Fatal(err)
+}
+
+func serveHTTP(addr string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, wire.Body) })
+	mux.HandleFunc("GET /remote", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.RemoteAddr) })
+	log.Printf("probe http listening on %s", addr)
+	return http.ListenAndServe(addr, mux)
+}
+
+func serveTCP(addr string, handle func(net.Conn)) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	log.Printf("probe listening on %s", addr)
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			handle(c)
+		}()
+	}
+}
