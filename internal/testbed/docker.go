@@ -1,0 +1,128 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/rootlessd/rootlessd/hack/testimage/wire"
+)
+
+// ProbeBody is what the test image's HTTP responder answers to GET /.
+const ProbeBody = wire.Body
+
+// Client connects to the daemon at host (a unix:// DOCKER_HOST value) with API version
+// negotiation, so one client serves both engine stacks.
+func Client(tb testing.TB, host string) *client.Client {
+	tb.Helper()
+	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		tb.Fatalf("docker client for %s: %v", host, err)
+	}
+	tb.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// LoadImage loads the test image into the daemon.
+func LoadImage(tb testing.TB, cli *client.Client, bed *Bed) {
+	tb.Helper()
+	f, err := os.Open(bed.Image)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	resp, err := cli.ImageLoad(tb.Context(), f, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		tb.Fatalf("load test image: %v", err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(out), `"error"`) {
+		tb.Fatalf("load test image: %s", out)
+	}
+}
+
+// RunProbe starts the test image's program in a container with containerPort published on
+// 127.0.0.1:hostPort, and removes the container at cleanup. args default to the HTTP responder.
+func RunProbe(tb testing.TB, cli *client.Client, bed *Bed, hostPort, containerPort int, args ...string) string {
+	tb.Helper()
+	ctx := tb.Context()
+	if len(args) == 0 {
+		args = []string{"/bin/probe", "http"}
+	}
+	cport := nat.Port(fmt.Sprintf("%d/tcp", containerPort))
+	created, err := cli.ContainerCreate(ctx,
+		&container.Config{Image: bed.ImageTag, Cmd: args, ExposedPorts: nat.PortSet{cport: {}}},
+		&container.HostConfig{PortBindings: nat.PortMap{cport: {{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hostPort)}}}},
+		nil, nil, "")
+	if err != nil {
+		tb.Fatalf("create probe container: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = cli.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
+	})
+	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		tb.Fatalf("start probe container: %v", err)
+	}
+	return created.ID
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Get fetches url, retrying while the published port is not answering yet (the container's
+// program needs a moment to listen). It fails tb after wait.
+func Get(tb testing.TB, url string, wait time.Duration) string {
+	tb.Helper()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(wait)
+	for {
+		resp, err := hc.Get(url)
+		if err == nil {
+			body, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr == nil && resp.StatusCode == http.StatusOK {
+				return string(body)
+			}
+			err = fmt.Errorf("status %s, body %q, read error %v", resp.Status, body, rerr)
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// AssertRootless fails tb unless the daemon's info reports the rootless security option.
+func AssertRootless(tb testing.TB, cli *client.Client) {
+	tb.Helper()
+	info, err := cli.Info(tb.Context())
+	if err != nil {
+		tb.Fatalf("docker info: %v", err)
+	}
+	if !slices.Contains(info.SecurityOptions, "name=rootless") {
+		tb.Fatalf("docker info security options %v lack name=rootless", info.SecurityOptions)
+	}
+}
