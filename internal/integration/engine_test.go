@@ -1,0 +1,95 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
+	"github.com/rootlessd/rootlessd/internal/engine"
+	"github.com/rootlessd/rootlessd/internal/testbed"
+)
+
+// hostOnly is the driver set for engine tests without a network namespace.
+type hostOnly struct{}
+
+func (hostOnly) Parent(*engine.Config, io.Writer) (network.ParentDriver, port.ParentDriver, error) {
+	return nil, nil, nil
+}
+
+func (hostOnly) Child(*engine.Config, io.Writer) (network.ChildDriver, port.ChildDriver, error) {
+	return nil, nil, nil
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runEngine runs argv inside the embedded engine's namespaces and returns what it printed.
+func runEngine(t *testing.T, bed *testbed.Bed, cfg engine.Config) (string, int) {
+	t.Helper()
+	stack, _ := bed.Stack("current")
+	dir := testbed.ScratchDir(t, bed, stack, bed.Self().RuntimeDir)
+	cfg.StateDir = filepath.Join(dir, "rk")
+	var out lockedBuffer
+	p, err := engine.Start(&cfg, engine.StartOptions{Env: []string{"PATH=" + testbed.SystemPath}, Output: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(time.Minute):
+		p.Kill()
+		<-p.Done()
+		t.Fatalf("engine did not exit within a minute; output:\n%s", out.String())
+	}
+	return out.String(), p.ExitCode()
+}
+
+func TestEngineUserNamespace(t *testing.T) {
+	bed := testbed.Require(t)
+	u := bed.Self()
+	out, code := runEngine(t, bed, engine.Config{
+		PIDNS: true, CopyUp: []string{"/etc", "/run"}, Propagation: "rslave",
+		Target: engine.Target{Argv: []string{"/bin/sh", "-c", "echo uid=$(id -u); cat /proc/self/uid_map; echo pidns=$(readlink /proc/self/ns/pid); exit 3"}, Env: []string{"PATH=" + testbed.SystemPath}},
+	})
+	if code != 3 {
+		t.Fatalf("exit code %d, want the target's 3; output:\n%s", code, out)
+	}
+	if !strings.Contains(out, "uid=0\n") {
+		t.Errorf("id -u inside the namespace: want 0; output:\n%s", out)
+	}
+	if !strings.Contains(out, fmt.Sprintf(" 0 %10d          1\n", u.UID)) {
+		t.Errorf("uid_map lacks the own uid %d mapped to 0; output:\n%s", u.UID, out)
+	}
+	hostNS, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "pidns=pid:[") || strings.Contains(out, "pidns="+hostNS) {
+		t.Errorf("target is not in a new PID namespace (host: %s); output:\n%s", hostNS, out)
+	}
+	testbed.AssertNoProcesses(t, 10*time.Second)
+}
