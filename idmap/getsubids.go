@@ -1,0 +1,187 @@
+package idmap
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+// ParseGetsubids reads the output of shadow's getsubids ("0: alice 100000
+// 65536" per range; the owner column echoes the query) the way RootlessKit
+// does: blank and '#' lines are skipped, the second and third words after
+// the colon are start and count. Extra columns give a warning [Diag];
+// missing columns and numbers that are not decimal ids are an error that
+// says name:line. name is used in both, for example "getsubids -g alice".
+func ParseGetsubids(name string, r io.Reader) ([]Range, []Diag, error) {
+	var (
+		rs    []Range
+		diags []Diag
+	)
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		idx, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, diags, fmt.Errorf("idmap: %s:%d: no colon in %q", name, n, line)
+		}
+		f := strings.Fields(rest)
+		if len(f) < 3 {
+			return nil, diags, fmt.Errorf("idmap: %s:%d: %d columns after %q, want 3 (owner start count)", name, n, len(f), idx+":")
+		}
+		if len(f) > 3 || strings.Contains(rest, ":") {
+			diags = append(diags, Diag{File: name, Line: n, Severity: Warning, Code: "getsubids-columns",
+				Msg: fmt.Sprintf("unexpected columns in %q: reading start %s and count %s", line, f[1], f[2])})
+		}
+		start, err1 := strconv.ParseUint(f[1], 10, 32)
+		count, err2 := strconv.ParseUint(f[2], 10, 32)
+		if err1 != nil || err2 != nil {
+			return nil, diags, fmt.Errorf("idmap: %s:%d: start %q and count %q must be ids", name, n, f[1], f[2])
+		}
+		rs = append(rs, Range{Start: uint32(start), Count: uint32(count)})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, diags, fmt.Errorf("idmap: read %s: %w", name, err)
+	}
+	return rs, diags, nil
+}
+
+// getsubidsError is a getsubids run that did not succeed.
+type getsubidsError struct {
+	query  string // "getsubids -g alice"
+	code   int    // exit status, or -1 when it did not exit normally
+	stderr string
+	err    error
+}
+
+func (e *getsubidsError) Error() string {
+	msg := e.query + ": " + e.err.Error()
+	if e.stderr != "" {
+		msg += ": " + e.stderr
+	}
+	return msg
+}
+
+func (e *getsubidsError) Unwrap() error { return e.err }
+
+// runGetsubids runs one query and parses its output.
+func runGetsubids(ctx context.Context, exe string, k kind, who string) ([]Range, []Diag, error) {
+	args := []string{who}
+	if k == gidKind {
+		args = []string{"-g", who}
+	}
+	query := "getsubids " + strings.Join(args, " ")
+	cmd := exec.CommandContext(ctx, exe, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		ge := &getsubidsError{query: query, code: -1, stderr: firstLine(stderr.String()), err: err}
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+			ge.code = ee.ExitCode()
+		}
+		return nil, nil, ge
+	}
+	return ParseGetsubids(query, &stdout)
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// getsubidsPath resolves the program as RootlessKit does.
+func (g Getsubids) path() (string, error) {
+	p := g.Path
+	if p == "" {
+		p = os.Getenv("GETSUBIDS")
+	}
+	if p == "" {
+		p = "getsubids"
+	}
+	return exec.LookPath(p)
+}
+
+func (g Getsubids) lookup(ctx context.Context, u User) *Subids {
+	s := &Subids{User: u, Source: "getsubids"}
+	exe, err := g.path()
+	if err != nil {
+		s.findings = append(s.findings, &Finding{
+			ID: "getsubids-missing", Severity: Error,
+			Detail: fmt.Sprintf("cannot run getsubids: %v", err),
+			Fix:    "install getsubids from shadow-utils 4.9 or later (Debian and Ubuntu: uidmap; Fedora: shadow-utils-subid), or read /etc/subuid and /etc/subgid directly",
+			Err:    err,
+		})
+		return s
+	}
+	queries := []string{strconv.FormatUint(uint64(u.UID), 10)}
+	if u.Name != "" {
+		queries = []string{u.Name, queries[0]}
+	}
+	for _, k := range kinds {
+		var (
+			all  []Range
+			errs []error
+		)
+		for _, q := range queries {
+			rs, diags, err := runGetsubids(ctx, exe, k, q)
+			s.Diags = append(s.Diags, diags...)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			all = append(all, rs...)
+		}
+		if ctx.Err() != nil {
+			return s
+		}
+		if len(errs) == len(queries) {
+			s.findings = append(s.findings, getsubidsFinding(u, k, errs))
+			continue
+		}
+		for _, err := range errs {
+			s.Diags = append(s.Diags, Diag{Severity: Info, Code: "getsubids-failed",
+				Msg: err.Error() + " (RootlessKit ignores this when another query succeeds)"})
+		}
+		*s.ranges(k) = dedupe(all)
+	}
+	return s
+}
+
+// getsubidsFinding explains why no query for kind k succeeded.
+func getsubidsFinding(u User, k kind, errs []error) *Finding {
+	msgs := make([]string, len(errs))
+	ambiguous := true
+	for i, err := range errs {
+		msgs[i] = err.Error()
+		ge, ok := errors.AsType[*getsubidsError](err)
+		if !ok || ge.code != 1 {
+			ambiguous = false
+		}
+	}
+	if ambiguous {
+		return &Finding{
+			ID: k.info().name + "-unknown", Severity: Error,
+			Detail: strings.Join(msgs, "; ") + fmt.Sprintf(": getsubids exits 1 alike when %s has no %s ranges, is unknown to the subid database, or the database cannot be read", u, k.info().name),
+			Fix:    fmt.Sprintf("run getsubids %s%s to see the error; if %s has no ranges, ask an administrator to assign at least %d subordinate %ss", k.flag(), u.key(), u.key(), RecommendedCount, k.info().id),
+			Err:    ErrUnknown,
+		}
+	}
+	return &Finding{
+		ID: "getsubids-failed", Severity: Error,
+		Detail: strings.Join(msgs, "; "),
+		Fix:    fmt.Sprintf("run getsubids %s%s and fix what it reports, or read /etc/subuid and /etc/subgid directly", k.flag(), u.key()),
+		Err:    errs[0],
+	}
+}
