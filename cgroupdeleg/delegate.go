@@ -204,7 +204,7 @@ func splitWords(s string) (words []string, ok bool) {
 type Assignment struct {
 	File  string // as given to ParseUnit, e.g. "/etc/systemd/system/user@.service.d/delegate.conf"
 	Line  int    // 1-based line of "Delegate="
-	Value string // the value, continuation lines joined with a space
+	Value string // the value; continued lines are joined with one space
 }
 
 func (a Assignment) String() string {
@@ -238,10 +238,19 @@ func ParseUnit(name string, r io.Reader) ([]Assignment, error) {
 		if len(lines) == len(opts) {
 			line = lines[i]
 		}
-		v := strings.TrimSpace(strings.ReplaceAll(o.Value, "\\\n", " "))
-		as = append(as, Assignment{File: name, Line: line, Value: v})
+		as = append(as, Assignment{File: name, Line: line, Value: joinContinued(o.Value)})
 	}
 	return as, nil
+}
+
+// joinContinued joins the lines of a value continued with a trailing
+// backslash, with one space between them.
+func joinContinued(v string) string {
+	parts := strings.Split(v, "\\\n")
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
+	}
+	return strings.TrimSpace(strings.Join(parts, " "))
 }
 
 // optionLines returns the 1-based line on which each option starts, by
