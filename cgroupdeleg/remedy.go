@@ -39,7 +39,8 @@ func (d *detector) findings() {
 			Fix:    d.cgroupV2Fix()})
 	case Hybrid:
 		d.add(Finding{ID: CgroupHybrid, Severity: Warning,
-			Detail: "/sys/fs/cgroup is hybrid: the controllers are on cgroup v1 hierarchies and the cgroup2 mount at /sys/fs/cgroup/unified has none, so " + limitsIgnored,
+			Detail: fmt.Sprintf("/sys/fs/cgroup is hybrid: the controllers are on cgroup v1 hierarchies and the cgroup2 mount at /sys/fs/cgroup/unified has %s, so %s",
+				yesNo(len(d.kernel) > 0, "only "+strings.Join(d.kernel, " "), "none"), limitsIgnored),
 			Fix:    d.cgroupV2Fix()})
 	}
 	if !r.Systemd {
