@@ -248,12 +248,12 @@ func (res *lineResult) add(sev Severity, code, msg string) {
 // and commonio_open (lib/commonio.c) do, and explains any surprise.
 func shadowLine(line string) (res lineResult) {
 	res.verdict = Ignored
-	if strings.IndexByte(line, 0) >= 0 {
-		res.add(Error, "nul", "NUL byte: newuidmap ignores this line, and shadow 4.19 and later refuse the whole file")
+	if line == "" {
+		res.add(Error, "fields", "empty line")
 		return res
 	}
-	if len(line) >= 1024 {
-		res.add(Error, "too-long", fmt.Sprintf("line is %d bytes long: newuidmap ignores lines of 1024 bytes or more", len(line)))
+	if strings.IndexByte(line, 0) >= 0 {
+		res.add(Error, "nul", "NUL byte: newuidmap ignores this line, and shadow 4.19 and later refuse the whole file")
 		return res
 	}
 	if line[0] == '+' || line[0] == '-' {
@@ -263,18 +263,25 @@ func shadowLine(line string) (res lineResult) {
 	owner, rest, _ := strings.Cut(line, ":")
 	start, count, ok := strings.Cut(rest, ":")
 	res.owner = owner
-	if !ok || strings.IndexByte(count, ':') >= 0 {
-		nf := strings.Count(line, ":") + 1
+	nf := strings.Count(line, ":") + 1
+	if nf >= 3 {
+		if r, ok := guessRange(start, strings.SplitN(count, ":", 2)[0]); ok {
+			res.r = r
+		}
+	}
+	if len(line) >= 1024 {
+		res.add(Error, "too-long", fmt.Sprintf("line is %d bytes long: newuidmap ignores lines of 1024 bytes or more", len(line)))
+		return res
+	}
+	if !ok || nf != 3 {
 		msg := fmt.Sprintf("%d fields, want 3 (owner:start:count): newuidmap ignores this line", nf)
+		if nf == 1 {
+			msg = "1 field, want 3 (owner:start:count): newuidmap ignores this line"
+		}
 		if nf == 4 && strings.HasSuffix(line, ":") {
 			msg = "trailing colon: newuidmap ignores this line"
 		}
 		res.add(Error, "fields", msg)
-		if nf > 3 {
-			if r, ok := guessRange(start, strings.SplitN(count, ":", 2)[0]); ok {
-				res.r = r
-			}
-		}
 		return res
 	}
 	for _, fld := range [...]struct{ name, v string }{{"owner", owner}, {"start", start}, {"count", count}} {
@@ -282,9 +289,6 @@ func shadowLine(line string) (res lineResult) {
 			res.add(Error, "empty-field", "empty "+fld.name+" field: newuidmap ignores this line")
 			return res
 		}
-	}
-	if r, ok := guessRange(start, count); ok {
-		res.r = r
 	}
 	if strings.TrimSpace(owner) != owner {
 		res.add(Warning, "owner-space", fmt.Sprintf("blank around owner %q: newuidmap compares user names exactly", owner))

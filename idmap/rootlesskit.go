@@ -26,6 +26,9 @@ func rkRejects(line string) string {
 		return ""
 	}
 	if n := strings.Count(t, ":") + 1; n != 3 {
+		if n == 1 {
+			return "1 field"
+		}
 		return fmt.Sprintf("%d fields", n)
 	}
 	return ""
