@@ -41,7 +41,7 @@ func (d *detector) findings() {
 		d.add(Finding{ID: CgroupHybrid, Severity: Warning,
 			Detail: fmt.Sprintf("/sys/fs/cgroup is hybrid: the controllers are on cgroup v1 hierarchies and the cgroup2 mount at /sys/fs/cgroup/unified has %s, so %s",
 				yesNo(len(d.kernel) > 0, "only "+strings.Join(d.kernel, " "), "none"), limitsIgnored),
-			Fix:    d.cgroupV2Fix()})
+			Fix: d.cgroupV2Fix()})
 	}
 	if !r.Systemd {
 		d.add(Finding{ID: NoSystemd, Severity: Warning,
