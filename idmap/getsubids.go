@@ -164,7 +164,7 @@ func getsubidsFinding(u User, k kind, errs []error) *Finding {
 	msgs := make([]string, len(errs))
 	ambiguous := true
 	for i, err := range errs {
-		msgs[i] = err.Error()
+		msgs[i] = strings.TrimPrefix(err.Error(), "idmap: ")
 		ge, ok := errors.AsType[*getsubidsError](err)
 		if !ok || ge.code != 1 {
 			ambiguous = false
