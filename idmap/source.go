@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -336,10 +337,16 @@ func addRangesFix(s *Subids, ks []kind, count uint32) string {
 	if s.NSS.Module != "" && !s.NSS.Files() {
 		return fmt.Sprintf("ask an administrator to assign %s at least %d subordinate uids and gids in the %q subid database named by /etc/nsswitch.conf", u.key(), count, s.NSS.Module)
 	}
-	for _, d := range s.Diags {
-		if d.Code == "trailing-cr" {
-			return fmt.Sprintf("remove the DOS line endings: sudo sed -i 's/\\r$//' %s", d.File)
+	var crlf []string
+	for _, k := range ks {
+		for _, d := range s.Diags {
+			if d.Code == "trailing-cr" && d.File == k.info().path && !slices.Contains(crlf, d.File) {
+				crlf = append(crlf, d.File)
+			}
 		}
+	}
+	if len(crlf) > 0 {
+		return fmt.Sprintf("run: sudo sed -i 's/\\r$//' %s", strings.Join(crlf, " "))
 	}
 	used := append(s.UIDFile.all(), s.GIDFile.all()...)
 	used = append(used, Range{u.UID, 1}, Range{u.GID, 1})

@@ -287,6 +287,15 @@ func lineFix(s *Subids, k kind, code string, ds []Diag) string {
 	case "zero-count":
 		return deleteCmd
 	case "octal":
+		if file := s.file(k); file != nil {
+			for _, e := range file.Entries {
+				if e.Line == ds[0].Line {
+					_, rest, _ := strings.Cut(e.text, ":")
+					start, count, _ := strings.Cut(rest, ":")
+					return fmt.Sprintf("rewrite line %d of %s without leading zeros, which make numbers octal: %s:%s:%s", e.Line, path, e.Owner, decimal(start), decimal(count))
+				}
+			}
+		}
 		return fmt.Sprintf("write the numbers on line %d of %s without leading zeros, which make them octal", ds[0].Line, path)
 	case "overflow":
 		return deleteCmd + ", then " + addRangesFix(s, []kind{k}, RecommendedCount)
@@ -383,7 +392,7 @@ func sharedFinding(s *Subids, k kind, rs []Range) *Finding {
 				n++
 				conflict = append(conflict, r)
 				if len(msgs) < 3 {
-					msgs = append(msgs, fmt.Sprintf("%s's %s overlaps %q's %s at %s:%d", u.key(), r, e.Owner, e.Range, file.Name, e.Line))
+					msgs = append(msgs, fmt.Sprintf("%s's %s overlaps %s's %s at %s:%d", u.key(), r, e.Owner, e.Range, file.Name, e.Line))
 				}
 			}
 		}
@@ -443,4 +452,13 @@ func unmappedFinding(s *Subids, k kind, ns Namespace, rs []Range) *Finding {
 	return &Finding{ID: ki.name + "-unmapped", Severity: Error,
 		Detail: fmt.Sprintf("running in a user namespace that maps %s; %s's ranges %s do not each lie inside one of those, so the nested namespace cannot map them", mapped, s.User.key(), strings.Join(msgs, ", ")),
 		Fix:    fmt.Sprintf("assign %s subordinate %ss that this namespace maps, each range within one line of /proc/self/%s_map", s.User.key(), ki.id, ki.id)}
+}
+
+// decimal drops the leading zeros of a number that shadow read as octal.
+func decimal(s string) string {
+	s = strings.TrimSpace(s)
+	if t := strings.TrimLeft(s, "0"); t != "" {
+		return t
+	}
+	return "0"
 }
