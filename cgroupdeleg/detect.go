@@ -356,7 +356,9 @@ func (d *detector) cgroups() {
 		own, err = ParseProcCgroup(strings.NewReader(string(b)))
 		if err != nil {
 			d.add(Finding{ID: Unparsable, Severity: Info, Err: err,
-				Detail: fmt.Sprintf("/proc/self/cgroup has malformed lines, which were skipped: %v", err)})
+				Detail: "/proc/self/cgroup has malformed lines, which were skipped: " +
+					strings.ReplaceAll(strings.ReplaceAll(err.Error(), "cgroupdeleg: /proc/self/cgroup:", "line "), "\n", "; "),
+				Fix: "# /proc/self/cgroup comes from the kernel: check that /proc is the host's procfs, not an emulation (gVisor, a container's fake /proc)"})
 		}
 	}
 	if b, ok := d.readFile("proc/1/cgroup"); ok {

@@ -2,6 +2,7 @@ package cgroupdeleg
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,7 @@ func ParseProcCgroup(r io.Reader) (Proc, error) {
 	var errs []error
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
+	sc.Split(scanLF)
 	n := 0
 	for sc.Scan() {
 		n++
@@ -98,6 +100,18 @@ func ParseProcCgroup(r io.Reader) (Proc, error) {
 		errs = append(errs, fmt.Errorf("cgroupdeleg: read /proc/self/cgroup: %w", err))
 	}
 	return p, errors.Join(errs...)
+}
+
+// scanLF splits at '\n' only: unlike bufio.ScanLines it keeps a '\r',
+// which may end a cgroup name.
+func scanLF(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
 }
 
 // String formats p in /proc/PID/cgroup syntax, one v1 controller per

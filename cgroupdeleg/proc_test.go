@@ -33,6 +33,7 @@ func TestParseProcCgroup(t *testing.T) {
 			in: `0::/system.slice/dev-disk-by\x2dlabel-a:b.mount` + "\n",
 			v2: `/system.slice/dev-disk-by\x2dlabel-a:b.mount`},
 		{name: "v1 path with colons", in: "3:cpuset:/a:b:c\n", v1: map[string]string{"cpuset": "/a:b:c"}},
+		{name: "a CR is part of the name", in: "0::/x\r\n", v2: "/x\r"},
 		{name: "blank lines and no final newline", in: "\n\n0::/x", v2: "/x"},
 		{name: "two fields", in: "0:/x\n0::/y\n", v2: "/y", bad: ":1: want hierarchy-ID:controllers:path"},
 		{name: "non-numeric id", in: "x::/y\n", bad: "hierarchy ID is not a number"},
