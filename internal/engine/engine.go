@@ -59,6 +59,7 @@ type Config struct {
 	StateDir    string          `json:"state_dir"`          // RootlessKit's state dir; absolute, private, short
 	Net         json.RawMessage `json:"net,omitempty"`      // network driver, decoded by Drivers; empty: host network
 	Port        json.RawMessage `json:"port,omitempty"`     // port driver, decoded by Drivers; empty: none
+	Publish     []string        `json:"publish,omitempty"`  // ports published from the start, RootlessKit's -p syntax
 	NetName     string          `json:"net_name,omitempty"` // RootlessKit name of the network driver, for logs
 	DetachNetNS bool            `json:"detach_netns,omitempty"`
 	PIDNS       bool            `json:"pidns,omitempty"` // a PID namespace: when its init dies, everything in it dies

@@ -15,6 +15,8 @@ import (
 	"github.com/rootless-containers/rootlesskit/v3/pkg/common"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/copyup/tmpfssymlink"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/parent"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port/portutil"
 	"github.com/sirupsen/logrus"
 )
 
@@ -93,7 +95,12 @@ func runParent(d Drivers) int {
 	if err != nil {
 		return fail("parent", err)
 	}
+	publish, err := parsePublish(cfg.Publish)
+	if err != nil {
+		return fail("parent", err)
+	}
 	opt := parent.Opt{
+		PublishPorts:             publish,
 		PipeFDEnvKey:             envPipeFD,
 		ChildUseActivationEnvKey: envActivation,
 		StateDir:                 cfg.StateDir,
@@ -111,6 +118,22 @@ func runParent(d Drivers) int {
 		return fail("parent", err)
 	}
 	return 0
+}
+
+// parsePublish parses ports in RootlessKit's --publish syntax, e.g. 127.0.0.1:8080:80/tcp.
+func parsePublish(specs []string) ([]port.Spec, error) {
+	var out []port.Spec
+	for _, s := range specs {
+		sp, err := portutil.ParsePortSpec(s)
+		if err != nil {
+			return nil, fmt.Errorf("publish %q: %w", s, err)
+		}
+		if err := portutil.ValidatePortSpec(*sp, nil); err != nil {
+			return nil, fmt.Errorf("publish %q: %w", s, err)
+		}
+		out = append(out, *sp)
+	}
+	return out, nil
 }
 
 // runChild is RootlessKit's child, inside the new user and mount namespaces.

@@ -5,7 +5,6 @@ package integration
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,22 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
 	"github.com/rootlessd/rootlessd/internal/engine"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 )
-
-// hostOnly is the driver set for engine tests without a network namespace.
-type hostOnly struct{}
-
-func (hostOnly) Parent(*engine.Config, io.Writer) (network.ParentDriver, port.ParentDriver, error) {
-	return nil, nil, nil
-}
-
-func (hostOnly) Child(*engine.Config, io.Writer) (network.ChildDriver, port.ChildDriver, error) {
-	return nil, nil, nil
-}
 
 type lockedBuffer struct {
 	mu sync.Mutex

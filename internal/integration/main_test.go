@@ -5,12 +5,12 @@ package integration
 import (
 	"testing"
 
-	"github.com/rootlessd/rootlessd/internal/engine"
 	"github.com/rootlessd/rootlessd/internal/testbed"
+	"github.com/rootlessd/rootlessd/rootless"
 )
 
 func TestMain(m *testing.M) {
 	// This test binary is also the embedded engine's helper, RootlessKit child and target.
-	engine.Init(hostOnly{})
+	rootless.Init()
 	testbed.Main(m)
 }

@@ -1,0 +1,79 @@
+// Command launcher is a drop-in replacement for dockerd-rootless.sh built on the rootlessd SDK.
+//
+//	launcher [DOCKERD_OPTIONS]
+//
+// It honours the same environment variables (DOCKERD_ROOTLESS_ROOTLESSKIT_NET, _MTU,
+// _PORT_DRIVER, _STATE_DIR, _DISABLE_HOST_LOOPBACK, _DETACH_NETNS, _SLIRP4NETNS_SANDBOX,
+// _SLIRP4NETNS_SECCOMP, _FLAGS, and DOCKERD), so existing systemd overrides keep working, and
+// passes its arguments to dockerd. It uses the script's layout: the socket is
+// $XDG_RUNTIME_DIR/docker.sock. Unlike the script it needs no rootlesskit binary and no
+// XDG_RUNTIME_DIR (it falls back to /run/user/UID), validates every variable, and explains
+// failures.
+//
+// When the daemon is ready it prints one line, DOCKER_HOST=unix://..., on stdout. The daemon's
+// own output goes to stderr. SIGINT or SIGTERM stops it cleanly.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rootlessd/rootlessd/rootless"
+)
+
+func main() {
+	rootless.Init() // first: this executable is also RootlessKit's helper and child
+	os.Exit(run())
+}
+
+func run() int {
+	args := os.Args[1:]
+	if len(args) > 0 && (args[0] == "check" || args[0] == "install" || args[0] == "uninstall") {
+		fmt.Fprintf(os.Stderr, "Did you mean 'dockerd-rootless-setuptool.sh %s' ?\n", args[0])
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts := []rootless.Option{
+		rootless.WithScriptEnv(os.Environ()),
+		rootless.WithDockerdArgs(args...),
+		rootless.WithLogger(log),
+		rootless.WithDaemonOutput(os.Stderr),
+	}
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+		opts = append(opts, rootless.WithStateDir(xdg)) // the script's layout
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-sigs; cancel() }() // a signal during startup aborts it
+	d, err := rootless.Launch(ctx, opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "launcher:", err)
+		return 1
+	}
+	fmt.Println("DOCKER_HOST=" + d.Host())
+	signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+
+	select {
+	case <-sigs:
+		if err := d.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "launcher: stop:", err)
+			return 1
+		}
+		return 0
+	case <-d.Done():
+		err := d.Err()
+		fmt.Fprintln(os.Stderr, "launcher:", err)
+		if ee, ok := errors.AsType[*rootless.ExitError](err); ok && ee.Code > 0 {
+			return ee.Code
+		}
+		return 1
+	}
+}

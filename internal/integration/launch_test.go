@@ -1,0 +1,80 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rootlessd/rootlessd/internal/testbed"
+	"github.com/rootlessd/rootlessd/rootless"
+)
+
+// launch starts a daemon of stack with private state and data dirs and closes it at cleanup.
+// The daemon's output is logged only if the test fails.
+func launch(t *testing.T, bed *testbed.Bed, stack testbed.Stack, opts ...rootless.Option) *rootless.Daemon {
+	t.Helper()
+	u := bed.Self()
+	out := &lockedBuffer{}
+	base := []rootless.Option{
+		rootless.WithStateDir(testbed.ScratchDir(t, bed, stack, u.RuntimeDir)),
+		rootless.WithDataRoot(testbed.ScratchDir(t, bed, stack, u.Home)),
+		rootless.WithBinaries(rootless.Binaries{Path: []string{stack.Bin}}),
+		rootless.WithLogger(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+	}
+	var stages []string
+	base = append(base, rootless.WithProgress(func(p rootless.Progress) {
+		stages = append(stages, fmt.Sprintf("%s@%v", p.Stage, p.Elapsed.Round(time.Millisecond)))
+	}))
+	start := time.Now()
+	d, err := rootless.Launch(t.Context(), append(base, opts...)...)
+	if err != nil {
+		t.Fatalf("Launch (%s): %v\nlog:\n%s", stack.Name, err, out.String())
+	}
+	t.Logf("%s: stages %v", stack.Name, stages)
+	t.Logf("%s: Launch ready in %v: engine=%s net=%s port=%s mtu=%d detach=%v dockerd=%s", stack.Name, time.Since(start),
+		d.Info().Engine, d.Info().NetDriver, d.Info().PortDriver, d.Info().MTU, d.Info().DetachNetNS, d.Info().DockerdVersion)
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", out.String())
+		}
+	})
+	return d
+}
+
+// TestLaunch launches a daemon on each stack with the default choices, runs a container with a
+// published port, GETs through it from the host, and shuts down leaving no process behind.
+func TestLaunch(t *testing.T) {
+	bed := testbed.Require(t)
+	for _, stack := range bed.Stacks {
+		t.Run(stack.Name, func(t *testing.T) {
+			d := launch(t, bed, stack)
+			if !d.Info().Rootless {
+				t.Fatal("daemon does not confirm rootless mode")
+			}
+			cli := testbed.Client(t, d.Host())
+			testbed.LoadImage(t, cli, bed)
+			port := testbed.FreePort(t)
+			testbed.RunProbe(t, cli, bed, port, 80)
+			if body := testbed.Get(t, fmt.Sprintf("http://127.0.0.1:%d/", port), time.Minute); body != testbed.ProbeBody {
+				t.Fatalf("body %q, want %q", body, testbed.ProbeBody)
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Err(); err != nil {
+				t.Errorf("Err after Close: %v", err)
+			}
+			testbed.AssertNoProcesses(t, 10*time.Second)
+			if _, err := os.Stat(d.Info().Socket); !os.IsNotExist(err) {
+				t.Errorf("socket %s left behind (%v)", d.Info().Socket, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,243 @@
+package rootless
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/client"
+
+	"github.com/rootlessd/rootlessd/internal/engine"
+	"github.com/rootlessd/rootlessd/portdriver"
+)
+
+const sigterm = syscall.SIGTERM
+
+// Daemon is a running rootless dockerd. Its methods are safe for concurrent use. It is
+// immutable once Launch returns it, apart from its lifecycle.
+type Daemon struct {
+	info  Info
+	proc  *engine.Process
+	ports *portdriver.Manager
+	sink  *logSink
+	log   *slog.Logger
+	p     *plan
+	grace time.Duration
+
+	done      chan struct{}
+	mu        sync.Mutex
+	stopping  bool
+	err       error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Info describes a running daemon: what Launch resolved and what the daemon confirmed.
+type Info struct {
+	Engine         Engine // EngineEmbedded or EngineExternal
+	FellBack       bool   // the embedded engine was denied and the external one took over
+	RootlessKit    string // RootlessKit version
+	RootlessKitBin string // the rootlesskit binary of the external engine; "" when embedded
+	Dockerd        string // dockerd path
+	DockerdVersion string // from dockerd --version
+	NetDriver      string
+	PortDriver     string
+	MTU            int
+	DetachNetNS    bool
+	HostGateway    string   // where containers reach the host's loopback; "" unless WithHostLoopback
+	Reasons        []string // why these drivers were chosen
+
+	StateDir, RootlessKitStateDir, Socket, ExecRoot, PIDFile, DataRoot, DaemonConfig string
+
+	ChildPID int // RootlessKit's child: the namespaces' init, as the host sees it
+
+	// Confirmed by the daemon itself (GET /info).
+	Rootless      bool // security options include name=rootless
+	ServerVersion string
+	StorageDriver string
+	CgroupDriver  string // "none" on cgroup v1 or without systemd: resource limits are ignored
+}
+
+func newDaemon(ctx context.Context, p *plan, proc *engine.Process, sink *logSink) (*Daemon, error) {
+	d := &Daemon{info: p.info(), proc: proc, sink: sink, log: p.log, p: p, grace: p.stopTimeout, done: make(chan struct{})}
+	pidb, err := os.ReadFile(filepath.Join(p.layout.RKDir, engine.StateChildPID))
+	if err != nil {
+		return nil, err
+	}
+	d.info.ChildPID, _ = strconv.Atoi(string(pidb))
+	binder := p.rk.path // the process that binds published ports on the host
+	if p.engine == EngineEmbedded {
+		binder, _ = os.Executable()
+	}
+	if d.ports, err = portdriver.NewManager(filepath.Join(p.layout.RKDir, engine.StateAPISock),
+		portdriver.WithHost(p.host), portdriver.WithBinder(binder)); err != nil {
+		return nil, err
+	}
+	cli, err := d.Client()
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	di, err := cli.Info(ictx)
+	if err != nil {
+		return nil, fmt.Errorf("docker info: %w", err)
+	}
+	d.info.Rootless = slices.Contains(di.SecurityOptions, "name=rootless")
+	d.info.ServerVersion, d.info.StorageDriver, d.info.CgroupDriver = di.ServerVersion, di.Driver, di.CgroupDriver
+	if !d.info.Rootless {
+		return nil, fmt.Errorf("the daemon does not report rootless mode (security options %v)", di.SecurityOptions)
+	}
+	go d.watch()
+	return d, nil
+}
+
+// watch waits for the process tree to exit, records why, and releases what the daemon held.
+func (d *Daemon) watch() {
+	<-d.proc.Done()
+	d.mu.Lock()
+	if !d.stopping {
+		time.Sleep(50 * time.Millisecond) // let the pump copy the last lines
+		tail := d.sink.Tail()
+		cause, remedy := diagnose(tail)
+		d.err = &ExitError{Code: d.proc.ExitCode(), Cause: cause, Remedy: remedy, Log: tail}
+		d.log.Error("daemon exited unexpectedly", slog.Int("exit_code", d.proc.ExitCode()), slog.String("cause", cause))
+	} else {
+		d.log.Info("daemon stopped")
+	}
+	d.mu.Unlock()
+	d.ports.Close()
+	if err := d.p.release(); err != nil {
+		d.log.Warn("cleanup after daemon exit", slog.Any("error", err))
+	}
+	close(d.done)
+}
+
+// Host is the DOCKER_HOST value for this daemon, e.g. unix:///run/user/1000/rootlessd/docker.sock.
+func (d *Daemon) Host() string { return "unix://" + d.info.Socket }
+
+// Env is what a docker CLI or another tool needs in its environment to use this daemon.
+func (d *Daemon) Env() []string {
+	return []string{"DOCKER_HOST=" + d.Host()}
+}
+
+// Info describes the daemon.
+func (d *Daemon) Info() Info {
+	i := d.info
+	i.Reasons = slices.Clone(i.Reasons)
+	return i
+}
+
+// Client returns a Docker API client for this daemon, with the API version negotiated. The
+// caller closes it.
+func (d *Daemon) Client() (*client.Client, error) {
+	return client.NewClientWithOpts(client.WithHost(d.Host()), client.WithAPIVersionNegotiation())
+}
+
+// Ports manages the ports RootlessKit publishes at run time, through its API socket. Ports that
+// dockerd publishes for `docker run -p` show up here too. It reports privileged ports up front,
+// with both remedies. The manager stays valid until the daemon exits.
+func (d *Daemon) Ports() *portdriver.Manager { return d.ports }
+
+// Command returns a command that runs name with args inside the daemon's user and mount
+// namespaces and in the network namespace of its containers, as root of the user namespace, like
+// `dockerd-rootless-setuptool.sh nsenter` but for any state directory. It sets
+// ROOTLESSKIT_STATE_DIR, ROOTLESSKIT_PARENT_EUID and ROOTLESSKIT_PARENT_EGID, as RootlessKit does
+// for dockerd. It needs nsenter (util-linux).
+func (d *Daemon) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	pid := strconv.Itoa(d.info.ChildPID)
+	nsargs := []string{"--user", "--preserve-credentials", "--mount", "--target", pid}
+	if d.info.DetachNetNS {
+		// The detached namespace is bound inside the child's mount namespace; reach it through /proc.
+		nsargs = append(nsargs, "--net=/proc/"+pid+"/root"+filepath.Join(d.info.RootlessKitStateDir, engine.StateNetNS))
+	} else {
+		nsargs = append(nsargs, "--net")
+	}
+	cmd := exec.CommandContext(ctx, "nsenter", append(append(nsargs, "--", name), args...)...)
+	cmd.Env = append(os.Environ(),
+		engine.EnvStateDir+"="+d.info.RootlessKitStateDir,
+		engine.EnvParentEUID+"="+strconv.Itoa(os.Geteuid()),
+		engine.EnvParentEGID+"="+strconv.Itoa(os.Getegid()))
+	return cmd
+}
+
+// PID is the process id of the process that owns the daemon's tree: the engine helper or the
+// rootlesskit binary.
+func (d *Daemon) PID() int { return d.proc.PID() }
+
+// Done is closed once the daemon has exited, for any reason, and its files are released.
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// Err returns, after Done is closed, nil if the daemon was stopped by Shutdown or Close, or an
+// *ExitError with its exit status and last log lines if it exited on its own. Before Done it
+// returns nil.
+func (d *Daemon) Err() error {
+	select {
+	case <-d.done:
+	default:
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+// Wait blocks until the daemon has exited and returns Err.
+func (d *Daemon) Wait() error {
+	<-d.done
+	return d.Err()
+}
+
+// Shutdown stops the daemon: SIGTERM, which RootlessKit forwards to dockerd (it stops the
+// containers and exits), then it waits. If ctx ends first, it kills the whole process tree,
+// waits for it, and returns ctx.Err(). It returns ErrClosed if the daemon had already exited.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.mu.Lock()
+	d.stopping = true
+	d.mu.Unlock()
+	select {
+	case <-d.done:
+		return ErrClosed
+	default:
+	}
+	d.log.Info("stopping daemon")
+	if err := d.proc.Signal(sigterm); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	select {
+	case <-d.done:
+		return nil
+	case <-ctx.Done():
+	}
+	d.log.Warn("daemon did not stop in time; killing its process tree")
+	if err := d.proc.Kill(); err != nil {
+		return err
+	}
+	<-d.done
+	return ctx.Err()
+}
+
+// Close shuts the daemon down, allowing it WithStopTimeout (default 15s) before killing it. It
+// is idempotent: later calls wait for the first and return its result.
+func (d *Daemon) Close() error {
+	d.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), d.grace)
+		defer cancel()
+		d.closeErr = d.Shutdown(ctx)
+		if errors.Is(d.closeErr, ErrClosed) {
+			d.closeErr = nil // it had exited already; Err says why
+		}
+	})
+	<-d.done
+	return d.closeErr
+}

@@ -1,0 +1,182 @@
+package rootless
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// tailLines is how many lines of daemon output a StartError or ExitError carries.
+const tailLines = 40
+
+// logSink receives everything the daemon's process tree prints. It copies the bytes to the
+// user's writer, re-emits each line into the logger at the level the line declares, and keeps
+// the last lines for error reports. Writes come from one goroutine (the engine's pump).
+type logSink struct {
+	raw io.Writer
+	log *slog.Logger
+
+	mu      sync.Mutex
+	partial []byte
+	tail    []string // ring of tailLines
+	next    int
+	full    bool
+}
+
+func newLogSink(raw io.Writer, log *slog.Logger) *logSink {
+	if raw == nil {
+		raw = io.Discard
+	}
+	return &logSink{raw: raw, log: log, tail: make([]string, tailLines)}
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	_, _ = s.raw.Write(p) // a failing user writer must not stall the daemon's output
+	s.mu.Lock()
+	s.partial = append(s.partial, p...)
+	var lines []string
+	for {
+		i := bytes.IndexByte(s.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimRight(string(s.partial[:i]), "\r")
+		s.partial = s.partial[i+1:]
+		if line == "" {
+			continue
+		}
+		s.tail[s.next] = line
+		s.next = (s.next + 1) % tailLines
+		s.full = s.full || s.next == 0
+		lines = append(lines, line)
+	}
+	s.mu.Unlock()
+	for _, l := range lines {
+		s.emit(l)
+	}
+	return len(p), nil
+}
+
+// Tail returns the last lines in order, oldest first.
+func (s *logSink) Tail() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	if s.full {
+		out = append(out, s.tail[s.next:]...)
+	}
+	out = append(out, s.tail[:s.next]...)
+	if len(s.partial) > 0 {
+		out = append(out, string(s.partial))
+	}
+	return out
+}
+
+func (s *logSink) emit(line string) {
+	level, msg, attrs := parseDaemonLine(line)
+	if !s.log.Enabled(context.Background(), level) {
+		return
+	}
+	s.log.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// parseDaemonLine turns one line of output into a level, a message and attributes. dockerd,
+// containerd and (through our formatter) RootlessKit print logfmt: time="..." level=info
+// msg="..." key=value. Other lines (network driver programs, shells) come out at Debug.
+func parseDaemonLine(line string) (slog.Level, string, []slog.Attr) {
+	if rest, ok := strings.CutPrefix(line, "[rootlesskit:"); ok {
+		// "[rootlesskit:parent] error: ..." printed when RootlessKit fails.
+		id, msg, _ := strings.Cut(rest, "] ")
+		level := slog.LevelInfo
+		if strings.HasPrefix(msg, "error: ") {
+			level = slog.LevelError
+		}
+		return level, msg, []slog.Attr{slog.String("component", "rootlesskit"), slog.String("role", strings.TrimSpace(id))}
+	}
+	fields, ok := parseLogfmt(line)
+	if !ok || fields["msg"] == "" {
+		return slog.LevelDebug, line, []slog.Attr{slog.String("component", "daemon")}
+	}
+	msg := fields["msg"]
+	component := "dockerd"
+	if rest, ok := strings.CutPrefix(msg, "[rootlesskit:"); ok {
+		component = "rootlesskit"
+		if _, m, ok := strings.Cut(rest, "] "); ok {
+			msg = m
+		}
+	}
+	attrs := []slog.Attr{slog.String("component", component)}
+	for _, k := range []string{"error", "module", "container", "stage"} {
+		if v, ok := fields[k]; ok {
+			attrs = append(attrs, slog.String(k, v))
+		}
+	}
+	return logfmtLevel(fields["level"]), msg, attrs
+}
+
+func logfmtLevel(s string) slog.Level {
+	switch strings.ToLower(s) {
+	case "trace", "debug":
+		return slog.LevelDebug
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error", "fatal", "panic":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// parseLogfmt splits key=value pairs; values may be double-quoted with Go escapes. It reports
+// false for a line that is not logfmt.
+func parseLogfmt(line string) (map[string]string, bool) {
+	fields := map[string]string{}
+	s := line
+	for {
+		s = strings.TrimLeft(s, " ")
+		if s == "" {
+			return fields, len(fields) > 0
+		}
+		eq := strings.IndexByte(s, '=')
+		if eq <= 0 || strings.ContainsAny(s[:eq], " \"") {
+			return nil, false
+		}
+		key := s[:eq]
+		s = s[eq+1:]
+		var val string
+		if strings.HasPrefix(s, `"`) {
+			end := closingQuote(s)
+			if end < 0 {
+				return nil, false
+			}
+			v, err := strconv.Unquote(s[:end+1])
+			if err != nil {
+				v = s[1:end]
+			}
+			val, s = v, s[end+1:]
+		} else {
+			sp := strings.IndexByte(s, ' ')
+			if sp < 0 {
+				sp = len(s)
+			}
+			val, s = s[:sp], s[sp:]
+		}
+		fields[key] = val
+	}
+}
+
+// closingQuote returns the index of the quote that ends the quoted string s starts with.
+func closingQuote(s string) int {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,394 @@
+package rootless
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rootlessd/rootlessd/netdriver"
+	"github.com/rootlessd/rootlessd/portdriver"
+)
+
+// An Option configures Launch. Options that also apply to Check say so; Check accepts all of them.
+// Each option validates its own value; Launch reports every invalid option at once, each error
+// wrapping ErrInvalidOption.
+type Option interface {
+	apply(*config) error
+}
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+// Engine selects how RootlessKit runs.
+type Engine int
+
+const (
+	// EngineAuto uses the embedded engine, and falls back to an installed rootlesskit binary
+	// when the embedded one is denied a user namespace (Ubuntu >= 24.04 AppArmor lets only
+	// profiled binaries such as /usr/bin/rootlesskit create one). Launch logs the fallback and
+	// Info reports it.
+	EngineAuto Engine = iota
+	// EngineEmbedded runs RootlessKit v3 from this module in a helper process: no rootlesskit
+	// binary is needed. The program must call Init at the top of main.
+	EngineEmbedded
+	// EngineExternal runs an installed rootlesskit binary (1.1, 2.x or 3.x) with the flags its
+	// version knows.
+	EngineExternal
+)
+
+func (e Engine) String() string {
+	switch e {
+	case EngineAuto:
+		return "auto"
+	case EngineEmbedded:
+		return "embedded"
+	case EngineExternal:
+		return "external"
+	}
+	return "unknown"
+}
+
+// Binaries locates the programs a daemon needs. Zero fields are looked up.
+type Binaries struct {
+	// Dockerd is the daemon. Default: "dockerd" in Path, then in $PATH.
+	Dockerd string
+	// RootlessKit is the rootlesskit binary of the external engine. Default: "rootlesskit" in
+	// Path, then in $PATH.
+	RootlessKit string
+	// Path lists directories searched before $PATH, for these and for everything dockerd and
+	// RootlessKit start by name: containerd, containerd-shim-runc-v2, runc, docker-proxy,
+	// rootlesskit-docker-proxy, slirp4netns, pasta. Use it to pick one engine stack of several.
+	Path []string
+}
+
+// Progress is a Launch milestone.
+type Progress struct {
+	Stage   Stage
+	Elapsed time.Duration // since Launch was called
+}
+
+type config struct {
+	stateDir, rkDir, socket, execRoot, pidFile, dataRoot, daemonConfig string
+
+	dockerdArgs []string
+	bins        Binaries
+	engine      Engine
+	net         netdriver.Driver
+	port        portdriver.Driver
+	prefs       netdriver.Preferences
+	detach      *bool
+	publish     []portdriver.Spec
+	subidSource string
+
+	// Driver settings from WithScriptEnv, applied to whichever network driver is chosen.
+	mtu                        int
+	cidr, ifname               string
+	slirpSandbox, slirpSeccomp netdriver.Tristate
+
+	logger      *slog.Logger
+	output      io.Writer
+	progress    func(Progress)
+	stopTimeout time.Duration
+	environ     []string // the environment dockerd inherits (proxies, TZ, ...)
+}
+
+// WithStateDir sets the directory for the daemon's sockets, pid file, exec root, RootlessKit's
+// state and the lock that keeps one daemon per directory. It must be absolute, private to the
+// user (mode 0700, not under /tmp) and short enough for unix socket paths (108 bytes).
+// Default: $XDG_RUNTIME_DIR/rootlessd, else /run/user/UID/rootlessd. Launch never requires
+// XDG_RUNTIME_DIR to be set. Also applies to Check.
+func WithStateDir(dir string) Option {
+	return optionFunc(func(c *config) error {
+		if !filepath.IsAbs(dir) {
+			return optionError("WithStateDir", "%q is not absolute", dir)
+		}
+		c.stateDir = filepath.Clean(dir)
+		return nil
+	})
+}
+
+// WithDataRoot sets dockerd's data root: images, containers, volumes. It must not be on NFS.
+// Default: $XDG_DATA_HOME/docker, else ~/.local/share/docker (Docker's own default, so images
+// persist across launches). Give each concurrent daemon its own. Also applies to Check.
+func WithDataRoot(dir string) Option {
+	return optionFunc(func(c *config) error {
+		if !filepath.IsAbs(dir) {
+			return optionError("WithDataRoot", "%q is not absolute", dir)
+		}
+		c.dataRoot = filepath.Clean(dir)
+		return nil
+	})
+}
+
+// WithSocket sets the path of the Docker API socket. Default: STATEDIR/docker.sock.
+func WithSocket(path string) Option {
+	return absPath("WithSocket", path, func(c *config) *string { return &c.socket })
+}
+
+// WithExecRoot sets dockerd's exec root, where its containerd keeps its sockets.
+// Default: STATEDIR/docker.
+func WithExecRoot(dir string) Option {
+	return absPath("WithExecRoot", dir, func(c *config) *string { return &c.execRoot })
+}
+
+// WithPIDFile sets dockerd's pid file. Default: STATEDIR/docker.pid. The pid in it is dockerd's
+// pid inside its PID namespace; use Daemon.PID for the host's view.
+func WithPIDFile(path string) Option {
+	return absPath("WithPIDFile", path, func(c *config) *string { return &c.pidFile })
+}
+
+// WithRootlessKitStateDir sets RootlessKit's state directory (child_pid, api.sock, netns).
+// RootlessKit empties it at start and deletes it at exit. Default: STATEDIR/dockerd-rootless,
+// the layout of dockerd-rootless.sh when STATEDIR is $XDG_RUNTIME_DIR.
+func WithRootlessKitStateDir(dir string) Option {
+	return absPath("WithRootlessKitStateDir", dir, func(c *config) *string { return &c.rkDir })
+}
+
+// WithDaemonConfig sets the daemon.json dockerd reads. Default: dockerd's own default,
+// $XDG_CONFIG_HOME/docker/daemon.json (~/.config/docker/daemon.json) if it exists.
+func WithDaemonConfig(path string) Option {
+	return absPath("WithDaemonConfig", path, func(c *config) *string { return &c.daemonConfig })
+}
+
+func absPath(name, p string, field func(*config) *string) Option {
+	return optionFunc(func(c *config) error {
+		if !filepath.IsAbs(p) {
+			return optionError(name, "%q is not absolute", p)
+		}
+		*field(c) = filepath.Clean(p)
+		return nil
+	})
+}
+
+// WithDockerdArgs appends arguments to dockerd's command line. Repeated calls append. Arguments
+// that set what other options own (--host, --data-root, --exec-root, --pidfile, --config-file)
+// are rejected: use those options. A TCP --host needs --tlsverify: an unauthenticated TCP API
+// gives root-equivalent access to anyone who can reach the port. Default: none.
+func WithDockerdArgs(args ...string) Option {
+	return optionFunc(func(c *config) error {
+		var errs []error
+		for _, a := range args {
+			name, _, _ := strings.Cut(a, "=")
+			switch name {
+			case "--data-root", "--exec-root", "--pidfile", "-p", "--config-file":
+				errs = append(errs, optionError("WithDockerdArgs", "%s is set by an option of its own (WithDataRoot, WithExecRoot, WithPIDFile, WithDaemonConfig)", name))
+			}
+		}
+		if err := checkTCPHosts(args); err != nil {
+			errs = append(errs, err)
+		}
+		c.dockerdArgs = append(c.dockerdArgs, args...)
+		return errors.Join(errs...)
+	})
+}
+
+// checkTCPHosts refuses a TCP API without TLS verification.
+func checkTCPHosts(args []string) error {
+	tcp, tls := "", false
+	for i, a := range args {
+		v, isHost := "", false
+		switch {
+		case a == "-H" || a == "--host":
+			isHost = true
+			if i+1 < len(args) {
+				v = args[i+1]
+			}
+		case strings.HasPrefix(a, "-H="), strings.HasPrefix(a, "--host="):
+			isHost = true
+			_, v, _ = strings.Cut(a, "=")
+		case strings.HasPrefix(a, "-H") && len(a) > 2:
+			isHost, v = true, a[2:]
+		case a == "--tlsverify" || a == "--tlsverify=true":
+			tls = true
+		}
+		if isHost && strings.HasPrefix(v, "tcp://") {
+			tcp = v
+		}
+	}
+	if tcp != "" && !tls {
+		return optionError("WithDockerdArgs", "API on %s without --tlsverify: anyone who reaches it is root-equivalent for this user; add --tlsverify --tlscacert=ca.pem --tlscert=cert.pem --tlskey=key.pem", tcp)
+	}
+	return nil
+}
+
+// WithBinaries locates dockerd, rootlesskit and the programs they start. Default: $PATH.
+// Also applies to Check.
+func WithBinaries(b Binaries) Option {
+	return optionFunc(func(c *config) error {
+		var errs []error
+		for _, p := range []string{b.Dockerd, b.RootlessKit} {
+			if p != "" && !filepath.IsAbs(p) {
+				errs = append(errs, optionError("WithBinaries", "%q is not absolute", p))
+			}
+		}
+		for _, d := range b.Path {
+			if !filepath.IsAbs(d) {
+				errs = append(errs, optionError("WithBinaries", "Path entry %q is not absolute", d))
+			}
+		}
+		c.bins = b
+		return errors.Join(errs...)
+	})
+}
+
+// WithEngine selects how RootlessKit runs. Default: EngineAuto. Also applies to Check.
+func WithEngine(e Engine) Option {
+	return optionFunc(func(c *config) error {
+		if e < EngineAuto || e > EngineExternal {
+			return optionError("WithEngine", "unknown engine %d", int(e))
+		}
+		c.engine = e
+		return nil
+	})
+}
+
+// WithNetwork sets the network driver, e.g. netdriver.Slirp4netns{MTU: 65520}.
+// Default: chosen by netdriver.Select from what the host has (slirp4netns, then pasta, vpnkit,
+// then the in-process gvisor-tap-vsock), honouring WithSourceIP, WithHostLoopback, WithIPv6 and
+// WithMTUClamp. Also applies to Check.
+func WithNetwork(d netdriver.Driver) Option {
+	return optionFunc(func(c *config) error {
+		if d == nil {
+			return optionError("WithNetwork", "nil driver")
+		}
+		c.net = d
+		return nil
+	})
+}
+
+// WithPortDriver sets the port driver, e.g. portdriver.Builtin{}. It must suit the network
+// driver; Launch names the valid choices otherwise. Default: the network driver's default
+// (implicit for pasta, builtin otherwise). Also applies to Check.
+func WithPortDriver(d portdriver.Driver) Option {
+	return optionFunc(func(c *config) error {
+		if d == nil {
+			return optionError("WithPortDriver", "nil driver")
+		}
+		c.port = d
+		return nil
+	})
+}
+
+// WithSourceIP makes published ports show containers the client's real address.
+// Trade-off: it picks slirp4netns with the slirp4netns port driver (slower port throughput, no
+// IPv6 ports) or pasta with implicit forwarding (experimental), when no driver was chosen
+// explicitly. Default: off.
+func WithSourceIP() Option {
+	return optionFunc(func(c *config) error { c.prefs.SourceIP = true; return nil })
+}
+
+// WithHostLoopback lets containers reach the host's 127.0.0.1 through the network driver's
+// gateway, and passes that address to dockerd as --host-gateway-ip so that host.docker.internal
+// (add-host host-gateway) points at it. Trade-off: every service listening on the host's
+// loopback becomes reachable from every container. Default: off (RootlessKit's
+// --disable-host-loopback, as in dockerd-rootless.sh).
+func WithHostLoopback() Option {
+	return optionFunc(func(c *config) error { c.prefs.HostLoopback = true; return nil })
+}
+
+// WithIPv6 gives the daemon's namespace IPv6 connectivity (slirp4netns or pasta).
+// Trade-off: gvisor-tap-vsock has none, so it is never chosen. Default: off.
+func WithIPv6() Option {
+	return optionFunc(func(c *config) error { c.prefs.IPv6 = true; return nil })
+}
+
+// WithMTUClamp lowers the MTU to that of the host's default route when it is lower than the
+// driver's (VPNs, PPPoE, Kubernetes overlays), where a 65520 MTU makes pulls and TLS handshakes
+// hang. Trade-off: less throughput than 65520 on hosts where the large MTU works. Default: off.
+func WithMTUClamp() Option {
+	return optionFunc(func(c *config) error { c.prefs.ClampMTU = true; return nil })
+}
+
+// WithDetachNetNS sets whether dockerd runs in the host's network namespace while its
+// containers use RootlessKit's (RootlessKit --detach-netns): faster pulls and pushes, and
+// `docker run --net=host` works. Default: on when both RootlessKit (>= 2.0) and dockerd
+// support it, as dockerd-rootless.sh does.
+func WithDetachNetNS(on bool) Option {
+	return optionFunc(func(c *config) error { c.detach = &on; return nil })
+}
+
+// WithPublish publishes ports through RootlessKit from the start, independently of containers:
+// for example dockerd's own TCP API (with WithDockerdArgs("-H", "tcp://0.0.0.0:2376",
+// "--tlsverify", ...)). Repeated calls append. Default: none.
+func WithPublish(specs ...portdriver.Spec) Option {
+	return optionFunc(func(c *config) error {
+		c.publish = append(c.publish, specs...)
+		return nil
+	})
+}
+
+// WithSubidSource sets where RootlessKit reads subordinate ids: "auto" (getsubids, then
+// /etc/subuid and /etc/subgid), "dynamic" (getsubids only) or "static" (the files only).
+// Default: "auto". Also applies to Check.
+func WithSubidSource(src string) Option {
+	return optionFunc(func(c *config) error {
+		if !slices.Contains([]string{"auto", "dynamic", "static"}, src) {
+			return optionError("WithSubidSource", "%q is not one of auto, dynamic, static", src)
+		}
+		c.subidSource = src
+		return nil
+	})
+}
+
+// WithLogger sets the logger for lifecycle events and for the daemon's own output, which is
+// parsed and re-emitted at its level with the attribute component=dockerd|rootlesskit.
+// Default: discard (a library prints nothing unless asked).
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) error {
+		if l == nil {
+			return optionError("WithLogger", "nil logger")
+		}
+		c.logger = l
+		return nil
+	})
+}
+
+// WithDaemonOutput copies everything the daemon's process tree prints (dockerd, containerd,
+// RootlessKit) to w, unparsed. Writes come from one goroutine. Default: discard.
+func WithDaemonOutput(w io.Writer) Option {
+	return optionFunc(func(c *config) error {
+		if w == nil {
+			return optionError("WithDaemonOutput", "nil writer")
+		}
+		c.output = w
+		return nil
+	})
+}
+
+// WithProgress calls f at each Launch stage, in order, from the goroutine that called Launch.
+// IDEs use it to show what a slow start is doing. Default: none.
+func WithProgress(f func(Progress)) Option {
+	return optionFunc(func(c *config) error {
+		if f == nil {
+			return optionError("WithProgress", "nil func")
+		}
+		c.progress = f
+		return nil
+	})
+}
+
+// WithStopTimeout sets how long Close waits after SIGTERM before it kills the daemon's whole
+// process tree. Default: 15s (dockerd stops running containers first).
+func WithStopTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return optionError("WithStopTimeout", "%v is not positive", d)
+		}
+		c.stopTimeout = d
+		return nil
+	})
+}
+
+// WithEnviron sets the environment dockerd inherits (HTTP_PROXY, NO_PROXY, TZ, ...), in the
+// form of os.Environ. HOME, PATH and XDG_RUNTIME_DIR are set by Launch. Default: os.Environ().
+func WithEnviron(env []string) Option {
+	return optionFunc(func(c *config) error {
+		c.environ = slices.Clone(env)
+		return nil
+	})
+}
