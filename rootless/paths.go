@@ -73,7 +73,7 @@ func (l layout) checkSocketPaths() error {
 	var errs []error
 	for _, p := range []string{
 		l.Socket,
-		filepath.Join(l.RKDir, "gvisortapvsock", "tap.sock"),          // RootlessKit v3's longest
+		filepath.Join(l.RKDir, "gvisortapvsock", "tap.sock"),             // RootlessKit v3's longest
 		filepath.Join(l.ExecRoot, "containerd", "containerd.sock.ttrpc"), // dockerd's containerd
 	} {
 		if len(p) > maxSocketPath {
@@ -197,4 +197,3 @@ func (l layout) cleanStale() error {
 	}
 	return nil
 }
-
