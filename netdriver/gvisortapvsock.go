@@ -103,13 +103,16 @@ func (d GVisorTapVsock) Properties() Properties {
 
 // Flags returns --net=gvisor-tap-vsock and its options (RootlessKit 3.0).
 func (d GVisorTapVsock) Flags(v Version, portDriver string) ([]string, error) {
-	if err := RequireVersion(NameGVisorTapVsock, "--net=gvisor-tap-vsock", v, v3_0); err != nil {
+	if err := CheckTarget(NameGVisorTapVsock, v); err != nil {
 		return nil, err
 	}
 	if err := d.validate(); err != nil {
 		return nil, err
 	}
 	if _, err := portName(NameGVisorTapVsock, d.Properties(), portDriver); err != nil {
+		return nil, err
+	}
+	if err := RequireVersion(NameGVisorTapVsock, "--net=gvisor-tap-vsock", v, v3_0); err != nil {
 		return nil, err
 	}
 	f := []string{"--net=gvisor-tap-vsock", "--mtu=" + strconv.Itoa(mtuOr(d.MTU, mtuUserMode))}

@@ -44,10 +44,13 @@ func (None) Properties() Properties {
 
 // Flags returns --net=none (RootlessKit 2.1).
 func (d None) Flags(v Version, portDriver string) ([]string, error) {
-	if err := RequireVersion(NameNone, "--net=none", v, v2_1); err != nil {
+	if err := CheckTarget(NameNone, v); err != nil {
 		return nil, err
 	}
 	if _, err := portName(NameNone, d.Properties(), portDriver); err != nil {
+		return nil, err
+	}
+	if err := RequireVersion(NameNone, "--net=none", v, v2_1); err != nil {
 		return nil, err
 	}
 	return []string{"--net=none"}, nil

@@ -249,7 +249,7 @@ func (p Pasta) Properties() Properties {
 
 // Flags returns --net=pasta and its options (RootlessKit 2.0; pesto 3.1).
 func (p Pasta) Flags(v Version, portDriver string) ([]string, error) {
-	if err := RequireVersion(NamePasta, "--net=pasta", v, v2_0); err != nil {
+	if err := CheckTarget(NamePasta, v); err != nil {
 		return nil, err
 	}
 	if err := p.validate(); err != nil {
@@ -257,6 +257,9 @@ func (p Pasta) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	port, err := portName(NamePasta, p.Properties(), portDriver)
 	if err != nil {
+		return nil, err
+	}
+	if err := RequireVersion(NamePasta, "--net=pasta", v, v2_0); err != nil {
 		return nil, err
 	}
 	if port == PortPesto {
