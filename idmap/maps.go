@@ -32,8 +32,14 @@ type Map []Extent
 // NewMap neither sorts, merges nor drops ranges: it is the caller's (and
 // [Validate]'s) business that they are valid.
 //
-// NewMap fails only when the ranges hold more ids than a namespace can.
+// NewMap fails only when the ranges hold more ids than a namespace can, or
+// when cutting self out would leave a range beyond the largest id.
 func NewMap(self uint32, rs []Range) (Map, error) {
+	for _, r := range rs {
+		if self == MaxID && r.Contains(self) && r.End() > MaxID+1 {
+			return nil, fmt.Errorf("idmap: range %s runs past id %d", r, uint64(MaxID))
+		}
+	}
 	parts := withoutSelf(rs, self)
 	m := make(Map, 0, len(parts)+1)
 	m = append(m, Extent{Container: 0, Host: self, Count: 1})

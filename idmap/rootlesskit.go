@@ -100,7 +100,9 @@ func withoutSelf(rs []Range, id uint32) []Range {
 		if head := id - r.Start; head > 0 {
 			out = append(out, Range{Start: r.Start, Count: head})
 		}
-		if tail := r.End() - (uint64(id) + 1); tail > 0 {
+		// With id = MaxID the tail would start at 1<<32, which no valid range
+		// reaches; NewMap refuses such input before calling this.
+		if tail := r.End() - (uint64(id) + 1); tail > 0 && id < MaxID {
 			out = append(out, Range{Start: id + 1, Count: uint32(tail)})
 		}
 	}
