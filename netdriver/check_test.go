@@ -150,7 +150,11 @@ func TestLXCUserNICCheck(t *testing.T) {
 		want []netdriver.ID
 	}{
 		{name: "user entry", host: base.file(usernet, "alice veth lxcbr0 1\n")},
-		{name: "group entry", host: func() fakeHost { f := base.file(usernet, "@staff veth lxcbr0 4\n"); f.groups = []string{"users", "staff"}; return f }()},
+		{name: "group entry", host: func() fakeHost {
+			f := base.file(usernet, "@staff veth lxcbr0 4\n")
+			f.groups = []string{"users", "staff"}
+			return f
+		}()},
 		{name: "other bridge", host: base.file(usernet, "alice veth br1 1\n"), d: netdriver.LXCUserNIC{Bridge: "br1"}},
 		{name: "wrong bridge", host: base.file(usernet, "alice veth br1 1\n"), want: []netdriver.ID{netdriver.IDLXCUserNet}},
 		{name: "zero count", host: base.file(usernet, "alice veth lxcbr0 0\n"), want: []netdriver.ID{netdriver.IDLXCUserNet}},
