@@ -1,0 +1,268 @@
+package portdriver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
+
+	"github.com/rootlessd/rootlessd/netdriver"
+)
+
+// Driver publishes ports of the rootless daemon's network namespace on the
+// host. Like [netdriver.Driver] it is a value: the same value gives flags
+// for an external rootlesskit binary and RootlessKit's drivers for the
+// embedded engine.
+//
+// Contract, checked by portdriver/portdrivertest.Run:
+//   - All methods MUST be safe for concurrent use and MUST NOT modify the
+//     value. The values in this package are plain structs whose zero value
+//     means RootlessKit's defaults.
+//   - Name MUST return the same non-empty RootlessKit --port-driver name
+//     on every call.
+//   - Check MUST NOT change the host, MUST return an error matching
+//     ctx.Err() when ctx is done, and MUST reject a network it does not
+//     work with (an error matching [netdriver.IDIncompatible]). Every
+//     problem MUST have a non-empty Remedy().
+//   - Properties MUST return equal results on every call; API is true if
+//     and only if Protos is non-empty.
+//   - Flags MUST be deterministic, MUST reject the zero Version, versions
+//     that lack the driver or a flag it needs ([netdriver.IDRootlessKitTooOld])
+//     and networks it does not work with ([netdriver.IDIncompatible]).
+//   - Parent MUST return (nil, nil) if and only if Properties().API is
+//     false (implicit, none: no port API); Child MUST return nil then too.
+type Driver interface {
+	// Name returns the RootlessKit --port-driver value, e.g. "builtin".
+	Name() string
+	// Check reports what is missing on h to publish ports with this driver
+	// over the network net, as [*netdriver.Error] values joined with
+	// errors.Join. Warnings do not stop it from working ([netdriver.Blocking]).
+	Check(ctx context.Context, h *netdriver.Host, net netdriver.Driver) error
+	// Properties describes the driver as configured.
+	Properties() Properties
+	// Flags returns the flags that select and configure this driver for
+	// an external rootlesskit binary of version v, used with network net.
+	Flags(v netdriver.Version, net netdriver.Driver) ([]string, error)
+	// Parent returns RootlessKit's parent-side port driver for the
+	// embedded engine (parent.Opt.PortDriver), or nil if there is none.
+	Parent(e Embedding) (port.ParentDriver, error)
+	// Child returns RootlessKit's child-side port driver
+	// (child.Opt.PortDriver), or nil if there is none. log receives its
+	// diagnostics; nil discards them.
+	Child(log io.Writer) port.ChildDriver
+}
+
+// Embedding is what a port driver needs to build RootlessKit's parent-side
+// driver in the embedded engine.
+type Embedding struct {
+	// Log receives diagnostics. Nil discards them.
+	Log io.Writer
+	// StateDir is RootlessKit's state directory; it MUST be absolute and
+	// exist (the builtin driver creates a FIFO in it).
+	StateDir string
+	// Network is the network driver in use. It MUST NOT be nil.
+	Network netdriver.Driver
+}
+
+func (e Embedding) log() io.Writer { return orDiscard(e.Log) }
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// Binder says which process binds the parent (host) side of published
+// ports, and so needs CAP_NET_BIND_SERVICE for ports below
+// net.ipv4.ip_unprivileged_port_start.
+type Binder int
+
+const (
+	// BinderNone: the driver publishes nothing.
+	BinderNone Binder = iota
+	// BinderParent: the RootlessKit parent process binds. In the embedded
+	// engine that is the helper executable; with the external engine the
+	// rootlesskit binary.
+	BinderParent
+	// BinderNetworkProgram: the network driver's program binds
+	// (slirp4netns, pasta).
+	BinderNetworkProgram
+)
+
+// String returns "none", "rootlesskit parent" or "network program".
+func (b Binder) String() string {
+	switch b {
+	case BinderParent:
+		return "rootlesskit parent"
+	case BinderNetworkProgram:
+		return "network program"
+	}
+	return "none"
+}
+
+// Properties describes a port driver, as in Docker's table.
+type Properties struct {
+	// Throughput is the class of published-port throughput.
+	Throughput netdriver.Throughput
+	// SourceIP says whether servers see the client's address.
+	SourceIP netdriver.SourceIP
+	// Protos are the protocols the port API accepts; nil if there is no API.
+	Protos []Proto
+	// API is true if ports are added and removed through RootlessKit's
+	// api.sock ([Manager], dockerd). False for implicit (pasta forwards
+	// everything that listens) and none.
+	API bool
+	// Networks are the network drivers this port driver works with.
+	Networks []string
+	// Experimental is true if RootlessKit calls the driver experimental.
+	Experimental bool
+	// DisallowLoopbackChildIP is true if the child side cannot be a
+	// loopback address: the port is forwarded to the namespace's address.
+	DisallowLoopbackChildIP bool
+	// Binder is the process that binds host ports.
+	Binder Binder
+	// MinRootlessKit is the oldest RootlessKit with this port driver.
+	MinRootlessKit netdriver.Version
+	// Notes is a short human remark.
+	Notes string
+}
+
+// Names of the port drivers (RootlessKit --port-driver values).
+const (
+	NameBuiltin        = netdriver.PortBuiltin
+	NameSlirp4netns    = netdriver.PortSlirp4netns
+	NameImplicit       = netdriver.PortImplicit
+	NamePesto          = netdriver.PortPesto
+	NameGVisorTapVsock = netdriver.PortGVisorTapVsock
+	NameNone           = netdriver.PortNone
+)
+
+// Versions of RootlessKit at which port drivers and flags appeared.
+var (
+	v2_0 = netdriver.Version{Major: 2}
+	v3_0 = netdriver.Version{Major: 3}
+	v3_1 = netdriver.Version{Major: 3, Minor: 1}
+	v3_3 = netdriver.Version{Major: 3, Minor: 3}
+)
+
+// Names returns the names of this package's port drivers.
+func Names() []string {
+	return []string{NameBuiltin, NameSlirp4netns, NameImplicit, NamePesto, NameGVisorTapVsock, NameNone}
+}
+
+// Named returns the zero value (RootlessKit's defaults) of the port driver
+// called name, e.g. the value of DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER.
+// An unknown name is an error that lists the valid names ("pasta" gets
+// RootlessKit's hint, "did you mean pesto?").
+func Named(name string) (Driver, error) {
+	switch name {
+	case NameBuiltin:
+		return Builtin{}, nil
+	case NameSlirp4netns:
+		return Slirp4netns{}, nil
+	case NameImplicit:
+		return Implicit{}, nil
+	case NamePesto:
+		return Pesto{}, nil
+	case NameGVisorTapVsock:
+		return GVisorTapVsock{}, nil
+	case NameNone:
+		return None{}, nil
+	}
+	detail := fmt.Sprintf("unknown port driver %q", clip(name))
+	if name == "pasta" {
+		detail += ` (did you mean "pesto" or "implicit"?)`
+	}
+	return nil, &netdriver.Error{ID: netdriver.IDInvalidConfig, Detail: detail, Fix: "use one of " + strings.Join(Names(), ", ")}
+}
+
+// Validate reports whether network net and port driver p can be combined,
+// checking both sides' lists: the network's Properties().PortDrivers and
+// the port driver's Properties().Networks. The error names the valid
+// choices:
+//
+//	incompatible-drivers: port driver "implicit" does not work with network "slirp4netns"
+//	(fix: with network "slirp4netns" use port driver builtin, slirp4netns or none;
+//	port driver "implicit" needs network pasta)
+func Validate(net netdriver.Driver, p Driver) error {
+	if net == nil || p == nil {
+		return &netdriver.Error{ID: netdriver.IDInvalidConfig, Detail: "nil network or port driver", Fix: "pass both drivers"}
+	}
+	nn, pn := net.Name(), p.Name()
+	np, pp := net.Properties(), p.Properties()
+	if slices.Contains(np.PortDrivers, pn) && slices.Contains(pp.Networks, nn) {
+		return nil
+	}
+	return &netdriver.Error{
+		ID:     netdriver.IDIncompatible,
+		Driver: pn,
+		Detail: fmt.Sprintf("port driver %q does not work with network %q", pn, nn),
+		Fix: fmt.Sprintf("with network %q use port driver %s; port driver %q needs network %s",
+			nn, orList(np.PortDrivers), pn, orList(pp.Networks)),
+	}
+}
+
+// orList formats names as "a, b or c".
+func orList(names []string) string {
+	switch len(names) {
+	case 0:
+		return "(none)"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+func clip(s string) string {
+	const max = 80
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}
+
+func begin(ctx context.Context, h *netdriver.Host, driver string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: check: %w", driver, err)
+	}
+	if h == nil {
+		return &netdriver.Error{ID: netdriver.IDHostUnavailable, Driver: driver, Detail: "nil Host",
+			Fix: "pass netdriver.LocalHost() or a Host built from fixtures"}
+	}
+	return nil
+}
+
+// checkEmbedding validates what every Parent needs.
+func checkEmbedding(driver string, e Embedding, p Driver) error {
+	if e.Network == nil {
+		return &netdriver.Error{ID: netdriver.IDInvalidConfig, Driver: driver, Detail: "Embedding.Network is nil", Fix: "pass the network driver in use"}
+	}
+	if !strings.HasPrefix(e.StateDir, "/") {
+		return &netdriver.Error{ID: netdriver.IDInvalidConfig, Driver: driver,
+			Detail: fmt.Sprintf("Embedding.StateDir %q is not absolute", clip(e.StateDir)), Fix: "pass the absolute, pre-created RootlessKit state directory"}
+	}
+	return Validate(e.Network, p)
+}
+
+// checkFlags is the common start of Flags.
+func checkFlags(driver string, v netdriver.Version, min netdriver.Version, net netdriver.Driver, p Driver) error {
+	if err := netdriver.CheckTarget(driver, v); err != nil {
+		return err
+	}
+	if err := Validate(net, p); err != nil {
+		return err
+	}
+	return netdriver.RequireVersion(driver, "--port-driver="+driver, v, min)
+}
+
+// checkPort runs the network's PortChecker, if it has one.
+func checkPort(ctx context.Context, h *netdriver.Host, net netdriver.Driver, port string) error {
+	if pc, ok := net.(netdriver.PortChecker); ok {
+		return pc.CheckPort(ctx, h, port)
+	}
+	return nil
+}
