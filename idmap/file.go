@@ -97,8 +97,8 @@ type Entry struct {
 	Range   Range
 	Verdict Verdict
 
-	text string // the whole line, for RootlessKit's reading of it
-	odd  bool   // has diagnostics: readers other than shadow may disagree
+	off, len uint32 // the whole line is File.data[off:off+len]
+	odd      bool   // has diagnostics: readers other than shadow may disagree
 }
 
 // File is a parsed /etc/subuid or /etc/subgid. Parsing never fails on
@@ -109,6 +109,7 @@ type File struct {
 	Entries []Entry // in file order
 	Diags   []Diag  // in line order
 
+	data       string // the file's content
 	rkFatal    int    // first line on which RootlessKit rejects the whole file
 	rkFatalMsg string // why
 }
@@ -124,20 +125,28 @@ func Parse(name string, r io.Reader) (*File, error) {
 }
 
 func parse(name, data string) *File {
-	f := &File{Name: name}
+	f := &File{Name: name, data: data}
 	f.Entries = make([]Entry, 0, strings.Count(data, "\n")+1)
 	n := 0
-	for len(data) > 0 {
+	for i := 0; i < len(data); {
 		n++
-		line := data
-		i := strings.IndexByte(data, '\n')
-		if i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = ""
+		if e, next, ok := scanFast(data, i); ok {
+			e.Line = n
+			f.Entries = append(f.Entries, e)
+			i = next
+			continue
 		}
-		f.parseLine(n, line)
-		if i < 0 {
+		i0 := i
+		line := data[i:]
+		j := strings.IndexByte(line, '\n')
+		if j >= 0 {
+			line = line[:j]
+			i += j + 1
+		} else {
+			i = len(data)
+		}
+		f.parseLine(n, line, i0)
+		if j < 0 {
 			f.Diags = append(f.Diags, Diag{File: name, Line: n, Severity: Warning, Code: "no-final-newline",
 				Msg:      "no newline at end of file: shadow 4.19 and later refuse the whole file (\"Non-text file\")",
 				fileWide: true})
@@ -146,45 +155,59 @@ func parse(name, data string) *File {
 	return f
 }
 
-// fastLine recognizes the common, clean line: owner:start:count with plain
-// decimal numbers and nothing else, which every reader agrees on.
-func fastLine(line string) (owner string, r Range, ok bool) {
-	if len(line) == 0 || len(line) >= 1024 {
-		return "", Range{}, false
+// scanFast reads the common, clean line at data[i:] in one pass:
+// owner:start:count with plain decimal numbers, ended by a newline, which
+// shadow and RootlessKit read alike. It reports false for anything else,
+// which parseLine then examines closely.
+func scanFast(data string, i int) (e Entry, next int, ok bool) {
+	p := i
+	if c := data[p]; c == '+' || c == '-' || c == '#' || c == ':' || isCSpace(c) || c >= 0x80 {
+		return e, 0, false
 	}
-	switch c := line[0]; {
-	case c == '+' || c == '-' || c == '#' || isCSpace(c) || c >= 0x80:
-		return "", Range{}, false
+	for p < len(data) && data[p] != ':' {
+		if c := data[p]; c == '\n' || c == 0 {
+			return e, 0, false
+		}
+		p++
 	}
-	i := strings.IndexByte(line, ':')
-	if i <= 0 {
-		return "", Range{}, false
+	if p == len(data) {
+		return e, 0, false
 	}
-	if c := line[i-1]; isCSpace(c) || c >= 0x80 {
-		return "", Range{}, false
+	if c := data[p-1]; isCSpace(c) || c >= 0x80 {
+		return e, 0, false
 	}
-	rest := line[i+1:]
-	j := strings.IndexByte(rest, ':')
-	if j < 0 {
-		return "", Range{}, false
+	ownerEnd := p
+	start, p, ok := scanDecimal(data, p+1)
+	if !ok || p == len(data) || data[p] != ':' {
+		return e, 0, false
 	}
-	start, ok1 := fastDecimal(rest[:j])
-	count, ok2 := fastDecimal(rest[j+1:])
-	if !ok1 || !ok2 || count == 0 || start+count > MaxID {
-		return "", Range{}, false
+	count, p, ok := scanDecimal(data, p+1)
+	if !ok || p == len(data) || data[p] != '\n' || count == 0 || start+count > MaxID || p-i >= 1024 {
+		return e, 0, false
 	}
-	owner = line[:i]
-	if strings.IndexByte(owner, 0) >= 0 {
-		return "", Range{}, false
-	}
-	return owner, Range{Start: uint32(start), Count: uint32(count)}, true
+	return Entry{Owner: data[i:ownerEnd], Range: Range{uint32(start), uint32(count)}, Verdict: Accepted, off: uint32(i), len: uint32(p - i)}, p + 1, true
 }
 
-func (f *File) parseLine(n int, line string) {
-	if owner, r, ok := fastLine(line); ok {
-		f.Entries = append(f.Entries, Entry{Line: n, Owner: owner, Range: r, Verdict: Accepted, text: line})
-		return
+// scanDecimal reads 1 to 10 decimal digits, without a superfluous leading
+// zero, at data[p:].
+func scanDecimal(data string, p int) (v uint64, end int, ok bool) {
+	first := p
+	for p < len(data) && p-first <= 10 {
+		c := data[p]
+		if c < '0' || c > '9' {
+			break
+		}
+		v = v*10 + uint64(c-'0')
+		p++
 	}
+	n := p - first
+	return v, p, n > 0 && n <= 10 && (n == 1 || data[first] != '0')
+}
+
+// text returns the whole line of e.
+func (f *File) text(e *Entry) string { return f.data[e.off : e.off+e.len] }
+
+func (f *File) parseLine(n int, line string, off int) {
 	if f.rkFatal == 0 {
 		if msg := rkRejects(line); msg != "" {
 			f.rkFatal, f.rkFatalMsg = n, msg
@@ -197,14 +220,14 @@ func (f *File) parseLine(n int, line string) {
 	if t[0] == '#' {
 		inner := strings.TrimSpace(t[1:])
 		if res := shadowLine(inner); res.verdict == Accepted && res.n == 0 {
-			f.Entries = append(f.Entries, Entry{Line: n, Owner: res.owner, Range: res.r, Verdict: Comment, text: line, odd: true})
+			f.Entries = append(f.Entries, Entry{Line: n, Owner: res.owner, Range: res.r, Verdict: Comment, off: uint32(off), len: uint32(len(line)), odd: true})
 			f.Diags = append(f.Diags, Diag{File: f.Name, Line: n, Severity: Info, Code: "commented-entry",
 				Msg: "commented-out entry: newuidmap and newgidmap ignore it", owner: res.owner})
 		}
 		return
 	}
 	res := shadowLine(line)
-	f.Entries = append(f.Entries, Entry{Line: n, Owner: res.owner, Range: res.r, Verdict: res.verdict, text: line, odd: true})
+	f.Entries = append(f.Entries, Entry{Line: n, Owner: res.owner, Range: res.r, Verdict: res.verdict, off: uint32(off), len: uint32(len(line)), odd: true})
 	who := looseOwner(line)
 	for _, is := range res.issues[:res.n] {
 		f.Diags = append(f.Diags, Diag{File: f.Name, Line: n, Severity: is.sev, Code: is.code, Msg: is.msg,

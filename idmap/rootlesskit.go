@@ -59,14 +59,15 @@ func (f *File) rootlessKit(u User) rkView {
 	}
 	var v rkView
 	uid := strconv.FormatUint(uint64(u.UID), 10)
-	for _, e := range f.Entries {
+	for i := range f.Entries {
+		e := &f.Entries[i]
 		if !e.odd && e.Verdict == Accepted {
 			if e.Owner == uid || (u.Name != "" && e.Owner == u.Name) {
 				v.items = append(v.items, rkItem{e.Line, int(e.Range.Start), int(e.Range.Count)})
 			}
 			continue
 		}
-		t := strings.TrimSpace(e.text)
+		t := strings.TrimSpace(f.text(e))
 		if t == "" || t[0] == '#' {
 			continue
 		}

@@ -288,9 +288,9 @@ func lineFix(s *Subids, k kind, code string, ds []Diag) string {
 		return deleteCmd
 	case "octal":
 		if file := s.file(k); file != nil {
-			for _, e := range file.Entries {
-				if e.Line == ds[0].Line {
-					_, rest, _ := strings.Cut(e.text, ":")
+			for i := range file.Entries {
+				if e := &file.Entries[i]; e.Line == ds[0].Line {
+					_, rest, _ := strings.Cut(file.text(e), ":")
 					start, count, _ := strings.Cut(rest, ":")
 					return fmt.Sprintf("rewrite line %d of %s without leading zeros, which make numbers octal: %s:%s:%s", e.Line, path, e.Owner, decimal(start), decimal(count))
 				}
