@@ -113,11 +113,11 @@ func Detect(ctx context.Context, sys *Sys, uid int, wanted ...string) (*Report, 
 		return nil, errors.New("cgroupdeleg: Detect: no Sys (use Host() or Fixture(fsys))")
 	}
 	if uid < 0 {
-		return nil, fmt.Errorf("cgroupdeleg: Detect: invalid uid %d", uid)
+		return nil, fmt.Errorf("cgroupdeleg: Detect: invalid uid %d (want os.Getuid() or another uid >= 0)", uid)
 	}
 	for _, w := range wanted {
 		if w == "" || strings.ContainsAny(w, " \t\n/") {
-			return nil, fmt.Errorf("cgroupdeleg: Detect: invalid controller name %q", w)
+			return nil, fmt.Errorf("cgroupdeleg: Detect: invalid controller name %q (want kernel names such as cpu, io, memory)", w)
 		}
 	}
 	if len(wanted) == 0 {
@@ -152,10 +152,9 @@ type detector struct {
 }
 
 type dropIn struct {
-	path     string // absolute
-	prio     int    // lower wins for the same base name
-	assigns  []Assignment
-	unusable bool
+	path    string       // absolute
+	prio    int          // lower wins for the same base name
+	assigns []Assignment // none if unreadable or unparsable; it still shadows same-named drop-ins
 }
 
 func (d *detector) add(f Finding) { d.r.Findings = append(d.r.Findings, f) }
@@ -265,8 +264,8 @@ find:
 				if e.IsDir() || !strings.HasSuffix(e.Name(), ".conf") {
 					continue
 				}
-				as, ok := d.parseUnit(p + "/" + e.Name())
-				all = append(all, dropIn{path: "/" + p + "/" + e.Name(), prio: i*3 + j, assigns: as, unusable: !ok})
+				as, _ := d.parseUnit(p + "/" + e.Name())
+				all = append(all, dropIn{path: "/" + p + "/" + e.Name(), prio: i*3 + j, assigns: as})
 			}
 		}
 	}
