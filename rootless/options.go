@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,28 +167,37 @@ func absPath(name, p string, field func(*config) *string) Option {
 }
 
 // WithDockerdArgs appends arguments to dockerd's command line. Repeated calls append. Arguments
-// that set what other options own (--host, --data-root, --exec-root, --pidfile, --config-file)
-// are rejected: use those options. A TCP --host needs --tlsverify: an unauthenticated TCP API
-// gives root-equivalent access to anyone who can reach the port. Default: none.
+// that set what other options own (--data-root, --exec-root, --pidfile or -p, --config-file)
+// are rejected: use those options. A --host (-H) adds an API endpoint next to the socket of
+// WithSocket; a TCP one ("tcp://..." or a bare "HOST:PORT") needs --tlsverify, in the same call
+// or an earlier one: an unauthenticated TCP API gives root-equivalent access to anyone who can
+// reach the port. Default: none.
 func WithDockerdArgs(args ...string) Option {
 	return optionFunc(func(c *config) error {
 		var errs []error
 		for _, a := range args {
 			name, _, _ := strings.Cut(a, "=")
+			if strings.HasPrefix(name, "-p") && !strings.HasPrefix(name, "--") {
+				name = "-p" // pflag shorthand with its value attached: -p/run/x.pid
+			}
 			switch name {
 			case "--data-root", "--exec-root", "--pidfile", "-p", "--config-file":
 				errs = append(errs, optionError("WithDockerdArgs", "%s is set by an option of its own (WithDataRoot, WithExecRoot, WithPIDFile, WithDaemonConfig)", name))
 			}
 		}
-		if err := checkTCPHosts(args); err != nil {
+		// Judge the whole command line: a later call must not switch off the --tlsverify an
+		// earlier TCP host relied on, and must not repeat an error an earlier call reported.
+		before := checkTCPHosts(c.dockerdArgs)
+		c.dockerdArgs = append(c.dockerdArgs, args...)
+		if err := checkTCPHosts(c.dockerdArgs); err != nil && before == nil {
 			errs = append(errs, err)
 		}
-		c.dockerdArgs = append(c.dockerdArgs, args...)
 		return errors.Join(errs...)
 	})
 }
 
-// checkTCPHosts refuses a TCP API without TLS verification.
+// checkTCPHosts refuses a TCP API without TLS verification. dockerd takes a host without a
+// scheme ("0.0.0.0:2375", ":2375") as TCP, trims spaces, and lets the last --tlsverify win.
 func checkTCPHosts(args []string) error {
 	tcp, tls := "", false
 	for i, a := range args {
@@ -203,17 +213,30 @@ func checkTCPHosts(args []string) error {
 			_, v, _ = strings.Cut(a, "=")
 		case strings.HasPrefix(a, "-H") && len(a) > 2:
 			isHost, v = true, a[2:]
-		case a == "--tlsverify" || a == "--tlsverify=true":
+		case a == "--tlsverify":
 			tls = true
+		case strings.HasPrefix(a, "--tlsverify="):
+			// pflag's bool syntax; an unparsable value makes dockerd fail, so either answer is safe.
+			tls, _ = strconv.ParseBool(strings.TrimPrefix(a, "--tlsverify="))
 		}
-		if isHost && strings.HasPrefix(v, "tcp://") {
-			tcp = v
+		if isHost && isTCPHost(v) {
+			tcp = strings.TrimSpace(v)
 		}
 	}
 	if tcp != "" && !tls {
 		return optionError("WithDockerdArgs", "API on %s without --tlsverify: anyone who reaches it is root-equivalent for this user; add --tlsverify --tlscacert=ca.pem --tlscert=cert.pem --tlskey=key.pem", tcp)
 	}
 	return nil
+}
+
+// isTCPHost reports whether dockerd listens on TCP for the --host value v (moby opts.ParseHost).
+func isTCPHost(v string) bool {
+	v = strings.TrimSpace(v)
+	proto, _, hasScheme := strings.Cut(v, "://")
+	if !hasScheme {
+		return v != "" // "HOST:PORT" and ":PORT" are TCP; "" is the default unix socket
+	}
+	return proto == "tcp"
 }
 
 // WithBinaries locates dockerd, rootlesskit and the programs they start. Default: $PATH.
@@ -317,8 +340,14 @@ func WithDetachNetNS(on bool) Option {
 // "--tlsverify", ...)). Repeated calls append. Default: none.
 func WithPublish(specs ...portdriver.Spec) Option {
 	return optionFunc(func(c *config) error {
+		var errs []error
+		for _, sp := range specs {
+			if err := sp.Validate(); err != nil {
+				errs = append(errs, optionError("WithPublish", "%v", err))
+			}
+		}
 		c.publish = append(c.publish, specs...)
-		return nil
+		return errors.Join(errs...)
 	})
 }
 
