@@ -190,10 +190,31 @@ func (l layout) cleanStale() error {
 			return fmt.Errorf("remove stale socket: %w", err)
 		}
 	}
-	// dockerd refuses to start while its pid file names a live process. The pid in it is from
-	// the daemon's PID namespace, so it says nothing about this one: it is stale by definition.
+	// dockerd refuses to start while its pid file names a live process, and waits for a
+	// "still running" containerd whose pid file is in the exec root. Those pids come from the
+	// dead daemon's PID namespace and may well name live processes of a new one: stale by
+	// definition here.
 	if err := os.Remove(l.PIDFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove stale pid file: %w", err)
 	}
+	if err := removeTree(l.ExecRoot); err != nil {
+		return fmt.Errorf("remove stale exec root: %w", err)
+	}
 	return nil
+}
+
+// removeTree removes dir like os.RemoveAll, first giving the owner write access to directories
+// that dockerd left read-only (libnetwork does).
+func removeTree(dir string) error {
+	err := os.RemoveAll(dir)
+	if err == nil || !errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }

@@ -411,8 +411,9 @@ func (p *plan) dockerdArgs() []string {
 }
 
 // targetEnv is dockerd's environment: the caller's, minus what names another daemon or session,
-// plus the runtime directory (dockerd requires XDG_RUNTIME_DIR in rootless mode; here it is the
-// state directory, so nothing of dockerd's lands elsewhere).
+// plus a runtime directory. dockerd requires XDG_RUNTIME_DIR in rootless mode, and it and runc
+// derive paths from it (runc's state, the containerd socket it probes first); pointing it at
+// the exec root keeps all of that inside one directory that is removed when the daemon stops.
 func (p *plan) targetEnv() []string {
 	var env []string
 	for _, kv := range p.c.environ {
@@ -425,7 +426,7 @@ func (p *plan) targetEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	env = append(env, "PATH="+p.pathEnv, "HOME="+p.home, "XDG_RUNTIME_DIR="+p.layout.StateDir)
+	env = append(env, "PATH="+p.pathEnv, "HOME="+p.home, "XDG_RUNTIME_DIR="+p.layout.ExecRoot)
 	if p.selinux {
 		env = append(env, "_DOCKERD_ROOTLESS_SELINUX=1") // dockerd then avoids overlay2 (moby#42333)
 	}
@@ -548,7 +549,7 @@ func (l layout) removeRuntimeFiles() error {
 			errs = append(errs, err)
 		}
 	}
-	if err := os.RemoveAll(l.ExecRoot); err != nil {
+	if err := removeTree(l.ExecRoot); err != nil {
 		errs = append(errs, fmt.Errorf("remove exec root: %w", err))
 	}
 	return errors.Join(errs...)

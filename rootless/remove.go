@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rootlessd/rootlessd/internal/engine"
+	"github.com/rootlessd/rootlessd/netdriver"
 )
 
 // RemoveAll deletes path and everything below it, including files that containers created with
@@ -48,7 +50,9 @@ func RemoveAll(ctx context.Context, path string, opts ...Option) error {
 	if p.layout, err = resolveLayout(c, envLookup(c.environ), p.uid, p.home); err != nil {
 		return err
 	}
-	p.pathEnv = envLookup(c.environ)("PATH")
+	p.pathEnv = strings.Join(append(c.bins.Path, envLookup(c.environ)("PATH"), "/usr/bin:/bin"), ":")
+	p.host = netdriver.LocalHost()
+	p.host.PATH = p.pathEnv
 	if err := p.resolveEngine(ctx); err != nil {
 		return err
 	}
@@ -63,7 +67,7 @@ func RemoveAll(ctx context.Context, path string, opts ...Option) error {
 		Target:      engine.Target{Argv: []string{rm, "-rf", "--", path}, Env: []string{"PATH=/usr/bin:/bin"}},
 	}
 	sink := newLogSink(c.output, c.logger)
-	so := engine.StartOptions{Env: filterEnv(c.environ), Output: sink}
+	so := engine.StartOptions{Env: append(filterEnv(c.environ), "PATH="+p.pathEnv), Output: sink}
 	if p.engine == EngineExternal {
 		so.RootlessKit = p.rk.path
 		so.Flags = []string{"--state-dir=" + cfg.StateDir}
