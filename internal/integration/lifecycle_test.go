@@ -389,4 +389,3 @@ func findProcess(t *testing.T, exe string) int {
 	t.Fatalf("no process runs %s", exe)
 	return 0
 }
-
