@@ -2,6 +2,7 @@ package rootless
 
 import (
 	"errors"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -36,11 +37,12 @@ const (
 //	DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SECCOMP    auto|true|false              auto
 //	DOCKERD_ROOTLESS_ROOTLESSKIT_DISABLE_HOST_LOOPBACK  true|false                   true
 //	DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS           true|false                   true where supported (the script: true)
-//	DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS                  extra RootlessKit flags      none; -p/--publish, --cidr, --ifname and --ipv6 are understood
-//	DOCKERD                                             the dockerd binary           dockerd in $PATH
+//	DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS                  extra RootlessKit flags      none; understood: -p/--publish, --cidr, --ifname, --ipv6, --detach-netns, --disable-host-loopback
+//	DOCKERD                                             the dockerd binary (absolute) dockerd in $PATH
 //
-// Unlike the script, the MTU default also holds when NET is set (moby#47765), booleans accept
-// true/false/1/0 alike, and an unknown value is an error rather than silently ignored.
+// The MTU default also holds when NET is set (20.10's script used 65520 only for an
+// auto-selected slirp4netns). Unlike the script, booleans accept true/false/1/0 alike, and an
+// unknown value is an error rather than silently ignored.
 // Options after it override what it set.
 func WithScriptEnv(environ []string) Option {
 	return optionFunc(func(c *config) error {
@@ -104,8 +106,9 @@ func WithScriptEnv(environ []string) Option {
 			b, err := parseBool(v)
 			if err != nil {
 				bad(EnvScriptHostLoopback, "%v", err)
+			} else {
+				c.prefs.HostLoopback = !b
 			}
-			c.prefs.HostLoopback = !b
 		}
 		if v := get(EnvScriptDetachNetNS); v != "" {
 			b, err := parseBool(v)
@@ -132,49 +135,90 @@ func WithScriptEnv(environ []string) Option {
 }
 
 // applyScriptFlags understands the RootlessKit flags people put in DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS.
+// Values are validated here, so that every mistake is reported with the other option errors.
 func (c *config) applyScriptFlags(flags []string, net *netdriver.Driver) error {
 	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, optionError("WithScriptEnv", EnvScriptFlags+": "+format, args...))
+	}
 	for i := 0; i < len(flags); i++ {
 		name, val, hasVal := strings.Cut(flags[i], "=")
-		needVal := func() string {
+		needVal := func() (string, bool) {
 			if hasVal {
-				return val
+				return val, true
 			}
 			if i+1 < len(flags) {
 				i++
-				return flags[i]
+				return flags[i], true
 			}
-			errs = append(errs, optionError("WithScriptEnv", "%s: %s needs a value", EnvScriptFlags, name))
-			return ""
+			bad("%s needs a value", name)
+			return "", false
+		}
+		// RootlessKit's boolean flags take an optional =true/=false (urfave/cli).
+		boolVal := func() (bool, bool) {
+			if !hasVal {
+				return true, true
+			}
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				bad("%s=%s: %q is not true or false", name, val, val)
+				return false, false
+			}
+			return b, true
 		}
 		switch name {
 		case "-p", "--publish":
-			spec, err := portdriver.ParseSpec(needVal())
+			v, ok := needVal()
+			if !ok {
+				continue
+			}
+			spec, err := portdriver.ParseSpec(v)
 			if err != nil {
-				errs = append(errs, optionError("WithScriptEnv", "%s: %v", EnvScriptFlags, err))
+				bad("%v", err)
 				continue
 			}
 			c.publish = append(c.publish, spec)
 		case "--cidr":
-			c.cidr = needVal()
+			if v, ok := needVal(); ok {
+				if p, err := netip.ParsePrefix(v); err != nil || !p.Addr().Is4() {
+					bad("--cidr %q is not an IPv4 prefix like 10.0.2.0/24", v)
+				} else {
+					c.cidr = v
+				}
+			}
 		case "--ifname":
-			c.ifname = needVal()
+			if v, ok := needVal(); ok {
+				if len(v) > 15 || strings.ContainsAny(v, "/:") {
+					bad("--ifname %q is not an interface name (at most 15 characters, no '/' or ':')", v)
+				} else {
+					c.ifname = v
+				}
+			}
 		case "--ipv6":
-			c.prefs.IPv6 = true
+			if b, ok := boolVal(); ok {
+				c.prefs.IPv6 = b
+			}
 		case "--detach-netns":
-			t := true
-			c.detach = &t
+			if b, ok := boolVal(); ok {
+				c.detach = &b
+			}
 		case "--disable-host-loopback":
-			c.prefs.HostLoopback = false
+			if b, ok := boolVal(); ok {
+				c.prefs.HostLoopback = !b
+			}
 		default:
-			errs = append(errs, optionError("WithScriptEnv", "%s: %s is not supported; supported: -p/--publish, --cidr, --ifname, --ipv6, --detach-netns, --disable-host-loopback", EnvScriptFlags, name))
+			bad("%s is not supported; supported: -p/--publish, --cidr, --ifname, --ipv6, --detach-netns, --disable-host-loopback", name)
+			if !hasVal && i+1 < len(flags) && !strings.HasPrefix(flags[i+1], "-") {
+				i++ // its value: the script puts no arguments of its own among the flags
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// parseBool reads the script's booleans: true and 1, false and 0.
 func parseBool(s string) (bool, error) {
-	switch strings.ToLower(s) {
+	switch s {
 	case "true", "1":
 		return true, nil
 	case "false", "0":
