@@ -38,11 +38,15 @@ func resolveLayout(c *config, getenv func(string) string, uid int, home string) 
 		PIDFile: c.pidFile, DataRoot: c.dataRoot, DaemonConfig: c.daemonConfig}
 	if l.StateDir == "" {
 		base := getenv("XDG_RUNTIME_DIR")
-		if base == "" {
+		if !filepath.IsAbs(base) { // unset, or relative: invalid, and ignored, per the XDG spec
+			why := "XDG_RUNTIME_DIR is not set"
+			if base != "" {
+				why = fmt.Sprintf("XDG_RUNTIME_DIR (%q) is not absolute", base)
+			}
 			base = fmt.Sprintf("/run/user/%d", uid)
 			if _, err := os.Stat(base); err != nil {
 				return l, &PrereqError{Check: "state-dir",
-					Detail: fmt.Sprintf("XDG_RUNTIME_DIR is not set and %s does not exist", base),
+					Detail: fmt.Sprintf("%s and %s does not exist", why, base),
 					Remedy: fmt.Sprintf("pass rootless.WithStateDir with a private directory, e.g. %s/.docker/run, or log in through a pam_systemd session (ssh, machinectl shell) so that %s exists", home, base),
 					Err:    err}
 			}
@@ -59,10 +63,15 @@ func resolveLayout(c *config, getenv func(string) string, uid int, home string) 
 	def(&l.ExecRoot, "docker")
 	def(&l.PIDFile, "docker.pid")
 	if l.DataRoot == "" {
-		if x := getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+		switch x := getenv("XDG_DATA_HOME"); {
+		case filepath.IsAbs(x):
 			l.DataRoot = filepath.Join(x, "docker")
-		} else {
+		case filepath.IsAbs(home):
 			l.DataRoot = filepath.Join(home, ".local", "share", "docker")
+		default:
+			return l, &PrereqError{Check: "data-root",
+				Detail: fmt.Sprintf("the home directory (%q) is not an absolute path, so the data root ~/.local/share/docker has no place", home),
+				Remedy: "set HOME, or pass rootless.WithDataRoot with a local directory"}
 		}
 	}
 	return l, l.checkSocketPaths()
@@ -89,6 +98,10 @@ func (l layout) checkSocketPaths() error {
 // change: under /tmp and the like (TOCTOU), writable by group or others, or owned by someone else.
 // It creates missing directories with mode 0700.
 func checkPrivateDir(dir string, uid int) error {
+	if !filepath.IsAbs(dir) { // the walk below would never reach "/"
+		return &PrereqError{Check: "state-dir", Detail: fmt.Sprintf("%q is not an absolute path", dir),
+			Remedy: "pass an absolute directory to WithStateDir"}
+	}
 	for a := filepath.Dir(dir); ; a = filepath.Dir(a) {
 		var st unix.Stat_t
 		if err := unix.Stat(a, &st); err == nil && st.Mode&0o002 != 0 {
@@ -123,21 +136,26 @@ func checkPrivateDir(dir string, uid int) error {
 const nfsMagic = 0x6969
 
 // checkDataRoot refuses a data root on NFS (the seed's "lchown ... operation not permitted").
+// A data root that does not exist yet is judged by the file system it will be created on.
 func checkDataRoot(dir string) error {
-	p := dir
+	_, fs, err := statfsExisting(dir)
+	if err != nil || fs.Type != nfsMagic {
+		return nil // unknown: dockerd reports what it cannot do
+	}
+	return &PrereqError{Check: "data-root-nfs",
+		Detail: fmt.Sprintf("data root %s is on NFS: image layers fail with \"lchown <FILE>: operation not permitted\" (NFS does not honour the user namespace's ids)", dir),
+		Remedy: `put the data root on a local filesystem: rootless.WithDataRoot("/somewhere-out-of-nfs") or {"data-root":"/somewhere-out-of-nfs"} in ~/.config/docker/daemon.json`}
+}
+
+// statfsExisting returns the file system of dir, or, if dir does not exist, of its nearest
+// existing ancestor, with that ancestor's path.
+func statfsExisting(dir string) (string, unix.Statfs_t, error) {
+	p := filepath.Clean(dir)
 	for {
 		var fs unix.Statfs_t
 		err := unix.Statfs(p, &fs)
-		if err == nil {
-			if fs.Type == nfsMagic {
-				return &PrereqError{Check: "data-root-nfs",
-					Detail: fmt.Sprintf("data root %s is on NFS: image layers fail with \"lchown <FILE>: operation not permitted\" (NFS does not honour the user namespace's ids)", dir),
-					Remedy: `put the data root on a local filesystem: rootless.WithDataRoot("/somewhere-out-of-nfs") or {"data-root":"/somewhere-out-of-nfs"} in ~/.config/docker/daemon.json`}
-			}
-			return nil
-		}
-		if !errors.Is(err, unix.ENOENT) || p == "/" {
-			return nil
+		if err == nil || !errors.Is(err, unix.ENOENT) || p == "/" || p == "." {
+			return p, fs, err
 		}
 		p = filepath.Dir(p)
 	}
