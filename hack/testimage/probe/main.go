@@ -2,8 +2,9 @@
 // reports the client address it saw, and a TCP sink and source for throughput measurements.
 //
 //	probe http   [-addr :80]    GET / answers "rootlessd-probe ok"; GET /remote answers the client's ip:port
-//	probe sink   [-addr :5001]  reads and discards every connection
+//	probe sink   [-addr :5001]  reads each connection to EOF, then answers the byte count
 //	probe source [-addr :5002]  writes zeros to every connection until the peer closes it
+//	probe push   -to ADDR -bytes N  connects to ADDR, writes N bytes, half-closes, prints the reply
 //
 // It is built statically and needs nothing from the image but itself.
 package main
@@ -33,13 +34,17 @@ func main() {
 		"source": fmt.Sprintf(":%d", wire.SourcePort),
 	}
 	addr := fs.String("addr", defaults[mode], "listen address")
+	to := fs.String("to", "", "push: address to connect to")
+	n := fs.Int64("bytes", 64<<20, "push: bytes to send")
 	_ = fs.Parse(os.Args[2:])
 	var err error
 	switch mode {
 	case "http":
 		err = serveHTTP(*addr)
 	case "sink":
-		err = serveTCP(*addr, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+		err = serveTCP(*addr, sink)
+	case "push":
+		err = push(*to, *n)
 	case "source":
 		err = serveTCP(*addr, func(c net.Conn) {
 			buf := make([]byte, 256<<10)
@@ -61,6 +66,40 @@ func serveHTTP(addr string) error {
 	mux.HandleFunc("GET /remote", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.RemoteAddr) })
 	log.Printf("probe http listening on %s", addr)
 	return http.ListenAndServe(addr, mux)
+}
+
+// sink reads c to EOF and answers how many bytes arrived, so the sender can verify them.
+func sink(c net.Conn) {
+	n, _ := io.Copy(io.Discard, c)
+	fmt.Fprintf(c, "%d\n", n)
+}
+
+// push sends n zero bytes to addr, half-closes, and prints the peer's reply.
+func push(addr string, n int64) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.CopyN(c, zeros{}, n); err != nil {
+		return err
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return err
+	}
+	reply, err := io.ReadAll(c)
+	fmt.Printf("%s", reply)
+	if err == nil {
+		os.Exit(0)
+	}
+	return err
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 func serveTCP(addr string, handle func(net.Conn)) error {

@@ -1,0 +1,330 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rootlessd/rootlessd/internal/engine"
+	"github.com/rootlessd/rootlessd/internal/testbed"
+	"github.com/rootlessd/rootlessd/netdriver"
+	"github.com/rootlessd/rootlessd/portdriver"
+)
+
+const (
+	portBytes = 128 << 20 // through the published port, host -> namespace
+	netBytes  = 64 << 20  // through the network driver, namespace -> host
+	probePath = "/opt/rootlessd/image/probe"
+)
+
+// comboResult is one row of the driver table.
+type comboResult struct {
+	engine, net, port string
+	verdict           string  // "works" or why not
+	portGbps, netGbps float64 // 0: not measured
+}
+
+// TestDriverMatrix starts a real RootlessKit namespace for every network and port driver
+// combination with our TCP sink inside, and moves bytes through it: out through the network
+// driver to a listener on the host's loopback, and in through the published port. A
+// combination this host cannot run must be refused by Check, naming the missing piece.
+func TestDriverMatrix(t *testing.T) {
+	bed := testbed.Require(t)
+	current, _ := bed.Stack("current")
+	distro, _ := bed.Stack("distro")
+	engines := []struct {
+		name string
+		rk   string // "" for the embedded engine
+	}{
+		{"embedded", ""},
+		{"rootlesskit-" + versionOf(t, current.Binary("rootlesskit")).String(), current.Binary("rootlesskit")},
+		{"rootlesskit-" + versionOf(t, distro.Binary("rootlesskit")).String(), distro.Binary("rootlesskit")},
+	}
+	var mu sync.Mutex
+	var results []comboResult
+	t.Cleanup(func() { t.Log("driver table:\n" + formatTable(results)) })
+	host := netdriver.LocalHost()
+	host.PATH = current.Path()
+	for _, eng := range engines {
+		v := netdriver.Embedded
+		if eng.rk != "" {
+			v = versionOf(t, eng.rk)
+		}
+		for _, netName := range netdriver.Names() {
+			for _, portName := range portdriver.Names() {
+				n, err := netdriver.Named(netName)
+				if err != nil || !n.Properties().Namespace {
+					continue // host network: no namespace, nothing to publish through
+				}
+				p, _ := portdriver.Named(portName)
+				if portdriver.Validate(n, p) != nil {
+					continue // not a combination RootlessKit accepts; Validate's own tests cover the error
+				}
+				if eng.rk != "" {
+					_, nerr := n.Flags(v, p.Name())
+					_, perr := p.Flags(v, n)
+					if nerr != nil || perr != nil {
+						continue // this rootlesskit lacks the driver; the flags' own tests cover that
+					}
+				}
+				name := fmt.Sprintf("%s/%s+%s", eng.name, netName, portName)
+				t.Run(name, func(t *testing.T) {
+					res := runCombo(t, bed, host, eng.rk, n, p)
+					res.engine, res.net, res.port = eng.name, netName, portName
+					mu.Lock()
+					results = append(results, res)
+					mu.Unlock()
+				})
+			}
+		}
+	}
+}
+
+func versionOf(t *testing.T, rk string) netdriver.Version {
+	t.Helper()
+	v, err := netdriver.RootlessKitVersion(t.Context(), netdriver.LocalHost(), rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// runCombo runs one combination and returns what it measured.
+func runCombo(t *testing.T, bed *testbed.Bed, host *netdriver.Host, rk string, n netdriver.Driver, p portdriver.Driver) comboResult {
+	ctx := t.Context()
+	checkErr := errors.Join(netdriver.Blocking(n.Check(ctx, host)), netdriver.Blocking(p.Check(ctx, host, n)))
+	if checkErr != nil {
+		reason := netdriver.Remedy(checkErr)
+		if reason == "" {
+			t.Fatalf("Check refused %s+%s without a remedy: %v", n.Name(), p.Name(), checkErr)
+		}
+		t.Logf("not available here: %v", checkErr)
+		return comboResult{verdict: "no: " + firstLine(checkErr.Error())}
+	}
+	if gw := withHostLoopback(n); gw != nil {
+		n = gw
+	}
+	stack, _ := bed.Stack("current")
+	dir := testbed.ScratchDir(t, bed, stack, bed.Self().RuntimeDir)
+
+	// The namespace reaches the host's loopback through the driver's gateway: a sink here
+	// measures the network driver.
+	netL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer netL.Close()
+	netDone := make(chan measurement, 1)
+	go func() { netDone <- acceptSink(netL) }()
+
+	hostPort := testbed.FreePort(t)
+	childPort := 5001
+	if p.Name() == portdriver.NameImplicit {
+		childPort = hostPort // pasta forwards each port bound in the namespace to the same port
+	}
+	props := n.Properties()
+	script := fmt.Sprintf("exec %s sink -addr :%d", probePath, childPort)
+	if props.HostGateway.IsValid() {
+		gw := net.JoinHostPort(props.HostGateway.String(), strconv.Itoa(netL.Addr().(*net.TCPAddr).Port))
+		script = fmt.Sprintf("%s push -to %s -bytes %d; %s", probePath, gw, netBytes, script)
+	}
+	netEnc, _ := netdriver.Encode(n)
+	portEnc, _ := portdriver.Encode(p)
+	cfg := &engine.Config{
+		StateDir: filepath.Join(dir, "rk"), Net: netEnc, Port: portEnc, NetName: n.Name(),
+		PIDNS: true, CopyUp: []string{"/etc", "/run"}, Propagation: "rslave",
+		Target: engine.Target{Argv: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}},
+	}
+	if p.Name() != portdriver.NameImplicit && p.Name() != portdriver.NameNone {
+		cfg.Publish = []string{fmt.Sprintf("127.0.0.1:%d:%d/tcp", hostPort, childPort)}
+	}
+	out := &lockedBuffer{}
+	so := engine.StartOptions{Env: []string{"PATH=" + host.PATH}, Output: out}
+	if rk != "" {
+		so.RootlessKit = rk
+		v := versionOf(t, rk)
+		nf, err := n.Flags(v, p.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pf, err := p.Flags(v, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		so.Flags = append([]string{"--state-dir=" + cfg.StateDir, "--pidns", "--copy-up=/etc", "--copy-up=/run", "--propagation=rslave"}, append(nf, pf...)...)
+		for _, s := range cfg.Publish {
+			so.Flags = append(so.Flags, "--publish="+s)
+		}
+	}
+	proc, err := engine.Start(cfg, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = proc.Signal(15)
+		select {
+		case <-proc.Done():
+		case <-time.After(10 * time.Second):
+			_ = proc.Kill()
+			<-proc.Done()
+		}
+		testbed.AssertNoProcesses(t, 10*time.Second)
+		if t.Failed() {
+			t.Logf("engine output:\n%s", out.String())
+		}
+	}()
+	var res comboResult
+	if props.HostGateway.IsValid() {
+		select {
+		case m := <-netDone:
+			if m.err != nil || m.bytes != netBytes {
+				t.Fatalf("through the network driver: %d bytes, %v; want %d", m.bytes, m.err, netBytes)
+			}
+			res.netGbps = m.gbps()
+		case <-proc.Done():
+			t.Fatalf("namespace exited before pushing through the network driver")
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("nothing arrived through the network driver")
+		}
+	}
+	if p.Name() == portdriver.NameNone {
+		res.verdict = "works (no published ports)"
+		return res
+	}
+	m := pushThroughPort(ctx, t, proc, fmt.Sprintf("127.0.0.1:%d", hostPort))
+	res.portGbps = m.gbps()
+	res.verdict = "works"
+	return res
+}
+
+// withHostLoopback returns n with host loopback allowed, if the driver can do that.
+func withHostLoopback(n netdriver.Driver) netdriver.Driver {
+	switch v := n.(type) {
+	case netdriver.Slirp4netns:
+		v.HostLoopback = true
+		return v
+	case netdriver.Pasta:
+		v.HostLoopback = true
+		return v
+	case netdriver.GVisorTapVsock:
+		v.HostLoopback = true
+		return v
+	case netdriver.VPNKit:
+		v.HostLoopback = true
+		return v
+	}
+	return nil
+}
+
+type measurement struct {
+	bytes int64
+	took  time.Duration
+	err   error
+}
+
+func (m measurement) gbps() float64 { return float64(m.bytes) * 8 / m.took.Seconds() / 1e9 }
+
+// acceptSink accepts one connection, counts its bytes to EOF and answers the count.
+func acceptSink(l net.Listener) measurement {
+	c, err := l.Accept()
+	if err != nil {
+		return measurement{err: err}
+	}
+	defer c.Close()
+	start := time.Now()
+	n, err := io.Copy(io.Discard, c)
+	took := time.Since(start)
+	fmt.Fprintf(c, "%d\n", n)
+	return measurement{bytes: n, took: took, err: err}
+}
+
+// pushThroughPort sends portBytes to the sink behind addr and checks the count it answers.
+func pushThroughPort(ctx context.Context, t *testing.T, proc *engine.Process, addr string) measurement {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		m, err := pushOnce(addr)
+		if err == nil {
+			return m
+		}
+		select {
+		case <-proc.Done():
+			t.Fatalf("namespace exited: %v", err)
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("push through %s: %v", addr, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func pushOnce(addr string) (measurement, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return measurement{}, err
+	}
+	defer c.Close()
+	start := time.Now()
+	buf := make([]byte, 256<<10)
+	var sent int64
+	for sent < portBytes {
+		k, err := c.Write(buf[:min(int64(len(buf)), portBytes-sent)])
+		sent += int64(k)
+		if err != nil {
+			return measurement{}, fmt.Errorf("after %d bytes: %w", sent, err)
+		}
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return measurement{}, err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	took := time.Since(start)
+	if err != nil {
+		return measurement{}, fmt.Errorf("no count from the sink: %w", err)
+	}
+	got, _ := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
+	if got != portBytes {
+		return measurement{}, fmt.Errorf("sink received %d bytes, sent %d", got, portBytes)
+	}
+	return measurement{bytes: got, took: took}, nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func formatTable(rs []comboResult) string {
+	slices.SortFunc(rs, func(a, b comboResult) int {
+		return strings.Compare(a.engine+a.net+a.port, b.engine+b.net+b.port)
+	})
+	var b strings.Builder
+	b.WriteString("| engine | network | port | works here | net Gbps (ns->host) | port Gbps (host->ns) |\n|---|---|---|---|---|---|\n")
+	f := func(x float64) string {
+		if x == 0 {
+			return "-"
+		}
+		return strconv.FormatFloat(x, 'f', 2, 64)
+	}
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.engine, r.net, r.port, r.verdict, f(r.netGbps), f(r.portGbps))
+	}
+	return b.String()
+}
+
