@@ -327,4 +327,3 @@ func formatTable(rs []comboResult) string {
 	}
 	return b.String()
 }
-
