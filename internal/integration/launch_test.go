@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rootlessd/rootlessd/internal/testbed"
+	"github.com/rootlessd/rootlessd/netdriver"
+	"github.com/rootlessd/rootlessd/portdriver"
 	"github.com/rootlessd/rootlessd/rootless"
 )
 
@@ -76,5 +78,37 @@ func TestLaunch(t *testing.T) {
 				t.Errorf("socket %s left behind (%v)", d.Info().Socket, err)
 			}
 		})
+	}
+}
+
+// TestLaunchDriverCombinations runs `docker run -p` and a GET through the published port for
+// every network/port driver combination that works on this host, on both stacks.
+func TestLaunchDriverCombinations(t *testing.T) {
+	bed := testbed.Require(t)
+	combos := []struct {
+		net  netdriver.Driver
+		port portdriver.Driver
+	}{
+		{netdriver.Slirp4netns{}, portdriver.Builtin{}},
+		{netdriver.Slirp4netns{}, portdriver.Slirp4netns{}},
+		{netdriver.GVisorTapVsock{}, portdriver.Builtin{}},
+		{netdriver.GVisorTapVsock{}, portdriver.GVisorTapVsock{}},
+	}
+	for _, stack := range bed.Stacks {
+		for _, c := range combos {
+			t.Run(stack.Name+"/"+c.net.Name()+"+"+c.port.Name(), func(t *testing.T) {
+				d := launch(t, bed, stack, rootless.WithNetwork(c.net), rootless.WithPortDriver(c.port))
+				if got := d.Info(); got.NetDriver != c.net.Name() || got.PortDriver != c.port.Name() || got.MTU != 65520 {
+					t.Fatalf("Info says %s+%s MTU %d, want %s+%s MTU 65520", got.NetDriver, got.PortDriver, got.MTU, c.net.Name(), c.port.Name())
+				}
+				cli := testbed.Client(t, d.Host())
+				testbed.LoadImage(t, cli, bed)
+				port := testbed.FreePort(t)
+				testbed.RunProbe(t, cli, bed, port, 80)
+				if body := testbed.Get(t, fmt.Sprintf("http://127.0.0.1:%d/", port), time.Minute); body != testbed.ProbeBody {
+					t.Fatalf("body %q", body)
+				}
+			})
+		}
 	}
 }
