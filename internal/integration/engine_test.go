@@ -35,12 +35,26 @@ func (l *lockedBuffer) String() string {
 
 // runEngine runs argv inside the embedded engine's namespaces and returns what it printed.
 func runEngine(t *testing.T, bed *testbed.Bed, cfg engine.Config) (string, int) {
+	return runEngineWith(t, bed, cfg, "")
+}
+
+// runEngineWith runs argv inside the namespaces of the embedded engine, or of the rootlesskit
+// binary rk, and returns what it printed and its exit status.
+func runEngineWith(t *testing.T, bed *testbed.Bed, cfg engine.Config, rk string) (string, int) {
 	t.Helper()
 	stack, _ := bed.Stack("current")
 	dir := testbed.ScratchDir(t, bed, stack, bed.Self().RuntimeDir)
 	cfg.StateDir = filepath.Join(dir, "rk")
 	var out lockedBuffer
-	p, err := engine.Start(&cfg, engine.StartOptions{Env: []string{"PATH=" + testbed.SystemPath}, Output: &out})
+	so := engine.StartOptions{Env: []string{"PATH=" + testbed.SystemPath}, Output: &out}
+	if rk != "" {
+		so.RootlessKit = rk
+		so.Flags = []string{"--state-dir=" + cfg.StateDir}
+		if cfg.PIDNS {
+			so.Flags = append(so.Flags, "--pidns")
+		}
+	}
+	p, err := engine.Start(&cfg, so)
 	if err != nil {
 		t.Fatal(err)
 	}
