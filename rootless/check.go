@@ -224,7 +224,7 @@ func checkIptables(p *plan) error {
 	if slices.Contains(p.c.dockerdArgs, "--iptables=false") {
 		return nil
 	}
-	path, err := lookPath("iptables", []string{"/usr/sbin", "/sbin"}, p.pathEnv)
+	path, err := lookPath("iptables", nil, p.pathEnv)
 	if err != nil {
 		return &PrereqError{Check: "binary:iptables", Detail: "iptables not found: dockerd sets up container networking with it",
 			Remedy: `sudo apt-get install -y iptables (Fedora: sudo dnf install -y iptables), or WithDockerdArgs("--iptables=false")`, Err: err}

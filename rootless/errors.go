@@ -74,11 +74,19 @@ func (e *StartError) Error() string {
 	if e.Remedy != "" {
 		fmt.Fprintf(&b, " (fix: %s)", e.Remedy)
 	}
-	if len(e.Log) > 0 {
-		b.WriteString("\nlast log lines:\n\t")
-		b.WriteString(strings.Join(e.Log, "\n\t"))
-	}
+	writeTail(&b, e.Log)
 	return b.String()
+}
+
+// errorTailLines is how many log lines an error message shows; the Log field has more.
+const errorTailLines = 10
+
+func writeTail(b *strings.Builder, log []string) {
+	if len(log) == 0 {
+		return
+	}
+	b.WriteString("\nlast log lines:\n\t")
+	b.WriteString(strings.Join(log[max(0, len(log)-errorTailLines):], "\n\t"))
 }
 
 func (e *StartError) Unwrap() error { return e.Err }
@@ -99,10 +107,10 @@ func (e *ExitError) Error() string {
 	if e.Remedy != "" {
 		s += " (fix: " + e.Remedy + ")"
 	}
-	if len(e.Log) > 0 {
-		s += "\nlast log lines:\n\t" + strings.Join(e.Log, "\n\t")
-	}
-	return s
+	var b strings.Builder
+	b.WriteString(s)
+	writeTail(&b, e.Log)
+	return b.String()
 }
 
 // Remedy returns the first remedy found in err's tree: a PrereqError's, a StartError's, or

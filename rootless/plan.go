@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,10 +95,7 @@ func resolve(ctx context.Context, c *config) (*plan, error) {
 	add(checkStateDirSafety(p.layout.StateDir, p.uid))
 	add(checkDataRoot(p.layout.DataRoot))
 
-	p.pathEnv = strings.Join(append(c.bins.Path, envLookup(c.environ)("PATH")), ":")
-	if strings.Trim(p.pathEnv, ":") == "" {
-		p.pathEnv = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	}
+	p.pathEnv = daemonPath(c.bins.Path, envLookup(c.environ)("PATH"))
 	p.host = netdriver.LocalHost()
 	p.host.PATH = p.pathEnv
 
@@ -115,6 +114,24 @@ func resolve(ctx context.Context, c *config) (*plan, error) {
 		return p, err
 	}
 	return p, nil
+}
+
+// daemonPath is the PATH of RootlessKit and dockerd: the stack's directories, the caller's
+// PATH, then the system directories it lacks. Debian gives users no /usr/sbin, where iptables
+// lives; dockerd-rootless-setuptool.sh's unit adds /sbin:/usr/sbin for the same reason.
+func daemonPath(stack []string, callers string) string {
+	dirs := slices.Clone(stack)
+	for _, d := range filepath.SplitList(callers) {
+		if filepath.IsAbs(d) && !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	for _, d := range []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
+		if !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return strings.Join(dirs, ":")
 }
 
 // prereqs flattens the *PrereqError values in err's tree.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/rootlessd/rootlessd/internal/engine"
@@ -50,7 +49,7 @@ func RemoveAll(ctx context.Context, path string, opts ...Option) error {
 	if p.layout, err = resolveLayout(c, envLookup(c.environ), p.uid, p.home); err != nil {
 		return err
 	}
-	p.pathEnv = strings.Join(append(c.bins.Path, envLookup(c.environ)("PATH"), "/usr/bin:/bin"), ":")
+	p.pathEnv = daemonPath(c.bins.Path, envLookup(c.environ)("PATH"))
 	p.host = netdriver.LocalHost()
 	p.host.PATH = p.pathEnv
 	if err := p.resolveEngine(ctx); err != nil {

@@ -41,8 +41,14 @@ func main() {
 	port := flag.Int("port", 80, "container port to publish")
 	workdir := flag.String("workdir", "", "where the job's data root goes (default: a new directory under $HOME/.cache)")
 	timeout := flag.Duration("timeout", 3*time.Minute, "bound for the whole job")
+	verbose := flag.Bool("v", false, "log the daemon's output from level info (default: warnings)")
 	flag.Parse()
-	if err := run(*image, *tag, *port, *workdir, *timeout); err != nil {
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := run(log, *image, *tag, *port, *workdir, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "ci:", err)
 		if r := rootless.Remedy(err); r != "" {
 			fmt.Fprintln(os.Stderr, "ci: fix:", r)
@@ -51,10 +57,9 @@ func main() {
 	}
 }
 
-func run(image, tag string, port int, workdir string, timeout time.Duration) (err error) {
+func run(log *slog.Logger, image, tag string, port int, workdir string, timeout time.Duration) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	stateDir, dataRoot, err := jobDirs(workdir)
 	if err != nil {
@@ -69,7 +74,7 @@ func run(image, tag string, port int, workdir string, timeout time.Duration) (er
 		if err == nil {
 			err = rerr
 		}
-		log.Info("removed job data", "data_root", dataRoot, "error", rerr)
+		fmt.Printf("removed the job's data (%s): %v\n", dataRoot, errOrOK(rerr))
 	}()
 
 	start := time.Now()
@@ -77,19 +82,21 @@ func run(image, tag string, port int, workdir string, timeout time.Duration) (er
 		rootless.WithStateDir(stateDir),
 		rootless.WithDataRoot(dataRoot),
 		rootless.WithLogger(log),
-		rootless.WithProgress(func(p rootless.Progress) { log.Info("launch", "stage", p.Stage, "elapsed", p.Elapsed) }),
+		rootless.WithProgress(func(p rootless.Progress) { fmt.Printf("launch: %-10s %v\n", p.Stage, p.Elapsed.Round(time.Millisecond)) }),
 	)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := d.Close(); err == nil {
+		cerr := d.Close()
+		fmt.Printf("daemon stopped: %v\n", errOrOK(cerr))
+		if err == nil {
 			err = cerr
 		}
 	}()
 	info := d.Info()
-	log.Info("daemon ready", "host", d.Host(), "took", time.Since(start), "engine", info.Engine,
-		"network", info.NetDriver, "port_driver", info.PortDriver, "mtu", info.MTU, "dockerd", info.DockerdVersion)
+	fmt.Printf("daemon ready in %v at %s: dockerd %s, %s engine, %s+%s, MTU %d, rootless=%v\n",
+		time.Since(start).Round(time.Millisecond), d.Host(), info.DockerdVersion, info.Engine, info.NetDriver, info.PortDriver, info.MTU, info.Rootless)
 
 	cli, err := d.Client()
 	if err != nil {
@@ -194,4 +201,11 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func errOrOK(err error) any {
+	if err == nil {
+		return "ok"
+	}
+	return err
 }
