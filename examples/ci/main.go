@@ -82,7 +82,9 @@ func run(log *slog.Logger, image, tag string, port int, workdir string, timeout 
 		rootless.WithStateDir(stateDir),
 		rootless.WithDataRoot(dataRoot),
 		rootless.WithLogger(log),
-		rootless.WithProgress(func(p rootless.Progress) { fmt.Printf("launch: %-10s %v\n", p.Stage, p.Elapsed.Round(time.Millisecond)) }),
+		rootless.WithProgress(func(p rootless.Progress) {
+			fmt.Printf("launch: %-10s %v\n", p.Stage, p.Elapsed.Round(time.Millisecond))
+		}),
 	)
 	if err != nil {
 		return err
