@@ -5,9 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 )
+
+// isNil reports whether d is nil or a nil pointer.
+func isNil(d Driver) bool {
+	if d == nil {
+		return true
+	}
+	v := reflect.ValueOf(d)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
 
 // DefaultOrder returns the order in which [Select] tries network drivers
 // when none is chosen: Docker's (dockerd-rootless.sh) slirp4netns (0.4.0
@@ -119,6 +129,9 @@ func Select(ctx context.Context, h *Host, p Preferences) (Selection, error) {
 	}
 	if err := CheckTarget("", v); err != nil {
 		return Selection{}, err
+	}
+	if isNil(p.Network) && p.Network != nil {
+		return Selection{}, invalid("", "Preferences.Network is a nil pointer", "set Network to a driver value, or leave it nil for automatic selection")
 	}
 	if p.Network != nil {
 		sel, err := consider(ctx, h, p, v, p.Network)
@@ -418,6 +431,9 @@ func (d HostNetwork) withMTU(int) Driver { return d }
 // In the embedded engine set Embedding.DetachNetNS and parent.Opt.DetachNetNS
 // instead.
 func DetachNetNSFlags(v Version, d Driver) ([]string, error) {
+	if isNil(d) {
+		return nil, invalid("", "nil network driver", "pass the network driver in use")
+	}
 	if err := RequireVersion(d.Name(), "--detach-netns", v, v2_0); err != nil {
 		return nil, err
 	}

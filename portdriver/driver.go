@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -189,7 +190,7 @@ func Named(name string) (Driver, error) {
 //	(fix: with network "slirp4netns" use port driver builtin, slirp4netns or none;
 //	port driver "implicit" needs network pasta)
 func Validate(net netdriver.Driver, p Driver) error {
-	if net == nil || p == nil {
+	if isNil(net) || isNil(p) {
 		return &netdriver.Error{ID: netdriver.IDInvalidConfig, Detail: "nil network or port driver", Fix: "pass both drivers"}
 	}
 	nn, pn := net.Name(), p.Name()
@@ -204,6 +205,15 @@ func Validate(net netdriver.Driver, p Driver) error {
 		Fix: fmt.Sprintf("with network %q use port driver %s; port driver %q needs network %s",
 			nn, orList(np.PortDrivers), pn, orList(pp.Networks)),
 	}
+}
+
+// isNil reports whether x is nil or a nil pointer.
+func isNil(x any) bool {
+	if x == nil {
+		return true
+	}
+	v := reflect.ValueOf(x)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // orList formats names as "a, b or c".
@@ -238,7 +248,7 @@ func begin(ctx context.Context, h *netdriver.Host, driver string) error {
 
 // checkEmbedding validates what every Parent needs.
 func checkEmbedding(driver string, e Embedding, p Driver) error {
-	if e.Network == nil {
+	if isNil(e.Network) {
 		return &netdriver.Error{ID: netdriver.IDInvalidConfig, Driver: driver, Detail: "Embedding.Network is nil", Fix: "pass the network driver in use"}
 	}
 	if !strings.HasPrefix(e.StateDir, "/") {
