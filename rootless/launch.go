@@ -52,9 +52,16 @@ func newConfig(opts []Option) (*config, error) {
 // With the embedded engine (the default) the program must call Init at the top of main.
 func Launch(ctx context.Context, opts ...Option) (*Daemon, error) {
 	start := time.Now()
+	if engine.StartedAsRole() {
+		// The engine re-ran this executable, and main reached Launch: Init is missing or late.
+		return nil, fmt.Errorf("%w: this process is rootlessd's engine helper, so main must call rootless.Init before anything else", ErrNoInit)
+	}
 	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	if c.engine == EngineEmbedded && !engine.Initialized() {
+		return nil, fmt.Errorf("%w: the embedded engine re-runs this executable and needs rootless.Init as the first statement of main (in tests: of TestMain)", ErrNoInit)
 	}
 	l := &launcher{c: c, start: start, log: c.logger}
 	return l.launch(ctx)

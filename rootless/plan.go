@@ -194,7 +194,7 @@ func (p *plan) resolveEngine(ctx context.Context) error {
 		return p.useExternal(*p.fallback)
 	case EngineEmbedded:
 		if !engine.Initialized() {
-			return ErrNoInit
+			return fmt.Errorf("%w: the embedded engine re-runs this executable and needs rootless.Init as the first statement of main", ErrNoInit)
 		}
 		p.engine = EngineEmbedded
 		return nil
@@ -202,7 +202,7 @@ func (p *plan) resolveEngine(ctx context.Context) error {
 	// EngineAuto.
 	if !engine.Initialized() {
 		if p.fallback == nil {
-			return ErrNoInit
+			return fmt.Errorf("%w: without it the embedded engine cannot run, and no rootlesskit binary was found for the external one", ErrNoInit)
 		}
 		p.reasons = append(p.reasons, "rootless.Init was not called, so the installed rootlesskit runs the namespaces")
 		return p.useExternal(*p.fallback)

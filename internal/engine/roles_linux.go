@@ -25,6 +25,11 @@ var initialized atomic.Bool
 // Initialized reports whether Init ran in this process.
 func Initialized() bool { return initialized.Load() }
 
+// StartedAsRole reports whether this process was started as one of the engine's roles. If it
+// is still running the host program's code, Init was not called first in main: starting
+// another engine from here would recurse.
+func StartedAsRole() bool { return os.Getenv(envRole) != "" }
+
 // Init dispatches the engine's process roles. In the host process it records that it ran and
 // returns. In a helper, RootlessKit child or target process it does that role's work and never
 // returns: it exits, or execs the target program.

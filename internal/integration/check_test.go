@@ -1,0 +1,93 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rootlessd/rootlessd/internal/testbed"
+	"github.com/rootlessd/rootlessd/netdriver"
+	"github.com/rootlessd/rootlessd/portdriver"
+	"github.com/rootlessd/rootlessd/rootless"
+)
+
+// TestCheckOnTestBed: the prepared host has every prerequisite, so Check reports warnings
+// only (cgroup v1, ping, privileged ports), each with a remedy; a driver the host lacks is a
+// blocking problem that names the missing program.
+func TestCheckOnTestBed(t *testing.T) {
+	bed := testbed.Require(t)
+	for _, stack := range bed.Stacks {
+		t.Run(stack.Name, func(t *testing.T) {
+			opts := []rootless.Option{rootless.WithBinaries(rootless.Binaries{Path: []string{stack.Bin}})}
+			for _, p := range rootless.Problems(rootless.Check(t.Context(), opts...)) {
+				if !p.Warning {
+					t.Errorf("blocking problem on a prepared host: %v", p)
+				}
+				if p.Remedy == "" {
+					t.Errorf("problem without a remedy: %v", p)
+				}
+			}
+			err := rootless.Check(t.Context(), append(opts, rootless.WithNetwork(netdriver.VPNKit{}))...)
+			if !slices.ContainsFunc(rootless.Problems(err), func(p *rootless.PrereqError) bool {
+				return !p.Warning && strings.Contains(p.Detail, "vpnkit")
+			}) {
+				t.Errorf("Check with vpnkit, which is not installed: %v; want a blocking problem naming vpnkit", err)
+			}
+		})
+	}
+}
+
+// TestPortsAtRunTime publishes, lists and removes a port through RootlessKit's API while the
+// daemon runs, and refuses a privileged port up front with both remedies.
+func TestPortsAtRunTime(t *testing.T) {
+	bed := testbed.Require(t)
+	for _, stack := range bed.Stacks {
+		t.Run(stack.Name, func(t *testing.T) {
+			d := launch(t, bed, stack)
+			cli := testbed.Client(t, d.Host())
+			testbed.LoadImage(t, cli, bed)
+			dockerPort := testbed.FreePort(t)
+			testbed.RunProbe(t, cli, bed, dockerPort, 80)
+			testbed.Get(t, fmt.Sprintf("http://127.0.0.1:%d/", dockerPort), time.Minute)
+
+			ports := d.Ports()
+			ctx := t.Context()
+			// A second host port for the same service: the builtin driver dials the child
+			// port inside the namespace, where docker-proxy listens on dockerPort.
+			extra := testbed.FreePort(t)
+			st, err := ports.Add(ctx, portdriver.Spec{Proto: portdriver.TCP,
+				Parent: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(extra)), ChildPort: uint16(dockerPort)})
+			if err != nil {
+				t.Fatalf("Add: %v", err)
+			}
+			if body := testbed.Get(t, fmt.Sprintf("http://127.0.0.1:%d/", extra), 30*time.Second); body != testbed.ProbeBody {
+				t.Fatalf("GET through the added port: %q", body)
+			}
+			list, err := ports.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(list, func(s portdriver.Status) bool { return s.ID == st.ID }) {
+				t.Fatalf("List %v lacks the added port %d", list, st.ID)
+			}
+			if err := ports.Remove(ctx, st.ID); err != nil {
+				t.Fatalf("Remove: %v", err)
+			}
+			list, _ = ports.List(ctx)
+			if slices.ContainsFunc(list, func(s portdriver.Status) bool { return s.ID == st.ID }) {
+				t.Fatalf("port %d still listed after Remove", st.ID)
+			}
+			_, err = ports.Add(ctx, portdriver.Spec{Proto: portdriver.TCP,
+				Parent: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 80), ChildPort: uint16(dockerPort)})
+			remedy := strings.ToLower(netdriver.Remedy(err))
+			if err == nil || !strings.Contains(remedy, "ip_unprivileged_port_start") || !strings.Contains(remedy, "setcap cap_net_bind_service") {
+				t.Fatalf("Add of port 80: %v (remedy %q); want a refusal with both remedies", err, netdriver.Remedy(err))
+			}
+		})
+	}
+}
