@@ -98,6 +98,9 @@ func StartScript(tb testing.TB, bed *Bed, stack Stack, extraEnv ...string) *Scri
 	return d
 }
 
+// PID is the script's process, which execs rootlesskit: RootlessKit's parent.
+func (d *ScriptDaemon) PID() int { return d.cmd.Process.Pid }
+
 // Log returns what the script and the daemon printed so far.
 func (d *ScriptDaemon) Log() string { return d.log.String() }
 
