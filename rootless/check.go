@@ -57,29 +57,29 @@ func Problems(err error) []*PrereqError {
 	return ps
 }
 
-// checkHost runs the host checks that do not depend on the driver choice, plus the ones that
-// depend on the chosen dockerd and drivers when they are known.
+// checkHost runs the host checks that depend on neither the dockerd binary nor the drivers;
+// resolve runs it concurrently with their probes.
 func checkHost(ctx context.Context, p *plan) error {
-	var errs []error
 	h := p.host
-	errs = append(errs, checkUserNS(h), checkSubids(ctx, p), checkHelpers())
-	errs = append(errs, checkCgroups(ctx, p.uid, p.c.environ))
-	errs = append(errs, checkIptables(p), checkSysctlWarnings(h))
-	if p.net != nil {
-		errs = append(errs, checkTun(p.net), checkMTU(h, p))
+	errs := []error{checkUserNS(h), checkSubids(ctx, p), checkHelpers(), checkCgroups(ctx, p.uid, p.c.environ),
+		checkIptables(p), checkSysctlWarnings(h)}
+	if _, err := lookPath("nsenter", nil, p.pathEnv); err != nil {
+		errs = append(errs, &PrereqError{Check: "binary:nsenter", Warning: true,
+			Detail: "nsenter not found: Daemon.Command cannot enter the daemon's namespaces", Remedy: "install util-linux"})
 	}
-	if p.dockerd.Path != "" && !p.dockerd.PortsViaAPI && p.port != nil && p.port.Name() != "none" && p.port.Name() != "implicit" {
+	return errors.Join(errs...)
+}
+
+// checkChoices runs the checks that depend on the chosen dockerd and drivers.
+func checkChoices(p *plan) error {
+	errs := []error{checkTun(p.net), checkMTU(p.host, p)}
+	if !p.dockerd.PortsViaAPI && p.port.Name() != "none" && p.port.Name() != "implicit" {
 		if _, err := lookPath("rootlesskit-docker-proxy", nil, p.pathEnv); err != nil {
 			errs = append(errs, &PrereqError{Check: "binary:rootlesskit-docker-proxy",
 				Detail: fmt.Sprintf("dockerd %s (< 28) publishes `docker run -p` ports through rootlesskit-docker-proxy, which is not in %s", p.dockerd.Version, p.pathEnv),
 				Remedy: "install it (Debian/Ubuntu: apt-get install rootlesskit), put its directory in Binaries.Path, or use Docker >= 28", Err: err})
 		}
 	}
-	if _, err := lookPath("nsenter", nil, p.pathEnv); err != nil {
-		errs = append(errs, &PrereqError{Check: "binary:nsenter", Warning: true,
-			Detail: "nsenter not found: Daemon.Command cannot enter the daemon's namespaces", Remedy: "install util-linux"})
-	}
-	p.selinux = seLinuxEnabled()
 	return errors.Join(errs...)
 }
 

@@ -3,12 +3,15 @@ package rootless
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -37,27 +40,73 @@ type dockerdInfo struct {
 	PortsViaAPI bool
 }
 
-// Symbols whose presence in the binary proves a feature, whatever the version string says
-// (builds from source report "library-import" or a module version).
+// Messages whose presence in the binary proves a feature, whatever the version string says
+// (builds from source report "library-import" or a Go module version). They are string
+// literals of the code that implements the feature, so they survive stripping and inlining,
+// unlike function names.
 var (
-	symDetachNetNS = []byte("rootless.DetachedNetNS")
-	symPortsAPI    = []byte("rlkclient.NewPortDriverClient")
+	symDetachNetNS = []byte("failed to enter detached network namespace")     // moby#47103
+	symPortsAPI    = []byte("probably RootlessKit binary is too old (needs") // rlkclient, Docker 28
 )
 
-// probeDockerd runs dockerd --version and scans the binary for feature symbols.
+// probeDockerd learns dockerd's version and features. The version comes from the binary's Go
+// build information (a few milliseconds), else from dockerd --version (a process start). A
+// Docker release version decides the features; other versions (builds from source report a Go
+// module version or "library-import") are settled by scanning the binary for the symbols.
 func probeDockerd(ctx context.Context, path string) (dockerdInfo, error) {
 	info := dockerdInfo{Path: path}
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
-	if err != nil {
-		return info, fmt.Errorf("%s --version: %w", path, err)
+	if bi, err := buildinfo.ReadFile(path); err == nil {
+		info.Version = ldflagsVersion(bi)
 	}
-	info.Version = parseDockerdVersion(string(out))
+	if info.Version == "" {
+		out, err := exec.CommandContext(ctx, path, "--version").Output()
+		if err != nil {
+			return info, fmt.Errorf("%s --version: %w", path, err)
+		}
+		info.Version = parseDockerdVersion(string(out))
+	}
+	if major, minor, ok := dockerRelease(info.Version); ok {
+		info.PortsViaAPI = major >= 28
+		info.DetachNetNS = major > 29 || major == 29 && minor >= 5
+		return info, nil
+	}
 	found, err := scanFile(path, symDetachNetNS, symPortsAPI)
 	if err != nil {
 		return info, err
 	}
 	info.DetachNetNS, info.PortsViaAPI = found[0], found[1]
 	return info, nil
+}
+
+// ldflagsVersion is the version linked into dockerversion.Version, as recorded in the build
+// settings ("-X github.com/docker/docker/dockerversion.Version=20.10.24+dfsg1").
+func ldflagsVersion(bi *buildinfo.BuildInfo) string {
+	for _, s := range bi.Settings {
+		if s.Key != "-ldflags" {
+			continue
+		}
+		_, rest, ok := strings.Cut(s.Value, "dockerversion.Version=")
+		if !ok {
+			return ""
+		}
+		v, _, _ := strings.Cut(rest, " ")
+		return strings.Trim(v, `"' `)
+	}
+	return ""
+}
+
+// dockerRelease parses a Docker Engine release version (year-based: 20.10.24+dfsg1, 29.7.2).
+func dockerRelease(v string) (major, minor int, ok bool) {
+	f := strings.FieldsFunc(v, func(r rune) bool { return r == '.' || r == '-' || r == '+' || r == '~' })
+	if len(f) < 2 {
+		return 0, 0, false
+	}
+	major, err1 := strconv.Atoi(f[0])
+	minor, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || major < 17 { // Docker CE versions start at 17.03
+		return 0, 0, false
+	}
+	return major, minor, true
 }
 
 // parseDockerdVersion extracts "20.10.24+dfsg1" from "Docker version 20.10.24+dfsg1, build 5d6db84".
@@ -68,13 +117,25 @@ func parseDockerdVersion(out string) string {
 	return strings.TrimSpace(s)
 }
 
-// scanFile reports which of the needles occur in the file, reading it once in chunks.
+// scanFile reports which of the needles occur in the executable at path. Go keeps string
+// literals in .rodata, a tenth of dockerd; only that is read when the ELF has one.
 func scanFile(path string, needles ...[]byte) ([]bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	var r io.Reader = f
+	if ef, err := elf.NewFile(f); err == nil {
+		if sec := ef.Section(".rodata"); sec != nil && sec.Type != elf.SHT_NOBITS {
+			r = sec.Open()
+		}
+	}
+	return scan(r, needles...)
+}
+
+// scan reports which of the needles occur in r, reading it once in chunks.
+func scan(r io.Reader, needles ...[]byte) ([]bool, error) {
 	longest := 0
 	for _, n := range needles {
 		longest = max(longest, len(n))
@@ -83,7 +144,7 @@ func scanFile(path string, needles ...[]byte) ([]bool, error) {
 	buf := make([]byte, 1<<20+longest)
 	carry := 0
 	for {
-		n, err := io.ReadFull(f, buf[carry:])
+		n, err := io.ReadFull(r, buf[carry:])
 		chunk := buf[:carry+n]
 		for i, nd := range needles {
 			if !found[i] && bytes.Contains(chunk, nd) {
@@ -96,6 +157,6 @@ func scanFile(path string, needles ...[]byte) ([]bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		carry = copy(buf, chunk[len(chunk)-longest:])
+		carry = copy(buf, chunk[len(chunk)-min(longest, len(chunk)):])
 	}
 }

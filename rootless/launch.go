@@ -231,7 +231,7 @@ var errExited = errors.New("the daemon's process tree exited")
 // poll calls ready with backoff until it reports true, the process exits (fail fast: no waiting
 // for a timeout), or ctx ends.
 func poll(ctx context.Context, proc *engine.Process, ready func() (bool, error)) error {
-	delay := 10 * time.Millisecond
+	delay := 5 * time.Millisecond
 	for {
 		ok, err := ready()
 		if err != nil {
@@ -247,7 +247,7 @@ func poll(ctx context.Context, proc *engine.Process, ready func() (bool, error))
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, 200*time.Millisecond)
+		delay = min(delay*2, 50*time.Millisecond)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rootlessd/rootlessd/internal/engine"
@@ -99,17 +100,30 @@ func resolve(ctx context.Context, c *config) (*plan, error) {
 	p.host = netdriver.LocalHost()
 	p.host.PATH = p.pathEnv
 
-	add(p.resolveDockerd(ctx))
-	if err := p.resolveEngine(ctx); err != nil {
-		if errors.Is(err, ErrNoInit) {
-			return nil, err
-		}
-		add(err)
+	timed := func(step string, f func() error) error {
+		t0 := time.Now()
+		err := f()
+		p.log.LogAttrs(ctx, slog.LevelDebug, "resolved", slog.String("step", step), slog.Duration("took", time.Since(t0)))
+		return err
 	}
+	// The probes run programs and read files; the three groups are independent.
+	var wg sync.WaitGroup
+	var dockerdErr, hostErr error
+	wg.Go(func() { dockerdErr = timed("dockerd", func() error { return p.resolveDockerd(ctx) }) })
+	wg.Go(func() { hostErr = timed("host", func() error { return checkHost(ctx, p) }) })
+	engineErr := timed("engine", func() error { return p.resolveEngine(ctx) })
+	wg.Wait()
+	add(dockerdErr)
+	add(hostErr)
+	if errors.Is(engineErr, ErrNoInit) {
+		return nil, engineErr
+	}
+	add(engineErr)
 	if len(blocking) == 0 {
-		add(p.resolveDrivers(ctx))
+		add(timed("drivers", func() error { return p.resolveDrivers(ctx) }))
+		add(checkChoices(p))
 	}
-	add(checkHost(ctx, p))
+	p.selinux = seLinuxEnabled()
 	if err := errors.Join(blocking...); err != nil {
 		return p, err
 	}
