@@ -45,7 +45,7 @@ type dockerdInfo struct {
 // literals of the code that implements the feature, so they survive stripping and inlining,
 // unlike function names.
 var (
-	symDetachNetNS = []byte("failed to enter detached network namespace")     // moby#47103
+	symDetachNetNS = []byte("failed to enter detached network namespace")    // moby#47103
 	symPortsAPI    = []byte("probably RootlessKit binary is too old (needs") // rlkclient, Docker 28
 )
 
