@@ -13,6 +13,10 @@ import (
 // tailLines is how many lines of daemon output a StartError or ExitError carries.
 const tailLines = 40
 
+// maxLineBytes bounds a line: output without a newline is cut into lines of this size, so that a
+// child printing endlessly without one cannot grow the buffer without limit.
+const maxLineBytes = 64 << 10
+
 // logSink receives everything the daemon's process tree prints. It copies the bytes to the
 // user's writer, re-emits each line into the logger at the level the line declares, and keeps
 // the last lines for error reports. Writes come from one goroutine (the engine's pump).
@@ -41,11 +45,15 @@ func (s *logSink) Write(p []byte) (int, error) {
 	var lines []string
 	for {
 		i := bytes.IndexByte(s.partial, '\n')
-		if i < 0 {
-			break
+		skip := 1
+		if i < 0 || i > maxLineBytes {
+			if len(s.partial) <= maxLineBytes {
+				break
+			}
+			i, skip = maxLineBytes, 0 // however the output was split into writes
 		}
 		line := strings.TrimRight(string(s.partial[:i]), "\r")
-		s.partial = s.partial[i+1:]
+		s.partial = s.partial[i+skip:]
 		if line == "" {
 			continue
 		}
@@ -53,6 +61,9 @@ func (s *logSink) Write(p []byte) (int, error) {
 		s.next = (s.next + 1) % tailLines
 		s.full = s.full || s.next == 0
 		lines = append(lines, line)
+	}
+	if len(s.partial) == 0 {
+		s.partial = nil // let the consumed buffer go
 	}
 	s.mu.Unlock()
 	for _, l := range lines {
@@ -86,7 +97,9 @@ func (s *logSink) emit(line string) {
 
 // parseDaemonLine turns one line of output into a level, a message and attributes. dockerd,
 // containerd and (through our formatter) RootlessKit print logfmt: time="..." level=info
-// msg="..." key=value. Other lines (network driver programs, shells) come out at Debug.
+// msg="..." key=value. RootlessKit's own errors ("[rootlesskit:parent] error: ...") and dockerd's
+// start-up failures ("failed to start daemon: ...") come out at Error, other lines (network
+// driver programs, shells) at Debug.
 func parseDaemonLine(line string) (slog.Level, string, []slog.Attr) {
 	if rest, ok := strings.CutPrefix(line, "[rootlesskit:"); ok {
 		// "[rootlesskit:parent] error: ..." printed when RootlessKit fails.
@@ -99,23 +112,40 @@ func parseDaemonLine(line string) (slog.Level, string, []slog.Attr) {
 	}
 	fields, ok := parseLogfmt(line)
 	if !ok || fields["msg"] == "" {
+		for _, p := range dockerdFatal {
+			if strings.HasPrefix(line, p) {
+				return slog.LevelError, line, []slog.Attr{slog.String("component", "dockerd")}
+			}
+		}
 		return slog.LevelDebug, line, []slog.Attr{slog.String("component", "daemon")}
 	}
 	msg := fields["msg"]
-	component := "dockerd"
+	attrs := []slog.Attr{slog.String("component", "dockerd")}
 	if rest, ok := strings.CutPrefix(msg, "[rootlesskit:"); ok {
-		component = "rootlesskit"
-		if _, m, ok := strings.Cut(rest, "] "); ok {
+		// Our engine's logrus formatter: level=warning msg="[rootlesskit:parent] ...".
+		attrs = []slog.Attr{slog.String("component", "rootlesskit")}
+		if id, m, ok := strings.Cut(rest, "] "); ok {
 			msg = m
+			attrs = append(attrs, slog.String("role", strings.TrimSpace(id)))
 		}
 	}
-	attrs := []slog.Attr{slog.String("component", component)}
 	for _, k := range []string{"error", "module", "container", "stage"} {
 		if v, ok := fields[k]; ok {
 			attrs = append(attrs, slog.String(k, v))
 		}
 	}
 	return logfmtLevel(fields["level"]), msg, attrs
+}
+
+// dockerdFatal are the starts of the plain lines dockerd prints to stderr when it cannot start:
+// the error its command returned, not a log record (moby cmd/dockerd: "failed to start daemon:
+// pid file found, ..." in 20.10, "failed to start daemon, ensure docker is not running ..." in 28).
+var dockerdFatal = []string{
+	"failed to start daemon",
+	"unable to configure the Docker daemon",
+	"Error starting daemon", // before 20.10
+	"dockerd needs to be started with root privileges",
+	"rootless mode needs to be enabled",
 }
 
 func logfmtLevel(s string) slog.Level {
