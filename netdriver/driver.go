@@ -29,8 +29,9 @@ import (
 //     problem SHOULD be an [*Error]; every returned problem MUST have a
 //     Remedy() string method with a non-empty remedy.
 //   - Properties MUST return equal results on every call and be
-//     consistent: DefaultPortDriver is in PortDrivers; MTU is non-zero if
-//     and only if Namespace is true.
+//     consistent: DefaultPortDriver is listed first in PortDrivers; MTU
+//     and DefaultMTU are both 0 (no interface to configure, as for none
+//     and host) or both set; HostLoopback implies a valid HostGateway.
 //   - Flags MUST be deterministic, MUST reject the zero Version, and MUST
 //     reject a RootlessKit version that lacks a flag or driver it needs
 //     with an error matching [IDRootlessKitTooOld]. An empty portDriver
