@@ -254,6 +254,7 @@ func WithBinaries(b Binaries) Option {
 				errs = append(errs, optionError("WithBinaries", "Path entry %q is not absolute", d))
 			}
 		}
+		b.Path = slices.Clone(b.Path) // the caller may reuse its slice
 		c.bins = b
 		return errors.Join(errs...)
 	})

@@ -182,6 +182,18 @@ func TestWithEnviron(t *testing.T) {
 	}
 }
 
+func TestWithBinariesCopiesPath(t *testing.T) {
+	path := []string{"/opt/docker/bin", "/opt/rootlesskit/bin"}
+	c, err := newConfig([]Option{WithBinaries(Binaries{Path: path})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path[0] = "/elsewhere"
+	if c.bins.Path[0] != "/opt/docker/bin" {
+		t.Errorf("Path = %q: WithBinaries must copy the caller's slice", c.bins.Path)
+	}
+}
+
 func TestNewConfigReportsEveryError(t *testing.T) {
 	var out bytes.Buffer
 	_, err := newConfig([]Option{
