@@ -182,6 +182,8 @@ func (c *config) applyScriptFlags(flags []string, net *netdriver.Driver) error {
 			if v, ok := needVal(); ok {
 				if p, err := netip.ParsePrefix(v); err != nil || !p.Addr().Is4() {
 					bad("--cidr %q is not an IPv4 prefix like 10.0.2.0/24", v)
+				} else if p.Masked() != p {
+					bad("--cidr %q has host bits set: write it like %s (RootlessKit: \"cidr must be like 10.0.2.0/24, not like 10.0.2.100/24\")", v, p.Masked())
 				} else {
 					c.cidr = v
 				}

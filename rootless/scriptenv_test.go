@@ -235,6 +235,7 @@ func TestScriptEnvFlags(t *testing.T) {
 		{flags: "--cidr", wantErr: "--cidr needs a value"},
 		{flags: "--cidr=10.0.2.0", wantErr: `--cidr "10.0.2.0" is not an IPv4 prefix`},
 		{flags: "--cidr=fd00::/64", wantErr: `--cidr "fd00::/64" is not an IPv4 prefix`},
+		{flags: "--cidr=10.0.2.100/24", wantErr: `--cidr "10.0.2.100/24" has host bits set: write it like 10.0.2.0/24`},
 		{flags: "--ifname=averyveryverylongname", wantErr: `--ifname "averyveryverylongname" is not an interface name`},
 		{flags: "--ifname=a/b", wantErr: `--ifname "a/b" is not an interface name`},
 		{flags: "--ipv6=maybe", wantErr: `--ipv6=maybe: "maybe" is not true or false`},
