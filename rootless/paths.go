@@ -80,15 +80,15 @@ func resolveLayout(c *config, getenv func(string) string, uid int, home string) 
 // checkSocketPaths rejects a layout whose longest unix socket path cannot be bound.
 func (l layout) checkSocketPaths() error {
 	var errs []error
-	for _, p := range []string{
-		l.Socket,
-		filepath.Join(l.RKDir, "gvisortapvsock", "tap.sock"),             // RootlessKit v3's longest
-		filepath.Join(l.ExecRoot, "containerd", "containerd.sock.ttrpc"), // dockerd's containerd
+	for _, s := range []struct{ path, option string }{
+		{l.Socket, "WithSocket"},
+		{filepath.Join(l.RKDir, "gvisortapvsock", "tap.sock"), "WithRootlessKitStateDir"},  // RootlessKit v3's longest
+		{filepath.Join(l.ExecRoot, "containerd", "containerd.sock.ttrpc"), "WithExecRoot"}, // dockerd's containerd
 	} {
-		if len(p) > maxSocketPath {
+		if len(s.path) > maxSocketPath {
 			errs = append(errs, &PrereqError{Check: "socket-path",
-				Detail: fmt.Sprintf("socket path %s is %d bytes; unix sockets take at most %d", p, len(p), maxSocketPath),
-				Remedy: "choose a shorter state directory (WithStateDir), e.g. under /run/user/UID"})
+				Detail: fmt.Sprintf("socket path %s is %d bytes; unix sockets take at most %d", s.path, len(s.path), maxSocketPath),
+				Remedy: fmt.Sprintf("choose a shorter state directory (WithStateDir), e.g. under /run/user/UID, or a shorter path with %s", s.option)})
 		}
 	}
 	return errors.Join(errs...)

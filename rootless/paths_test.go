@@ -172,8 +172,8 @@ func TestSocketPathLimit(t *testing.T) {
 	if len(ps) != 1 || ps[0].Check != "socket-path" || !strings.Contains(ps[0].Detail, "is 108 bytes; unix sockets take at most 107") {
 		t.Fatalf("a 108-byte socket path: %v, want one socket-path problem", err)
 	}
-	if !strings.Contains(ps[0].Remedy, "WithStateDir") {
-		t.Errorf("remedy %q does not name WithStateDir", ps[0].Remedy)
+	if !strings.Contains(ps[0].Remedy, "WithStateDir") || !strings.Contains(ps[0].Remedy, "WithSocket") {
+		t.Errorf("remedy %q does not name WithStateDir and WithSocket", ps[0].Remedy)
 	}
 
 	// A long state directory breaks the API socket, RootlessKit's and containerd's at once.
@@ -182,9 +182,13 @@ func TestSocketPathLimit(t *testing.T) {
 	if len(ps) != 3 {
 		t.Fatalf("state dir of %d bytes: %d problems, want 3: %v", len(long), len(ps), ps)
 	}
-	for i, want := range []string{long + "/docker.sock", long + "/dockerd-rootless/", long + "/docker/containerd/"} {
-		if ps[i].Check != "socket-path" || !strings.Contains(ps[i].Detail, want) {
-			t.Errorf("problem %d = %+v, want socket-path about %s", i, ps[i], want)
+	for i, want := range []struct{ path, option string }{
+		{long + "/docker.sock", "WithSocket"},
+		{long + "/dockerd-rootless/", "WithRootlessKitStateDir"},
+		{long + "/docker/containerd/", "WithExecRoot"},
+	} {
+		if ps[i].Check != "socket-path" || !strings.Contains(ps[i].Detail, want.path) || !strings.Contains(ps[i].Remedy, want.option) {
+			t.Errorf("problem %d = %+v, want socket-path about %s naming %s", i, ps[i], want.path, want.option)
 		}
 	}
 	// A state dir like t.TempDir()'s still fits.
