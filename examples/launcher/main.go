@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/rootlessd/rootlessd/rootless"
@@ -38,28 +39,29 @@ func run() int {
 		return 1
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	opts := []rootless.Option{
-		rootless.WithScriptEnv(os.Environ()),
-		rootless.WithDockerdArgs(args...),
-		rootless.WithLogger(log),
-		rootless.WithDaemonOutput(os.Stderr),
-	}
+	opts := []rootless.Option{rootless.WithScriptEnv(os.Environ())}
 	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
 		opts = append(opts, rootless.WithStateDir(xdg)) // the script's layout
 	}
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-sigs; cancel() }() // a signal during startup aborts it
-	d, err := rootless.Launch(ctx, opts...)
+	pathOpts, rest, err := pathArgs(args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "launcher:", err)
 		return 1
 	}
-	fmt.Println("DOCKER_HOST=" + d.Host())
-	signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+	opts = append(opts, pathOpts...)
+	opts = append(opts, rootless.WithDockerdArgs(rest...), rootless.WithLogger(log), rootless.WithDaemonOutput(os.Stderr))
+
+	// A signal during startup aborts it (Launch rolls back); after that, it stops the daemon.
+	ctx, stopStartup := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	d, err := rootless.Launch(ctx, opts...)
+	stopStartup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "launcher:", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	fmt.Println("DOCKER_HOST=" + d.Host())
 
 	select {
 	case <-sigs:
@@ -76,4 +78,52 @@ func run() int {
 		}
 		return 1
 	}
+}
+
+// pathArgs turns the dockerd flags that rootless owns as options (people pass them to
+// dockerd-rootless.sh) into those options, and returns the other arguments for dockerd.
+func pathArgs(args []string) (opts []rootless.Option, rest []string, err error) {
+	owned := map[string]func(string) rootless.Option{
+		"--data-root":   rootless.WithDataRoot,
+		"--exec-root":   rootless.WithExecRoot,
+		"--pidfile":     rootless.WithPIDFile,
+		"-p":            rootless.WithPIDFile,
+		"--config-file": rootless.WithDaemonConfig,
+	}
+	socketSet := false
+	for i := 0; i < len(args); i++ {
+		name, val, hasVal := strings.Cut(args[i], "=")
+		value := func() (string, error) {
+			if hasVal {
+				return val, nil
+			}
+			if i+1 >= len(args) {
+				return "", fmt.Errorf("%s needs a value", name)
+			}
+			i++
+			return args[i], nil
+		}
+		if opt, ok := owned[name]; ok {
+			v, err := value()
+			if err != nil {
+				return nil, nil, err
+			}
+			opts = append(opts, opt(v))
+			continue
+		}
+		if (name == "-H" || name == "--host") && !socketSet {
+			v, err := value()
+			if err != nil {
+				return nil, nil, err
+			}
+			if sock, ok := strings.CutPrefix(v, "unix://"); ok {
+				opts, socketSet = append(opts, rootless.WithSocket(sock)), true // the first unix socket is the daemon's
+				continue
+			}
+			rest = append(rest, name, v)
+			continue
+		}
+		rest = append(rest, args[i])
+	}
+	return opts, rest, nil
 }
