@@ -2,6 +2,7 @@ package rootless
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -221,7 +222,7 @@ func checkCgroups(ctx context.Context, uid int, environ []string) error {
 // module where modules exist: a kernel without /proc/modules has them built in, which is where
 // dockerd-rootless-setuptool.sh reports a false error.
 func checkIptables(p *plan) error {
-	if slices.Contains(p.c.dockerdArgs, "--iptables=false") {
+	if iptablesOff(p.c.dockerdArgs, p.layout.DaemonConfig) {
 		return nil
 	}
 	path, err := lookPath("iptables", nil, p.pathEnv)
@@ -249,6 +250,28 @@ func checkIptables(p *plan) error {
 	return &PrereqError{Check: "kernel-module:" + module, Warning: true,
 		Detail: "the " + module + " kernel module is not loaded; unprivileged users cannot load it, and dockerd's iptables calls fail without it",
 		Remedy: "sudo modprobe " + module + " (and list it in /etc/modules-load.d/)"}
+}
+
+// iptablesOff reports whether dockerd is told not to use iptables, on its command line
+// (--iptables=false, =0, ...) or in its daemon.json ("iptables": false).
+func iptablesOff(args []string, daemonJSON string) bool {
+	off := false
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--iptables="); ok {
+			b, err := strconv.ParseBool(v)
+			off = err == nil && !b
+		}
+	}
+	if daemonJSON == "" {
+		return off
+	}
+	var cfg struct {
+		Iptables *bool `json:"iptables"`
+	}
+	if b, err := os.ReadFile(daemonJSON); err == nil && json.Unmarshal(b, &cfg) == nil && cfg.Iptables != nil {
+		return off || !*cfg.Iptables
+	}
+	return off
 }
 
 // checkSysctlWarnings covers the limitations the Docker documentation lists with sysctl fixes.

@@ -89,8 +89,10 @@ func ldflagsVersion(bi *buildinfo.BuildInfo) string {
 		if !ok {
 			return ""
 		}
-		v, _, _ := strings.Cut(rest, " ")
-		return strings.Trim(v, `"' `)
+		if i := strings.IndexAny(rest, " \t\"'"); i >= 0 {
+			rest = rest[:i]
+		}
+		return rest
 	}
 	return ""
 }

@@ -138,6 +138,7 @@ func TestLdflagsVersion(t *testing.T) {
 		{[]debug.BuildSetting{{Key: "CGO_ENABLED", Value: "1"}, {Key: "-ldflags", Value: debian}}, "20.10.24+dfsg1"},
 		{[]debug.BuildSetting{{Key: "-ldflags", Value: "-X github.com/docker/docker/dockerversion.Version=29.7.2 -w"}}, "29.7.2"},
 		{[]debug.BuildSetting{{Key: "-ldflags", Value: "-X 'github.com/docker/docker/dockerversion.Version=28.5.2'"}}, "28.5.2"},
+		{[]debug.BuildSetting{{Key: "-ldflags", Value: "-X github.com/docker/docker/dockerversion.Version=20.10.24\t-X x.y=z"}}, "20.10.24"},
 		{[]debug.BuildSetting{{Key: "-ldflags", Value: "-s -w"}}, ""},
 		{nil, ""},
 	} {

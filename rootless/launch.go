@@ -23,12 +23,17 @@ func newConfig(opts []Option) (*config, error) {
 	var errs []error
 	for _, o := range opts {
 		if o == nil {
-			errs = append(errs, optionError("Launch", "nil Option"))
+			errs = append(errs, fmt.Errorf("%w: nil Option", ErrInvalidOption))
 			continue
 		}
 		if err := o.apply(c); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// Over every WithDockerdArgs call at once: a later call may add the --tlsverify an
+	// earlier TCP host needs, or switch it off again.
+	if err := checkTCPHosts(c.dockerdArgs); err != nil {
+		errs = append(errs, err)
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)

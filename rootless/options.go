@@ -185,13 +185,7 @@ func WithDockerdArgs(args ...string) Option {
 				errs = append(errs, optionError("WithDockerdArgs", "%s is set by an option of its own (WithDataRoot, WithExecRoot, WithPIDFile, WithDaemonConfig)", name))
 			}
 		}
-		// Judge the whole command line: a later call must not switch off the --tlsverify an
-		// earlier TCP host relied on, and must not repeat an error an earlier call reported.
-		before := checkTCPHosts(c.dockerdArgs)
-		c.dockerdArgs = append(c.dockerdArgs, args...)
-		if err := checkTCPHosts(c.dockerdArgs); err != nil && before == nil {
-			errs = append(errs, err)
-		}
+		c.dockerdArgs = append(c.dockerdArgs, args...) // the TCP/TLS rule is judged on the whole line, in newConfig
 		return errors.Join(errs...)
 	})
 }

@@ -266,6 +266,7 @@ func TestWithDockerdArgs(t *testing.T) {
 		{name: "tlsverify in an earlier call", calls: [][]string{{"--tlsverify"}, {"-H", "tcp://0.0.0.0:2376"}}},
 		{name: "tlsverify switched off by a later call", calls: [][]string{{"-H", "tcp://0.0.0.0:2376", "--tlsverify"}, {"--tlsverify=false"}},
 			wantErr: []string{"without --tlsverify"}},
+		{name: "tlsverify in a later call", calls: [][]string{{"-H", "tcp://0.0.0.0:2376"}, {"--tlsverify"}}},
 		{name: "an insecure host is reported once", calls: [][]string{{"-H", "tcp://0.0.0.0:2376"}, {"--debug"}},
 			wantErr: []string{"without --tlsverify"}},
 	}

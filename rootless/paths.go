@@ -14,8 +14,8 @@ import (
 // State-directory files that belong to rootlessd. RootlessKit documents its own (child_pid,
 // api.sock, netns, lock) in its state directory.
 const (
-	lockFile     = "rootlessd.lock" // flock held for the daemon's lifetime: one daemon per state dir
-	dataLockFile = "rootlessd.lock" // the same, in the data root: one daemon per data root
+	lockFile     = "rootlessd.lock"      // flock held for the daemon's lifetime: one daemon per state dir
+	dataLockFile = "rootlessd-data.lock" // the same, in the data root: one daemon per data root (also when it equals the state dir)
 )
 
 // maxSocketPath is the size of sockaddr_un.sun_path minus its NUL.

@@ -366,12 +366,23 @@ func (c *config) tune(d netdriver.Driver) (netdriver.Driver, bool, error) {
 	case netdriver.GVisorTapVsock:
 		set(&v.MTU, &v.CIDR, &v.IfName)
 		return v, true, nil
-	case netdriver.VPNKit:
-		set(&v.MTU, nil, &v.IfName)
-		return v, true, nil
-	case netdriver.LXCUserNIC:
-		set(&v.MTU, nil, &v.IfName)
-		return v, true, nil
+	case netdriver.VPNKit, netdriver.LXCUserNIC:
+		if cidr.IsValid() {
+			return d, false, optionError("WithScriptEnv", "--cidr is not supported by the %s network driver", d.Name())
+		}
+		if v, ok := v.(netdriver.VPNKit); ok {
+			set(&v.MTU, nil, &v.IfName)
+			return v, true, nil
+		}
+		l := v.(netdriver.LXCUserNIC)
+		set(&l.MTU, nil, &l.IfName)
+		return l, true, nil
+	case netdriver.None:
+		// RootlessKit ignores MTU, sandbox and seccomp for --net=none; it refuses only these.
+		if cidr.IsValid() || c.ifname != "" {
+			return d, false, optionError("WithScriptEnv", "--cidr and --ifname are not supported by the none network driver")
+		}
+		return d, false, nil
 	}
 	return d, false, optionError("WithScriptEnv", "cannot apply MTU/CIDR/ifname to network driver %s", d.Name())
 }
