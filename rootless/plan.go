@@ -121,6 +121,8 @@ func resolve(ctx context.Context, c *config) (*plan, error) {
 	add(engineErr)
 	if len(blocking) == 0 {
 		add(timed("drivers", func() error { return p.resolveDrivers(ctx) }))
+	}
+	if p.net != nil && p.port != nil { // only checks of a choice that was made
 		add(checkChoices(p))
 	}
 	p.selinux = seLinuxEnabled()
