@@ -17,6 +17,9 @@ import (
 // defaultStopTimeout bounds Close: dockerd first stops the running containers.
 const defaultStopTimeout = 15 * time.Second
 
+// startupGrace bounds the SIGTERM of a launch that is rolled back.
+const startupGrace = 3 * time.Second
+
 // newConfig applies every option and reports all invalid ones together.
 func newConfig(opts []Option) (*config, error) {
 	c := &config{stopTimeout: defaultStopTimeout, subidSource: "auto"}
@@ -198,7 +201,12 @@ func (l *launcher) tryEngine(ctx context.Context, p *plan, sink *logSink) (*engi
 	if err != nil {
 		return nil, l.startError(StageNamespaces, err, sink)
 	}
-	stop := func() error { return stopProcess(proc, 10*time.Second) }
+	// A daemon that never became ready serves nobody: a short grace, then the group dies. A
+	// SIGTERM can be lost while RootlessKit's child, the PID namespace's init, has not set up
+	// its signal forwarding yet. A killed RootlessKit cannot remove its state dir; we do.
+	stop := func() error {
+		return errors.Join(stopProcess(proc, startupGrace), removeTree(p.layout.RKDir))
+	}
 	childPID := filepath.Join(p.layout.RKDir, engine.StateChildPID)
 	err = poll(ctx, proc, func() (bool, error) {
 		_, err := os.Stat(childPID)
