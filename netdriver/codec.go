@@ -1,16 +1,10 @@
 package netdriver
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-)
 
-// envelope is the wire form: {"driver":"slirp4netns","config":{...}}.
-type envelope struct {
-	Driver string          `json:"driver"`
-	Config json.RawMessage `json:"config,omitempty"`
-}
+	"github.com/rootlessd/rootlessd/internal/tagged"
+)
 
 // Encode returns d as JSON tagged with its name, for passing a driver
 // choice from the launching process to the embedded engine's helper and
@@ -28,23 +22,23 @@ func Encode(d Driver) ([]byte, error) {
 	case Slirp4netns:
 		name, cfg = NameSlirp4netns, v
 	case *Slirp4netns:
-		name, cfg = NameSlirp4netns, derefOrZero(v)
+		name, cfg = NameSlirp4netns, tagged.Deref(v)
 	case Pasta:
 		name, cfg = NamePasta, v
 	case *Pasta:
-		name, cfg = NamePasta, derefOrZero(v)
+		name, cfg = NamePasta, tagged.Deref(v)
 	case VPNKit:
 		name, cfg = NameVPNKit, v
 	case *VPNKit:
-		name, cfg = NameVPNKit, derefOrZero(v)
+		name, cfg = NameVPNKit, tagged.Deref(v)
 	case LXCUserNIC:
 		name, cfg = NameLXCUserNIC, v
 	case *LXCUserNIC:
-		name, cfg = NameLXCUserNIC, derefOrZero(v)
+		name, cfg = NameLXCUserNIC, tagged.Deref(v)
 	case GVisorTapVsock:
 		name, cfg = NameGVisorTapVsock, v
 	case *GVisorTapVsock:
-		name, cfg = NameGVisorTapVsock, derefOrZero(v)
+		name, cfg = NameGVisorTapVsock, tagged.Deref(v)
 	case None, *None:
 		name = NameNone
 	case HostNetwork, *HostNetwork:
@@ -57,75 +51,42 @@ func Encode(d Driver) ([]byte, error) {
 		return nil, &Error{ID: IDNotBuiltin, Detail: "cannot encode network driver " + t,
 			Fix: "use a driver of package netdriver, or the external engine (Flags) for third-party drivers"}
 	}
-	env := envelope{Driver: name}
-	if cfg != nil {
-		b, err := json.Marshal(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("netdriver: encode %s: %w", name, err)
-		}
-		if string(b) != "{}" {
-			env.Config = b
-		}
+	b, err := tagged.Marshal(name, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("netdriver: encode %s: %w", name, err)
 	}
-	return json.Marshal(env)
-}
-
-func derefOrZero[T any](p *T) T {
-	if p == nil {
-		var z T
-		return z
-	}
-	return *p
+	return b, nil
 }
 
 // Decode parses what [Encode] produced and returns the driver as a value
 // (not a pointer). Unknown drivers and unknown fields are errors.
 func Decode(b []byte) (Driver, error) {
-	var env envelope
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
+	name, raw, err := tagged.Unmarshal(b)
+	if err != nil {
 		return nil, fmt.Errorf("netdriver: decode: %w", err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("netdriver: decode: trailing data")
-	}
 	var d Driver
-	var err error
-	switch env.Driver {
+	switch name {
 	case NameSlirp4netns:
-		d, err = decodeConfig[Slirp4netns](env.Config)
+		d, err = tagged.Config[Slirp4netns](raw)
 	case NamePasta:
-		d, err = decodeConfig[Pasta](env.Config)
+		d, err = tagged.Config[Pasta](raw)
 	case NameVPNKit:
-		d, err = decodeConfig[VPNKit](env.Config)
+		d, err = tagged.Config[VPNKit](raw)
 	case NameLXCUserNIC:
-		d, err = decodeConfig[LXCUserNIC](env.Config)
+		d, err = tagged.Config[LXCUserNIC](raw)
 	case NameGVisorTapVsock:
-		d, err = decodeConfig[GVisorTapVsock](env.Config)
+		d, err = tagged.Config[GVisorTapVsock](raw)
 	case NameNone:
-		d, err = decodeConfig[None](env.Config)
+		d, err = tagged.Config[None](raw)
 	case NameHost:
-		d, err = decodeConfig[HostNetwork](env.Config)
+		d, err = tagged.Config[HostNetwork](raw)
 	default:
-		_, err = Named(env.Driver)
+		_, err = Named(name)
 		return nil, fmt.Errorf("netdriver: decode: %w", err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("netdriver: decode %s: %w", env.Driver, err)
+		return nil, fmt.Errorf("netdriver: decode %s: %w", name, err)
 	}
 	return d, nil
-}
-
-func decodeConfig[T any](raw json.RawMessage) (T, error) {
-	var v T
-	if len(raw) == 0 || string(raw) == "null" {
-		return v, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		return v, err
-	}
-	return v, nil
 }

@@ -1,17 +1,12 @@
 package portdriver
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+
+	"github.com/rootlessd/rootlessd/internal/tagged"
 
 	"github.com/rootlessd/rootlessd/netdriver"
 )
-
-type envelope struct {
-	Driver string          `json:"driver"`
-	Config json.RawMessage `json:"config,omitempty"`
-}
 
 // Encode returns p as JSON tagged with its name, for passing the choice to
 // the embedded engine's helper and child processes:
@@ -27,11 +22,11 @@ func Encode(p Driver) ([]byte, error) {
 	case Builtin:
 		name, cfg = NameBuiltin, v
 	case *Builtin:
-		name, cfg = NameBuiltin, derefOrZero(v)
+		name, cfg = NameBuiltin, tagged.Deref(v)
 	case Pesto:
 		name, cfg = NamePesto, v
 	case *Pesto:
-		name, cfg = NamePesto, derefOrZero(v)
+		name, cfg = NamePesto, tagged.Deref(v)
 	case Slirp4netns, *Slirp4netns:
 		name = NameSlirp4netns
 	case Implicit, *Implicit:
@@ -48,71 +43,40 @@ func Encode(p Driver) ([]byte, error) {
 		return nil, &netdriver.Error{ID: netdriver.IDNotBuiltin, Detail: "cannot encode port driver " + t,
 			Fix: "use a driver of package portdriver, or the external engine (Flags) for third-party drivers"}
 	}
-	env := envelope{Driver: name}
-	if cfg != nil {
-		b, err := json.Marshal(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("portdriver: encode %s: %w", name, err)
-		}
-		if string(b) != "{}" {
-			env.Config = b
-		}
+	b, err := tagged.Marshal(name, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("portdriver: encode %s: %w", name, err)
 	}
-	return json.Marshal(env)
-}
-
-func derefOrZero[T any](p *T) T {
-	if p == nil {
-		var z T
-		return z
-	}
-	return *p
+	return b, nil
 }
 
 // Decode parses what [Encode] produced and returns the driver as a value.
 // Unknown drivers and unknown fields are errors.
 func Decode(b []byte) (Driver, error) {
-	var env envelope
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
+	name, raw, err := tagged.Unmarshal(b)
+	if err != nil {
 		return nil, fmt.Errorf("portdriver: decode: %w", err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("portdriver: decode: trailing data")
-	}
 	var d Driver
-	var err error
-	switch env.Driver {
+	switch name {
 	case NameBuiltin:
-		d, err = decodeConfig[Builtin](env.Config)
+		d, err = tagged.Config[Builtin](raw)
 	case NamePesto:
-		d, err = decodeConfig[Pesto](env.Config)
+		d, err = tagged.Config[Pesto](raw)
 	case NameSlirp4netns:
-		d, err = decodeConfig[Slirp4netns](env.Config)
+		d, err = tagged.Config[Slirp4netns](raw)
 	case NameImplicit:
-		d, err = decodeConfig[Implicit](env.Config)
+		d, err = tagged.Config[Implicit](raw)
 	case NameGVisorTapVsock:
-		d, err = decodeConfig[GVisorTapVsock](env.Config)
+		d, err = tagged.Config[GVisorTapVsock](raw)
 	case NameNone:
-		d, err = decodeConfig[None](env.Config)
+		d, err = tagged.Config[None](raw)
 	default:
-		_, err = Named(env.Driver)
+		_, err = Named(name)
 		return nil, fmt.Errorf("portdriver: decode: %w", err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("portdriver: decode %s: %w", env.Driver, err)
+		return nil, fmt.Errorf("portdriver: decode %s: %w", name, err)
 	}
 	return d, nil
-}
-
-func decodeConfig[T any](raw json.RawMessage) (T, error) {
-	var v T
-	if len(raw) == 0 || string(raw) == "null" {
-		return v, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&v)
-	return v, err
 }
