@@ -150,7 +150,7 @@ func runCombo(t *testing.T, bed *testbed.Bed, host *netdriver.Host, rk string, n
 	if p.Name() != portdriver.NameImplicit && p.Name() != portdriver.NameNone {
 		cfg.Publish = []string{fmt.Sprintf("127.0.0.1:%d:%d/tcp", hostPort, childPort)}
 	}
-	out := &lockedBuffer{}
+	out := &testbed.LockedBuffer{}
 	so := engine.StartOptions{Env: []string{"PATH=" + host.PATH}, Output: out}
 	if rk != "" {
 		so.RootlessKit = rk

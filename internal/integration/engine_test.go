@@ -3,35 +3,16 @@
 package integration
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rootlessd/rootlessd/internal/engine"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // runEngine runs argv inside the embedded engine's namespaces and returns what it printed.
 func runEngine(t *testing.T, bed *testbed.Bed, cfg engine.Config) (string, int) {
@@ -45,7 +26,7 @@ func runEngineWith(t *testing.T, bed *testbed.Bed, cfg engine.Config, rk string)
 	stack, _ := bed.Stack("current")
 	dir := testbed.ScratchDir(t, bed, stack, bed.Self().RuntimeDir)
 	cfg.StateDir = filepath.Join(dir, "rk")
-	var out lockedBuffer
+	var out testbed.LockedBuffer
 	so := engine.StartOptions{Env: []string{"PATH=" + testbed.SystemPath}, Output: &out}
 	if rk != "" {
 		so.RootlessKit = rk

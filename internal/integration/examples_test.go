@@ -45,7 +45,7 @@ func TestLauncherIsADropIn(t *testing.T) {
 			cmd := exec.Command(bin, "--data-root", data)
 			cmd.Env = []string{"HOME=" + u.Home, "USER=" + u.Name, "XDG_RUNTIME_DIR=" + xdg, "PATH=" + stack.Path(),
 				"DOCKERD_ROOTLESS_ROOTLESSKIT_NET=gvisor-tap-vsock", "DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin"}
-			var log lockedBuffer
+			var log testbed.LockedBuffer
 			cmd.Stderr = &log
 			out, err := cmd.StdoutPipe()
 			if err != nil {

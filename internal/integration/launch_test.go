@@ -20,7 +20,7 @@ import (
 func launch(t *testing.T, bed *testbed.Bed, stack testbed.Stack, opts ...rootless.Option) *rootless.Daemon {
 	t.Helper()
 	u := bed.Self()
-	out := &lockedBuffer{}
+	out := &testbed.LockedBuffer{}
 	base := []rootless.Option{
 		rootless.WithStateDir(testbed.ScratchDir(t, bed, stack, u.RuntimeDir)),
 		rootless.WithDataRoot(testbed.ScratchDir(t, bed, stack, u.Home)),
@@ -60,13 +60,7 @@ func TestLaunch(t *testing.T) {
 			if !d.Info().Rootless {
 				t.Fatal("daemon does not confirm rootless mode")
 			}
-			cli := testbed.Client(t, d.Host())
-			testbed.LoadImage(t, cli, bed)
-			port := testbed.FreePort(t)
-			testbed.RunProbe(t, cli, bed, port, 80)
-			if body := testbed.Get(t, fmt.Sprintf("http://127.0.0.1:%d/", port), time.Minute); body != testbed.ProbeBody {
-				t.Fatalf("body %q, want %q", body, testbed.ProbeBody)
-			}
+			testbed.ServeProbe(t, bed, d.Host())
 			if err := d.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -101,13 +95,7 @@ func TestLaunchDriverCombinations(t *testing.T) {
 				if got := d.Info(); got.NetDriver != c.net.Name() || got.PortDriver != c.port.Name() || got.MTU != 65520 {
 					t.Fatalf("Info says %s+%s MTU %d, want %s+%s MTU 65520", got.NetDriver, got.PortDriver, got.MTU, c.net.Name(), c.port.Name())
 				}
-				cli := testbed.Client(t, d.Host())
-				testbed.LoadImage(t, cli, bed)
-				port := testbed.FreePort(t)
-				testbed.RunProbe(t, cli, bed, port, 80)
-				if body := testbed.Get(t, fmt.Sprintf("http://127.0.0.1:%d/", port), time.Minute); body != testbed.ProbeBody {
-					t.Fatalf("body %q", body)
-				}
+				testbed.ServeProbe(t, bed, d.Host())
 			})
 		}
 	}

@@ -136,13 +136,7 @@ func TestTwoDaemons(t *testing.T) {
 		t.Fatalf("both daemons on %s", d1.Host())
 	}
 	for _, d := range []*rootless.Daemon{d1, d2} {
-		cli := testbed.Client(t, d.Host())
-		testbed.LoadImage(t, cli, bed)
-		port := testbed.FreePort(t)
-		testbed.RunProbe(t, cli, bed, port, 80)
-		if body := testbed.Get(t, fmt.Sprintf("http://127.0.0.1:%d/", port), time.Minute); body != testbed.ProbeBody {
-			t.Fatalf("%s: body %q", d.Host(), body)
-		}
+		testbed.ServeProbe(t, bed, d.Host())
 	}
 }
 
@@ -348,13 +342,7 @@ func TestExternalEngine(t *testing.T) {
 			if info.Engine != rootless.EngineExternal || info.RootlessKitBin == "" {
 				t.Fatalf("engine %s (%q), want external", info.Engine, info.RootlessKitBin)
 			}
-			cli := testbed.Client(t, d.Host())
-			testbed.LoadImage(t, cli, bed)
-			port := testbed.FreePort(t)
-			testbed.RunProbe(t, cli, bed, port, 80)
-			if body := testbed.Get(t, fmt.Sprintf("http://127.0.0.1:%d/", port), time.Minute); body != testbed.ProbeBody {
-				t.Fatalf("body %q", body)
-			}
+			testbed.ServeProbe(t, bed, d.Host())
 			if err := d.Close(); err != nil {
 				t.Fatal(err)
 			}

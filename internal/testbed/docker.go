@@ -126,3 +126,18 @@ func AssertRootless(tb testing.TB, cli *client.Client) {
 		tb.Fatalf("docker info security options %v lack name=rootless", info.SecurityOptions)
 	}
 }
+
+// ServeProbe loads the test image into the daemon at host, runs the probe's HTTP responder with
+// port 80 published on 127.0.0.1, and fails tb unless a GET from the host through that port
+// returns the probe's body. It returns the client and the published port.
+func ServeProbe(tb testing.TB, bed *Bed, host string) (*client.Client, int) {
+	tb.Helper()
+	cli := Client(tb, host)
+	LoadImage(tb, cli, bed)
+	port := FreePort(tb)
+	RunProbe(tb, cli, bed, port, 80)
+	if body := Get(tb, fmt.Sprintf("http://127.0.0.1:%d/", port), time.Minute); body != ProbeBody {
+		tb.Fatalf("GET through the published port 127.0.0.1:%d: body %q, want %q", port, body, ProbeBody)
+	}
+	return cli, port
+}

@@ -27,7 +27,7 @@ type ScriptDaemon struct {
 	cmd      *exec.Cmd
 	done     chan struct{}
 	waitErr  error
-	log      *syncBuffer
+	log      *LockedBuffer
 	dataRoot string
 	runDir   string
 }
@@ -66,7 +66,7 @@ func RemoveAll(tb testing.TB, stack Stack, dir string) {
 func StartScript(tb testing.TB, bed *Bed, stack Stack, extraEnv ...string) *ScriptDaemon {
 	tb.Helper()
 	u := bed.Self()
-	d := &ScriptDaemon{stack: stack, done: make(chan struct{}), log: &syncBuffer{}}
+	d := &ScriptDaemon{stack: stack, done: make(chan struct{}), log: &LockedBuffer{}}
 	d.runDir = ScratchDir(tb, bed, stack, u.RuntimeDir)
 	d.dataRoot = ScratchDir(tb, bed, stack, u.Home)
 	sock := filepath.Join(d.runDir, "docker.sock")
@@ -156,18 +156,19 @@ func waitPing(ctx context.Context, sock string, exited <-chan struct{}, wait tim
 	}
 }
 
-type syncBuffer struct {
+// LockedBuffer is a bytes.Buffer that several goroutines may write and read.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *LockedBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *LockedBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
