@@ -84,6 +84,7 @@ func newDaemon(ctx context.Context, p *plan, proc *engine.Process, sink *logSink
 	}
 	cli, err := d.Client()
 	if err != nil {
+		d.ports.Close()
 		return nil, err
 	}
 	defer cli.Close()
@@ -91,11 +92,13 @@ func newDaemon(ctx context.Context, p *plan, proc *engine.Process, sink *logSink
 	defer cancel()
 	di, err := cli.Info(ictx)
 	if err != nil {
+		d.ports.Close()
 		return nil, fmt.Errorf("docker info: %w", err)
 	}
 	d.info.Rootless = slices.Contains(di.SecurityOptions, "name=rootless")
 	d.info.ServerVersion, d.info.StorageDriver, d.info.CgroupDriver = di.ServerVersion, di.Driver, di.CgroupDriver
 	if !d.info.Rootless {
+		d.ports.Close()
 		return nil, fmt.Errorf("the daemon does not report rootless mode (security options %v)", di.SecurityOptions)
 	}
 	go d.watch()
@@ -106,16 +109,20 @@ func newDaemon(ctx context.Context, p *plan, proc *engine.Process, sink *logSink
 func (d *Daemon) watch() {
 	<-d.proc.Done()
 	d.mu.Lock()
-	if !d.stopping {
+	stopping := d.stopping
+	d.mu.Unlock()
+	if stopping {
+		d.log.Info("daemon stopped")
+	} else {
 		time.Sleep(50 * time.Millisecond) // let the pump copy the last lines
 		tail := d.sink.Tail()
 		cause, remedy := diagnose(tail)
-		d.err = &ExitError{Code: d.proc.ExitCode(), Cause: cause, Remedy: remedy, Log: tail}
-		d.log.Error("daemon exited unexpectedly", slog.Int("exit_code", d.proc.ExitCode()), slog.String("cause", cause))
-	} else {
-		d.log.Info("daemon stopped")
+		err := &ExitError{Code: d.proc.ExitCode(), Cause: cause, Remedy: remedy, Log: tail}
+		d.mu.Lock()
+		d.err = err
+		d.mu.Unlock()
+		d.log.Error("daemon exited unexpectedly", slog.Int("exit_code", err.Code), slog.String("cause", cause))
 	}
-	d.mu.Unlock()
 	d.ports.Close()
 	if err := d.p.release(); err != nil {
 		d.log.Warn("cleanup after daemon exit", slog.Any("error", err))
