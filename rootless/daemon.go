@@ -133,9 +133,15 @@ func (d *Daemon) watch() {
 // Host is the DOCKER_HOST value for this daemon, e.g. unix:///run/user/1000/rootlessd/docker.sock.
 func (d *Daemon) Host() string { return "unix://" + d.info.Socket }
 
-// Env is what a docker CLI or another tool needs in its environment to use this daemon.
+// SocketPath is the Docker API socket on the host, for tools that bind-mount it into a
+// container.
+func (d *Daemon) SocketPath() string { return d.info.Socket }
+
+// Env is what a docker CLI or another tool needs in its environment to use this daemon:
+// DOCKER_HOST, and TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE, the socket that Testcontainers' Ryuk
+// container must mount (it assumes /var/run/docker.sock otherwise).
 func (d *Daemon) Env() []string {
-	return []string{"DOCKER_HOST=" + d.Host()}
+	return []string{"DOCKER_HOST=" + d.Host(), "TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE=" + d.info.Socket}
 }
 
 // Info describes the daemon.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -59,6 +60,9 @@ func TestLaunch(t *testing.T) {
 			d := launch(t, bed, stack)
 			if !d.Info().Rootless {
 				t.Fatal("daemon does not confirm rootless mode")
+			}
+			if env := d.Env(); !slices.Contains(env, "DOCKER_HOST="+d.Host()) || d.SocketPath() != d.Info().Socket {
+				t.Fatalf("Env %q / SocketPath %q do not name the daemon's socket %s", env, d.SocketPath(), d.Info().Socket)
 			}
 			testbed.ServeProbe(t, bed, d.Host())
 			if err := d.Close(); err != nil {
