@@ -43,6 +43,7 @@ type plan struct {
 	detach      bool
 	hostGateway netip.Addr
 	extraArgs   []string // dockerd arguments the driver choice needs
+	publish     []string // WithPublish specs in RootlessKit's --publish syntax
 	selinux     bool
 
 	warnings    []*PrereqError
@@ -321,10 +322,11 @@ func (p *plan) resolveDrivers(ctx context.Context) error {
 		_, perr := p.port.Flags(p.rk.version, p.net)
 		errs = append(errs, nerr, perr)
 	}
-	if len(p.c.publish) > 0 && p.port.Name() == "none" {
-		errs = append(errs, &PrereqError{Check: "port-driver", Detail: "WithPublish needs a port driver, and the port driver is none",
-			Remedy: "choose a port driver (WithPortDriver), e.g. portdriver.Builtin{}"})
+	flags, err := portdriver.PublishFlags(p.port, p.c.publish...) // a port API, and the protocols it takes
+	for _, f := range flags {
+		p.publish = append(p.publish, strings.TrimPrefix(f, "--publish="))
 	}
+	errs = append(errs, err)
 	return liftDriverErrors(errors.Join(errs...))
 }
 
@@ -494,9 +496,7 @@ func (p *plan) engineConfig(sink *logSink) (*engine.Config, engine.StartOptions,
 		Debug:  p.log.Enabled(context.Background(), slog.LevelDebug),
 		Target: engine.Target{Argv: p.dockerdArgs(), Env: p.targetEnv(), Prepare: true, SELinux: p.selinux},
 	}
-	for _, s := range p.c.publish {
-		cfg.Publish = append(cfg.Publish, s.String())
-	}
+	cfg.Publish = p.publish
 	so := engine.StartOptions{Env: append(filterEnv(p.c.environ), "PATH="+p.pathEnv), Output: sink}
 	if p.engine == EngineExternal {
 		so.RootlessKit = p.rk.path

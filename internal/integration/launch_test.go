@@ -104,3 +104,27 @@ func TestLaunchDriverCombinations(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishFromTheStart publishes a port through RootlessKit at launch (as for dockerd's own
+// TCP API), on both engines: a container's port inside the namespace becomes reachable on a
+// second host port that dockerd knows nothing about.
+func TestPublishFromTheStart(t *testing.T) {
+	bed := testbed.Require(t)
+	stack, _ := bed.Stack("current")
+	for _, eng := range []rootless.Engine{rootless.EngineEmbedded, rootless.EngineExternal} {
+		t.Run(eng.String(), func(t *testing.T) {
+			inner, outer := testbed.FreePort(t), testbed.FreePort(t)
+			spec, err := portdriver.ParseSpec(fmt.Sprintf("127.0.0.1:%d:%d/tcp", outer, inner))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := launch(t, bed, stack, rootless.WithEngine(eng), rootless.WithPublish(spec))
+			cli := testbed.Client(t, d.Host())
+			testbed.LoadImage(t, cli, bed)
+			testbed.RunProbe(t, cli, bed, inner, 80) // docker-proxy listens on inner inside the namespace
+			if body := testbed.Get(t, fmt.Sprintf("http://127.0.0.1:%d/", outer), time.Minute); body != testbed.ProbeBody {
+				t.Fatalf("GET through the port published at launch: %q", body)
+			}
+		})
+	}
+}
