@@ -141,3 +141,46 @@ func ServeProbe(tb testing.TB, bed *Bed, host string) (*client.Client, int) {
 	}
 	return cli, port
 }
+
+// RunOnce runs cmd in a container of the test image with host config hc (nil for none), waits
+// for it to exit, removes it, and returns its exit status and output.
+func RunOnce(tb testing.TB, cli *client.Client, bed *Bed, hc *container.HostConfig, cmd ...string) (int, string) {
+	tb.Helper()
+	ctx := tb.Context()
+	c, err := cli.ContainerCreate(ctx, &container.Config{Image: bed.ImageTag, Cmd: cmd}, hc, nil, nil, "")
+	if err != nil {
+		tb.Fatalf("create container: %v", err)
+	}
+	defer cli.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true})
+	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		tb.Fatalf("start container: %v", err)
+	}
+	waitC, errC := cli.ContainerWait(ctx, c.ID, container.WaitConditionNotRunning)
+	var code int
+	select {
+	case w := <-waitC:
+		code = int(w.StatusCode)
+	case err := <-errC:
+		tb.Fatalf("wait for container: %v", err)
+	}
+	logs, err := cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		tb.Fatalf("container logs: %v", err)
+	}
+	defer logs.Close()
+	raw, _ := io.ReadAll(logs)
+	return code, demux(raw)
+}
+
+// demux strips the 8-byte stream headers of a non-TTY container's log stream.
+func demux(b []byte) string {
+	var out strings.Builder
+	for len(b) >= 8 {
+		n := int(b[4])<<24 | int(b[5])<<16 | int(b[6])<<8 | int(b[7])
+		b = b[8:]
+		n = min(n, len(b))
+		out.Write(b[:n])
+		b = b[n:]
+	}
+	return out.String()
+}

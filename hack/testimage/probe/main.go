@@ -5,6 +5,7 @@
 //	probe sink   [-addr :5001]  reads each connection to EOF, then answers the byte count
 //	probe source [-addr :5002]  writes zeros to every connection until the peer closes it
 //	probe push   -to ADDR -bytes N  connects to ADDR, writes N bytes, half-closes, prints the reply
+//	probe get    -url URL           prints the body of GET URL; on failure the error, and exits 1
 //
 // It is built statically and needs nothing from the image but itself.
 package main
@@ -17,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/rootlessd/rootlessd/hack/testimage/wire"
 )
@@ -36,6 +38,7 @@ func main() {
 	addr := fs.String("addr", defaults[mode], "listen address")
 	to := fs.String("to", "", "push: address to connect to")
 	n := fs.Int64("bytes", 64<<20, "push: bytes to send")
+	url := fs.String("url", "", "get: URL to fetch")
 	_ = fs.Parse(os.Args[2:])
 	var err error
 	switch mode {
@@ -45,6 +48,8 @@ func main() {
 		err = serveTCP(*addr, sink)
 	case "push":
 		err = push(*to, *n)
+	case "get":
+		err = get(*url)
 	case "source":
 		err = serveTCP(*addr, func(c net.Conn) {
 			buf := make([]byte, 256<<10)
@@ -89,6 +94,23 @@ func push(addr string, n int64) error {
 	}
 	reply, err := io.ReadAll(c)
 	fmt.Printf("%s", reply)
+	if err == nil {
+		os.Exit(0)
+	}
+	return err
+}
+
+// get prints the body of GET url. It exits 1 with the error on failure, so a caller can tell
+// "unreachable" from a crash.
+func get(url string) error {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(os.Stdout, resp.Body)
 	if err == nil {
 		os.Exit(0)
 	}
