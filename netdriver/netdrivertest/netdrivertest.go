@@ -151,7 +151,7 @@ func Run(t *testing.T, newDriver func() netdriver.Driver) {
 		if h.PATH != "/usr/bin:/bin" || h.User != "netdrivertest" {
 			t.Errorf("Check modified the host")
 		}
-		checkRemedies(t, "Check", err1)
+		CheckRemedies(t, "Check", err1)
 	})
 
 	t.Run("CheckNilHost", func(t *testing.T) {
@@ -169,7 +169,7 @@ func Run(t *testing.T, newDriver func() netdriver.Driver) {
 		if _, err := d.Flags(netdriver.Version{}, ""); err == nil {
 			t.Errorf("Flags(zero Version) succeeded; want an error")
 		} else {
-			checkRemedies(t, "Flags(zero Version)", err)
+			CheckRemedies(t, "Flags(zero Version)", err)
 		}
 		okBefore := false
 		for _, v := range Versions {
@@ -183,7 +183,7 @@ func Run(t *testing.T, newDriver func() netdriver.Driver) {
 					if !errors.Is(err1, netdriver.IDRootlessKitTooOld) && !errors.Is(err1, netdriver.IDInvalidConfig) {
 						t.Errorf("Flags(%s, %q) = %v; want an error matching %s", v, port, err1, netdriver.IDRootlessKitTooOld)
 					}
-					checkRemedies(t, fmt.Sprintf("Flags(%s, %q)", v, port), err1)
+					CheckRemedies(t, fmt.Sprintf("Flags(%s, %q)", v, port), err1)
 					continue
 				}
 				if len(f1) == 0 {
@@ -265,9 +265,10 @@ func Run(t *testing.T, newDriver func() netdriver.Driver) {
 	})
 }
 
-// checkRemedies fails t if a problem in err's tree lacks a remedy. Context
-// errors need none.
-func checkRemedies(t *testing.T, what string, err error) {
+// CheckRemedies fails t if a problem in err's tree lacks a non-empty
+// remedy (a Remedy() string method). Context errors need none. Driver
+// suites of other packages (portdrivertest) use it too.
+func CheckRemedies(t *testing.T, what string, err error) {
 	t.Helper()
 	if err == nil {
 		return
@@ -290,7 +291,7 @@ func checkRemedies(t *testing.T, what string, err error) {
 		}
 		var r interface{ Remedy() string }
 		if !errors.As(e, &r) {
-			t.Errorf("%s: %v (%T) has no Remedy() method", what, e, e)
+			t.Errorf("%s: %v (%T) has no remedy: no Remedy() method", what, e, e)
 			continue
 		}
 		if r.Remedy() == "" {

@@ -72,7 +72,7 @@ var broken = map[string]struct {
 }{
 	"unstable-name":          {unstableName{}, "Name() is not stable"},
 	"ignores-ctx":            {ignoresCtx{}, "want an error matching context.Canceled"},
-	"no-remedy":              {noRemedy{}, "has no Remedy() method"},
+	"no-remedy":              {noRemedy{}, "has no remedy: no Remedy() method"},
 	"accepts-zero-version":   {acceptsZeroVersion{}, "Flags(zero Version) succeeded"},
 	"bad-default-port":       {badDefaultPort{}, "is not in PortDrivers"},
 	"nondeterministic-flags": {nondeterministicFlags{}, "is not deterministic"},

@@ -115,7 +115,7 @@ func Run(t *testing.T, newDriver func() portdriver.Driver) {
 			if verr == nil && errors.Is(err, netdriver.IDIncompatible) {
 				t.Errorf("Check with compatible network %s reports incompatibility: %v", n.Name(), err)
 			}
-			checkRemedies(t, "Check with "+n.Name(), err)
+			netdrivertest.CheckRemedies(t, "Check with "+n.Name(), err)
 		}
 	})
 
@@ -141,7 +141,7 @@ func Run(t *testing.T, newDriver func() portdriver.Driver) {
 				case err1 == nil && !slices.Contains(f1, "--port-driver="+d.Name()):
 					t.Errorf("Flags(%s, %s) = %q lacks --port-driver=%s", v, n.Name(), f1, d.Name())
 				}
-				checkRemedies(t, fmt.Sprintf("Flags(%s, %s)", v, n.Name()), err1)
+				netdrivertest.CheckRemedies(t, fmt.Sprintf("Flags(%s, %s)", v, n.Name()), err1)
 				if compatible {
 					if err1 == nil {
 						okBefore = true
@@ -213,32 +213,4 @@ func Run(t *testing.T, newDriver func() portdriver.Driver) {
 			t.Errorf("no API: Child = %v; want nil", c)
 		}
 	})
-}
-
-func checkRemedies(t *testing.T, what string, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	var leaves []error
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		leaves = append(leaves, e)
-	}
-	walk(err)
-	for _, e := range leaves {
-		if errors.Is(e, context.Canceled) || errors.Is(e, context.DeadlineExceeded) {
-			continue
-		}
-		var r interface{ Remedy() string }
-		if !errors.As(e, &r) || r.Remedy() == "" {
-			t.Errorf("%s: %v has no remedy", what, e)
-		}
-	}
 }
