@@ -114,7 +114,7 @@ func (d *Daemon) watch() {
 	if stopping {
 		d.log.Info("daemon stopped")
 	} else {
-		time.Sleep(50 * time.Millisecond) // let the pump copy the last lines
+		awaitOutput(d.proc) // the last lines say why
 		tail := d.sink.Tail()
 		cause, remedy := diagnose(tail)
 		err := &ExitError{Code: d.proc.ExitCode(), Cause: cause, Remedy: remedy, Log: tail}

@@ -133,7 +133,7 @@ func (l *launcher) launch(ctx context.Context) (d *Daemon, err error) {
 	}
 	d, err = newDaemon(ctx, p, proc, sink)
 	if err != nil {
-		return nil, l.startError(StageDockerd, err, sink)
+		return nil, l.startError(StageDockerd, err, sink, proc)
 	}
 	l.undo = nil // the Daemon owns everything now
 	l.stage(StageReady)
@@ -199,7 +199,7 @@ func (l *launcher) tryEngine(ctx context.Context, p *plan, sink *logSink) (*engi
 	}
 	proc, err := engine.Start(cfg, so)
 	if err != nil {
-		return nil, l.startError(StageNamespaces, err, sink)
+		return nil, l.startError(StageNamespaces, err, sink, nil)
 	}
 	// A daemon that never became ready serves nobody: a short grace, then the group dies. A
 	// SIGTERM can be lost while RootlessKit's child, the PID namespace's init, has not set up
@@ -213,7 +213,7 @@ func (l *launcher) tryEngine(ctx context.Context, p *plan, sink *logSink) (*engi
 		return err == nil, nil
 	})
 	if err != nil {
-		serr := l.startError(StageNamespaces, err, sink)
+		serr := l.startError(StageNamespaces, err, sink, proc)
 		_ = stop()
 		return nil, serr
 	}
@@ -233,7 +233,7 @@ func (l *launcher) waitAPI(ctx context.Context, p *plan, proc *engine.Process, s
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	if err != nil {
-		return l.startError(StageDockerd, err, sink)
+		return l.startError(StageDockerd, err, sink, proc)
 	}
 	return nil
 }
@@ -265,14 +265,22 @@ func poll(ctx context.Context, proc *engine.Process, ready func() (bool, error))
 }
 
 // startError builds a StartError with the log tail and, when a known failure shows, its cause.
-func (l *launcher) startError(s Stage, err error, sink *logSink) error {
-	if errors.Is(err, errExited) {
-		// The pump may still be copying the last lines; they explain the failure.
-		time.Sleep(50 * time.Millisecond)
+func (l *launcher) startError(s Stage, err error, sink *logSink, proc *engine.Process) error {
+	if proc != nil && errors.Is(err, errExited) {
+		awaitOutput(proc) // the last lines explain the failure
 	}
 	tail := sink.Tail()
 	cause, remedy := diagnose(tail)
 	return &StartError{Stage: s, Cause: cause, Remedy: remedy, Log: tail, Err: err}
+}
+
+// awaitOutput waits until the exited tree's output has been copied, for at most a second (a
+// process that escaped the tree may hold the pipe open).
+func awaitOutput(proc *engine.Process) {
+	select {
+	case <-proc.OutputCopied():
+	case <-time.After(time.Second):
+	}
 }
 
 // stopProcess sends SIGTERM, waits up to grace, then kills the process group and waits.

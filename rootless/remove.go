@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/rootlessd/rootlessd/internal/engine"
 	"github.com/rootlessd/rootlessd/netdriver"
@@ -83,7 +82,7 @@ func RemoveAll(ctx context.Context, path string, opts ...Option) error {
 		return ctx.Err()
 	}
 	if code := proc.ExitCode(); code != 0 {
-		time.Sleep(50 * time.Millisecond)
+		awaitOutput(proc)
 		return fmt.Errorf("rootless: RemoveAll(%q): rm in the user namespace exited with %d: %v", path, code, sink.Tail())
 	}
 	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {

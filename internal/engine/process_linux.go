@@ -31,9 +31,10 @@ type StartOptions struct {
 // Process is a started engine: the helper or rootlesskit process, the process group leader of the
 // tree below it. Exactly one goroutine waits for it.
 type Process struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // the Wait result; read only after done is closed
+	cmd    *exec.Cmd
+	done   chan struct{}
+	copied chan struct{} // closed when the tree's output has been copied to the end
+	err    error         // the Wait result; read only after done is closed
 }
 
 // Start starts the engine. It returns once the process exists; readiness is the caller's to
@@ -73,13 +74,14 @@ func Start(cfg *Config, so StartOptions) (*Process, error) {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = w, w
-	p := &Process{cmd: cmd, done: make(chan struct{})}
+	p := &Process{cmd: cmd, done: make(chan struct{}), copied: make(chan struct{})}
 	started := make(chan error, 1)
 	go p.supervise(started)
 	err = <-started
 	w.Close()
 	if err != nil {
 		r.Close()
+		close(p.copied)
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	out := so.Output
@@ -89,6 +91,7 @@ func Start(cfg *Config, so StartOptions) (*Process, error) {
 	go func() {
 		_, _ = io.Copy(out, r)
 		r.Close()
+		close(p.copied)
 	}()
 	return p, nil
 }
@@ -114,6 +117,10 @@ func (p *Process) PID() int { return p.cmd.Process.Pid }
 
 // Done is closed when the process has exited and been reaped.
 func (p *Process) Done() <-chan struct{} { return p.done }
+
+// OutputCopied is closed once everything the process tree printed has reached Output: when
+// the last process holding its stdout or stderr has exited.
+func (p *Process) OutputCopied() <-chan struct{} { return p.copied }
 
 // Err is the wait result once Done is closed: nil for exit status 0.
 func (p *Process) Err() error {
