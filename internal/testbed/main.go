@@ -17,7 +17,8 @@ import (
 var dropErr error
 
 // Main runs the tests of an integration package. As root it re-executes the test binary as the
-// bed's first test user and exits with its status; otherwise it runs m directly.
+// bed's first test user (or the one named by ROOTLESSD_TESTBED_USER) and exits with its status;
+// otherwise it runs m directly.
 //
 // After the tests, Main (as root) looks for processes the test user left behind. Any such process
 // is listed, killed, and turns a passing run into a failing one: a test that leaks processes is
@@ -31,13 +32,18 @@ func Main(m *testing.M) {
 		dropErr = err
 		os.Exit(m.Run())
 	}
-	code, err := runAs(bed.Users[0])
+	u, err := bed.testUser()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
 		os.Exit(1)
 	}
-	if left := ProcessesOf(bed.Users[0].UID); len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "testbed: FAIL: processes of %s left behind after the tests:\n", bed.Users[0].Name)
+	code, err := runAs(u)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
+		os.Exit(1)
+	}
+	if left := ProcessesOf(u.UID); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "testbed: FAIL: processes of %s left behind after the tests:\n", u.Name)
 		for _, p := range left {
 			fmt.Fprintf(os.Stderr, "\t%d %s\n", p.PID, p.Cmdline)
 			_ = syscall.Kill(p.PID, syscall.SIGKILL)
@@ -47,6 +53,21 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// testUser is the user the tests run as: the first of the bed, unless EnvUser names another.
+// Two runs as different users can share one machine: each checks only its own processes.
+func (b *Bed) testUser() (User, error) {
+	name := os.Getenv(EnvUser)
+	if name == "" {
+		return b.Users[0], nil
+	}
+	for _, u := range b.Users {
+		if u.Name == name {
+			return u, nil
+		}
+	}
+	return User{}, fmt.Errorf("%s=%s is not a test user of the bed (%v)", EnvUser, name, b.Users)
 }
 
 // runAs re-executes this test binary as u. The binary is copied first: `go test` builds it in a

@@ -22,6 +22,9 @@ import (
 // EnvRequire makes a missing prerequisite a failure instead of a skip when set to 1.
 const EnvRequire = "ROOTLESSD_REQUIRE_INTEGRATION"
 
+// EnvUser names the test user to run as (default: the bed's first).
+const EnvUser = "ROOTLESSD_TESTBED_USER"
+
 // EnvRoot overrides the test bed's root directory (default /opt/rootlessd).
 const EnvRoot = "ROOTLESSD_TESTBED"
 
