@@ -7,143 +7,29 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/rootlessd/rootlessd/diag"
+	"github.com/rootlessd/rootlessd/internal/diagtest"
 )
 
-// parsePackage parses the package's non-test sources, for every GOOS.
-func parsePackage(t *testing.T) (*token.FileSet, map[string]*ast.File) {
-	t.Helper()
-	names, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	files := map[string]*ast.File{}
-	for _, name := range names {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := parser.ParseFile(fset, name, src, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[name] = f
-	}
-	if len(files) == 0 {
-		t.Fatal("no sources found")
-	}
-	return fset, files
-}
-
-// isSel reports whether e is pkg.name.
-func isSel(e ast.Expr, pkg, name string) bool {
-	s, ok := e.(*ast.SelectorExpr)
-	if !ok {
-		return false
-	}
-	x, ok := s.X.(*ast.Ident)
-	return ok && x.Name == pkg && s.Sel.Name == name
-}
-
-// TestIDsComplete proves that IDs lists every ID a finding can carry: every
-// constant of type diag.ID in the sources is in the list and the other way
-// round, and no ID is written anywhere else (a string literal "idmap.…" or a
-// conversion to diag.ID outside those constants), so a finding can only
-// carry one of the constants.
+// TestIDsComplete proves from the sources that IDs lists every ID a
+// finding can carry.
 func TestIDsComplete(t *testing.T) {
-	fset, files := parsePackage(t)
-	declared := map[diag.ID]string{} // value → constant name
-	for _, f := range files {
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.GenDecl:
-				if n.Tok != token.CONST {
-					return true
-				}
-				for _, spec := range n.Specs {
-					vs := spec.(*ast.ValueSpec)
-					if vs.Type == nil || !isSel(vs.Type, "diag", "ID") {
-						ast.Inspect(vs, func(n ast.Node) bool { return checkNoInlineID(t, fset, n) })
-						continue
-					}
-					for i, name := range vs.Names {
-						lit, ok := vs.Values[i].(*ast.BasicLit)
-						if !ok {
-							t.Errorf("%s: %s is not a plain string literal", fset.Position(name.Pos()), name.Name)
-							continue
-						}
-						v, _ := strconv.Unquote(lit.Value)
-						if prev, dup := declared[diag.ID(v)]; dup {
-							t.Errorf("%s: %s repeats the value of %s", fset.Position(name.Pos()), name.Name, prev)
-						}
-						declared[diag.ID(v)] = name.Name
-						if !strings.HasPrefix(name.Name, "ID") || !ast.IsExported(name.Name) {
-							t.Errorf("%s: ID constant %s is not named IDxxx", fset.Position(name.Pos()), name.Name)
-						}
-					}
-				}
-				return false
-			default:
-				return checkNoInlineID(t, fset, n)
-			}
-		})
-	}
-	listed := map[diag.ID]bool{}
-	for _, id := range IDs() {
-		if listed[id] {
-			t.Errorf("IDs lists %s twice", id)
-		}
-		listed[id] = true
-		if !id.Valid() || !strings.HasPrefix(string(id), "idmap.") {
-			t.Errorf("ID %q is not of the form idmap.NAME", id)
-		}
-		if _, ok := declared[id]; !ok {
-			t.Errorf("IDs lists %s, which no constant declares", id)
-		}
-	}
-	for id, name := range declared {
-		if !listed[id] {
-			t.Errorf("%s (%s) is missing from IDs", name, id)
-		}
-	}
-	if len(declared) < 60 {
-		t.Errorf("found only %d ID constants: does this test still see the sources?", len(declared))
-	}
-}
-
-// checkNoInlineID reports an ID written outside the ID constants.
-func checkNoInlineID(t *testing.T, fset *token.FileSet, n ast.Node) bool {
-	switch n := n.(type) {
-	case *ast.BasicLit:
-		if n.Kind == token.STRING && strings.HasPrefix(n.Value, `"idmap.`) {
-			t.Errorf("%s: ID %s written inline: declare an ID constant and add it to IDs", fset.Position(n.Pos()), n.Value)
-		}
-	case *ast.CallExpr:
-		if isSel(n.Fun, "diag", "ID") {
-			t.Errorf("%s: ID made by conversion: declare an ID constant and add it to IDs", fset.Position(n.Pos()))
-		}
-	}
-	return true
+	diagtest.CheckIDs(t, ".", "idmap", IDs(), 60)
 }
 
 // TestLineCodesHaveIDs proves that every line problem the parser reports
 // with severity Warning or Error has a finding ID of its own (lineIDs),
 // so that lineID never falls back.
 func TestLineCodesHaveIDs(t *testing.T) {
-	fset, files := parsePackage(t)
-	f := files["file.go"]
-	if f == nil {
-		t.Fatal("file.go not found")
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "file.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
 	seen := map[string]bool{}
 	check := func(pos token.Pos, sev ast.Expr, code ast.Expr) {
@@ -157,7 +43,7 @@ func TestLineCodesHaveIDs(t *testing.T) {
 		}
 		c, _ := strconv.Unquote(lit.Value)
 		seen[c] = true
-		if isSel(sev, "diag", "Info") {
+		if s, ok := sev.(*ast.SelectorExpr); ok && s.Sel.Name == "Info" {
 			return // lineFindings leaves Info out
 		}
 		if _, ok := lineIDs[c]; !ok {
@@ -215,12 +101,7 @@ func TestFindingsCarryListedIDs(t *testing.T) {
 		t.Helper()
 		for _, f := range fs {
 			reached[f.ID] = true
-			if !slices.Contains(all, f.ID) {
-				t.Errorf("finding %s is not in IDs", f.ID)
-			}
-			if f.Severity < diag.Info || f.Severity > diag.Error {
-				t.Errorf("finding %s has severity %d", f.ID, f.Severity)
-			}
+			diagtest.Finding(t, all, f)
 			if f.Evidence == "" {
 				t.Errorf("finding %s has no evidence: %v", f.ID, f)
 			}
