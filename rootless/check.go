@@ -211,10 +211,10 @@ func checkCgroups(ctx context.Context, uid int, environ []string) error {
 	}
 	var errs []error
 	for _, f := range r.Findings {
-		if f.Severity == cgroupdeleg.Info {
+		if f.Severity == diag.Info {
 			continue
 		}
-		errs = append(errs, &PrereqError{Check: "cgroup:" + string(f.ID), Detail: f.Detail, Remedy: f.Fix, Warning: f.Severity != cgroupdeleg.Error, Err: &f})
+		errs = append(errs, &PrereqError{Check: string(f.ID), Detail: f.Detail, Remedy: f.Fix, Warning: f.Severity != diag.Error, Err: f})
 	}
 	return errors.Join(errs...)
 }
