@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rootlessd/rootlessd/cgroupdeleg"
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/idmap"
 	"github.com/rootlessd/rootlessd/netdriver"
 )
@@ -170,10 +171,10 @@ func checkSubids(ctx context.Context, p *plan) error {
 	ns, _ := idmap.CurrentNamespace()
 	var errs []error
 	for _, f := range idmap.Validate(s, ns) {
-		if f.Severity == idmap.Info {
+		if f.Severity == diag.Info {
 			continue
 		}
-		errs = append(errs, &PrereqError{Check: f.ID, Detail: f.Detail, Remedy: f.Fix, Warning: f.Severity != idmap.Error, Err: f})
+		errs = append(errs, &PrereqError{Check: string(f.ID), Detail: f.Detail, Remedy: f.Fix, Warning: f.Severity != diag.Error, Err: f})
 	}
 	return errors.Join(errs...)
 }
@@ -210,10 +211,10 @@ func checkCgroups(ctx context.Context, uid int, environ []string) error {
 	}
 	var errs []error
 	for _, f := range r.Findings {
-		if f.Severity == cgroupdeleg.Info {
+		if f.Severity == diag.Info {
 			continue
 		}
-		errs = append(errs, &PrereqError{Check: "cgroup:" + string(f.ID), Detail: f.Detail, Remedy: f.Fix, Warning: f.Severity != cgroupdeleg.Error, Err: &f})
+		errs = append(errs, &PrereqError{Check: string(f.ID), Detail: f.Detail, Remedy: f.Fix, Warning: f.Severity != diag.Error, Err: f})
 	}
 	return errors.Join(errs...)
 }
