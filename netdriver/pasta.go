@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
 )
 
 // Pasta is the pasta (passt) network (--net=pasta, experimental,
@@ -94,7 +90,7 @@ func ProbePasta(ctx context.Context, h *Host, binary string) (PastaInfo, error) 
 	}
 	v, err := ParsePastaVersion(out)
 	if err != nil {
-		return PastaInfo{Path: p}, &Error{ID: IDBinaryFailed, Driver: NamePasta, Detail: fmt.Sprintf("%q", p+" --version"), Err: err, Fix: fixPasta}
+		return PastaInfo{Path: p}, withErr(Problem(IDBinaryFailed, NamePasta, fmt.Sprintf("%q", p+" --version"), fixPasta), err, "")
 	}
 	info := PastaInfo{Path: p, Version: v, Source: fmt.Sprintf("%q", p+" --version")}
 	if !v.Known() {
@@ -144,15 +140,11 @@ func dpkgPastaVersion(h *Host, p string) (string, bool) {
 // pastaTooOld reports pasta older than release, or unknown (a warning).
 func pastaTooOld(info PastaInfo, release, why string) error {
 	if !info.Version.Known() {
-		return &Error{ID: IDPastaVersionUnknown, Driver: NamePasta, Warning: true,
-			Detail: fmt.Sprintf("%s prints %q, so the release cannot be verified against %s (%s)", info.Source, info.Version.String(), release, why),
-			Fix:    fmt.Sprintf("make sure passt is %s or later (dpkg -s passt, rpm -q passt), or install an upstream build that reports its release", release)}
+		return Warn(IDPastaVersionUnknown, NamePasta, fmt.Sprintf("%s prints %q, so the release cannot be verified against %s (%s)", info.Source, info.Version.String(), release, why), fmt.Sprintf("make sure passt is %s or later (dpkg -s passt, rpm -q passt), or install an upstream build that reports its release", release))
 	}
 	if !info.Version.AtLeast(release) {
 		want := max(release, PastaImplicit)
-		return &Error{ID: IDPastaTooOld, Driver: NamePasta,
-			Detail: fmt.Sprintf("pasta %s (from %s) is older than %s, %s", info.Version, info.Source, release, why),
-			Fix:    fmt.Sprintf("install passt %s or later (distribution backports or https://passt.top)", want)}
+		return Problem(IDPastaTooOld, NamePasta, fmt.Sprintf("pasta %s (from %s) is older than %s, %s", info.Version, info.Source, release, why), fmt.Sprintf("install passt %s or later (distribution backports or https://passt.top)", want))
 	}
 	return nil
 }
@@ -188,13 +180,13 @@ func (p Pasta) CheckPort(ctx context.Context, h *Host, portDriver string) error 
 		return err
 	}
 	switch portDriver {
-	case PortImplicit, "":
+	case portImplicit, "":
 		info, err := ProbePasta(ctx, h, p.program())
 		if err != nil {
 			return err
 		}
 		return pastaTooOld(info, PastaImplicit, "recommended for the implicit port driver")
-	case PortPesto:
+	case portPesto:
 		info, err := ProbePasta(ctx, h, p.program())
 		if err != nil {
 			return err
@@ -206,9 +198,7 @@ func (p Pasta) CheckPort(ctx context.Context, h *Host, portDriver string) error 
 			if cerr := checkCtx(ctx, NamePasta); cerr != nil {
 				return cerr
 			}
-			return &Error{ID: IDPastaTooOld, Driver: NamePasta,
-				Detail: fmt.Sprintf("%q fails, so pasta lacks --conf-path, which the pesto port driver needs (passt %s)", info.Path+" --conf-path=/dev/null --version", PastaPesto),
-				Fix:    fmt.Sprintf("install passt %s or later, or use the implicit port driver", PastaPesto)}
+			return Problem(IDPastaTooOld, NamePasta, fmt.Sprintf("%q fails, so pasta lacks --conf-path, which the pesto port driver needs (passt %s)", info.Path+" --conf-path=/dev/null --version", PastaPesto), fmt.Sprintf("install passt %s or later, or use the implicit port driver", PastaPesto))
 		}
 	}
 	return nil
@@ -232,15 +222,13 @@ func (p Pasta) Properties() Properties {
 		Namespace:         true,
 		Experimental:      true,
 		NetThroughput:     Slow,
-		PortThroughput:    Fast,
-		SourceIP:          SourceIPKept,
 		DefaultMTU:        mtuUserMode,
 		MTU:               mtuOr(p.MTU, mtuUserMode),
 		IPv6:              p.IPv6,
 		HostLoopback:      p.HostLoopback,
 		HostGateway:       nthAddr(p.cidr(), 2),
-		DefaultPortDriver: PortImplicit,
-		PortDrivers:       []string{PortImplicit, PortPesto, PortNone},
+		DefaultPortDriver: portImplicit,
+		PortDrivers:       []string{portImplicit, portPesto, portNone},
 		MinRootlessKit:    v2_0,
 		Program:           p.program(),
 		Notes:             "experimental; implicit needs pasta " + PastaImplicit + "; pesto needs pasta " + PastaPesto + " (IPv4 only without IPv6)",
@@ -262,7 +250,7 @@ func (p Pasta) Flags(v Version, portDriver string) ([]string, error) {
 	if err := RequireVersion(NamePasta, "--net=pasta", v, v2_0); err != nil {
 		return nil, err
 	}
-	if port == PortPesto {
+	if port == portPesto {
 		if err := RequireVersion(NamePasta, "--port-driver=pesto", v, Version{3, 1, 0}); err != nil {
 			return nil, err
 		}
@@ -285,32 +273,3 @@ func (p Pasta) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	return f, nil
 }
-
-// Parent builds pasta's parent driver (it runs "pasta --version" and
-// feature probes). With the pesto port driver pasta listens on
-// [PestoSocket]; with implicit it forwards all ports (--tcp-ports=auto).
-func (p Pasta) Parent(e Embedding) (network.ParentDriver, error) {
-	if err := checkEmbedding(NamePasta, e); err != nil {
-		return nil, err
-	}
-	if err := p.validate(); err != nil {
-		return nil, err
-	}
-	port, err := portName(NamePasta, p.Properties(), e.PortDriver)
-	if err != nil {
-		return nil, err
-	}
-	pesto := ""
-	if port == PortPesto {
-		pesto = filepath.Join(e.StateDir, PestoSocket)
-	}
-	d, err := pasta.NewParentDriver(e.log(), p.program(), mtuOr(p.MTU, mtuUserMode), toIPNet(p.CIDR), p.IfName, pesto,
-		!p.HostLoopback, p.IPv6, port == PortImplicit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", NamePasta, err)
-	}
-	return d, nil
-}
-
-// Child returns pasta's child-side driver (pasta configures the interface).
-func (Pasta) Child() network.ChildDriver { return pasta.NewChildDriver() }

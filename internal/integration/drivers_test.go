@@ -9,14 +9,17 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/engine"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/netdriver"
@@ -39,18 +42,21 @@ type comboResult struct {
 // TestDriverMatrix starts a real RootlessKit namespace for every network and port driver
 // combination with our TCP sink inside, and moves bytes through it: out through the network
 // driver to a listener on the host's loopback, and in through the published port. A
-// combination this host cannot run must be refused by Check, naming the missing piece.
+// combination this host cannot run must be refused by Check, naming the missing piece. The
+// verdict of every cell is pinned (testbed.Matrix): a cell that stops working, or one that
+// starts working unnoticed, fails the test.
 func TestDriverMatrix(t *testing.T) {
 	bed := testbed.Require(t)
 	current, _ := bed.Stack("current")
 	distro, _ := bed.Stack("distro")
 	engines := []struct {
 		name string
+		cell testbed.MatrixEngine
 		rk   string // "" for the embedded engine
 	}{
-		{"embedded", ""},
-		{"rootlesskit-" + versionOf(t, current.Binary("rootlesskit")).String(), current.Binary("rootlesskit")},
-		{"rootlesskit-" + versionOf(t, distro.Binary("rootlesskit")).String(), distro.Binary("rootlesskit")},
+		{"embedded", testbed.Embedded, ""},
+		{"rootlesskit-" + versionOf(t, current.Binary("rootlesskit")).String(), testbed.CurrentRootlessKit, current.Binary("rootlesskit")},
+		{"rootlesskit-" + versionOf(t, distro.Binary("rootlesskit")).String(), testbed.DistroRootlessKit, distro.Binary("rootlesskit")},
 	}
 	var mu sync.Mutex
 	var results []comboResult
@@ -58,7 +64,7 @@ func TestDriverMatrix(t *testing.T) {
 	host := netdriver.LocalHost()
 	host.PATH = current.Path()
 	for _, eng := range engines {
-		v := netdriver.Embedded
+		v := netdriver.LinkedRootlessKit
 		if eng.rk != "" {
 			v = versionOf(t, eng.rk)
 		}
@@ -80,12 +86,25 @@ func TestDriverMatrix(t *testing.T) {
 					}
 				}
 				name := fmt.Sprintf("%s/%s+%s", eng.name, netName, portName)
+				cell := testbed.Cell{Engine: eng.cell, Network: netName, Port: portName}
+				want, pinned := testbed.Matrix[cell]
 				t.Run(name, func(t *testing.T) {
-					res := runCombo(t, bed, host, eng.rk, n, p)
+					if !pinned {
+						t.Fatalf("%v is not pinned in testbed.Matrix: add it with the verdict this host gives", cell)
+					}
+					res := runCombo(t, bed, host, eng.rk, v, n, p)
 					res.engine, res.net, res.port = eng.name, netName, portName
 					mu.Lock()
 					results = append(results, res)
 					mu.Unlock()
+					switch works := strings.HasPrefix(res.verdict, "works"); {
+					case want.Works && !works:
+						t.Errorf("%v is pinned as working, but: %s", cell, res.verdict)
+					case !want.Works && works:
+						t.Errorf("%v is pinned as refused (%s), but it works: update testbed.Matrix", cell, want.Why)
+					case !want.Works && !strings.Contains(res.verdict, want.Why):
+						t.Errorf("%v is refused for another reason than pinned:\n got: %s\nwant: %s", cell, res.verdict, want.Why)
+					}
 				})
 			}
 		}
@@ -102,11 +121,11 @@ func versionOf(t *testing.T, rk string) netdriver.Version {
 }
 
 // runCombo runs one combination and returns what it measured.
-func runCombo(t *testing.T, bed *testbed.Bed, host *netdriver.Host, rk string, n netdriver.Driver, p portdriver.Driver) comboResult {
+func runCombo(t *testing.T, bed *testbed.Bed, host *netdriver.Host, rk string, v netdriver.Version, n netdriver.Driver, p portdriver.Driver) comboResult {
 	ctx := t.Context()
-	checkErr := errors.Join(netdriver.Blocking(n.Check(ctx, host)), netdriver.Blocking(p.Check(ctx, host, n)))
+	checkErr := errors.Join(diag.Blocking(n.Check(ctx, host)), diag.Blocking(p.Check(ctx, host, n)))
 	if checkErr != nil {
-		reason := netdriver.Remedy(checkErr)
+		reason := diag.Remedy(checkErr)
 		if reason == "" {
 			t.Fatalf("Check refused %s+%s without a remedy: %v", n.Name(), p.Name(), checkErr)
 		}
@@ -140,40 +159,22 @@ func runCombo(t *testing.T, bed *testbed.Bed, host *netdriver.Host, rk string, n
 		gw := net.JoinHostPort(props.HostGateway.String(), strconv.Itoa(netL.Addr().(*net.TCPAddr).Port))
 		script = fmt.Sprintf("%s push -to %s -bytes %d; %s", probePath, gw, netBytes, script)
 	}
-	netEnc, _ := netdriver.Encode(n)
-	portEnc, _ := portdriver.Encode(p)
-	cfg := &engine.Config{
-		StateDir: filepath.Join(dir, "rk"), Net: netEnc, Port: portEnc, NetName: n.Name(),
+	spec := &engine.Spec{
+		StateDir: filepath.Join(dir, "rk"), Net: n, Port: p,
 		PIDNS: true, CopyUp: []string{"/etc", "/run"}, Propagation: "rslave",
 		Target: engine.Target{Argv: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}},
 	}
-	if p.Name() != portdriver.NameImplicit && p.Name() != portdriver.NameNone {
-		cfg.Publish = []string{fmt.Sprintf("127.0.0.1:%d:%d/tcp", hostPort, childPort)}
+	if p.Properties().API {
+		spec.Publish = []portdriver.Spec{{Parent: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(hostPort)), ChildPort: uint16(childPort)}}
 	}
 	out := &testbed.LockedBuffer{}
-	so := engine.StartOptions{Env: []string{"PATH=" + host.PATH}, Output: out}
-	if rk != "" {
-		so.RootlessKit = rk
-		v := versionOf(t, rk)
-		nf, err := n.Flags(v, p.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		pf, err := p.Flags(v, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		so.Flags = append([]string{"--state-dir=" + cfg.StateDir, "--pidns", "--copy-up=/etc", "--copy-up=/run", "--propagation=rslave"}, append(nf, pf...)...)
-		for _, s := range cfg.Publish {
-			so.Flags = append(so.Flags, "--publish="+s)
-		}
-	}
-	proc, err := engine.Start(cfg, so)
+	so := engine.StartOptions{RootlessKit: rk, Version: v, SpecDir: dir, Env: []string{"PATH=" + host.PATH}, Output: out}
+	proc, err := engine.Start(spec, so)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		_ = proc.Signal(15)
+		_ = proc.Signal(syscall.SIGTERM)
 		select {
 		case <-proc.Done():
 		case <-time.After(10 * time.Second):

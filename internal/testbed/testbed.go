@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package testbed gives integration tests the machine that hack/provision prepared: the two engine
 // stacks, the unprivileged test users, the test image, and the policy for hosts that lack them.
 //

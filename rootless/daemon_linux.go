@@ -1,3 +1,5 @@
+//go:build linux
+
 package rootless
 
 import (
@@ -30,7 +32,7 @@ type Daemon struct {
 	ports *portdriver.Manager
 	sink  *logSink
 	log   *slog.Logger
-	p     *plan
+	locks []*os.File // the state dir's and the data root's, held until the tree has exited
 	grace time.Duration
 
 	done      chan struct{}
@@ -41,45 +43,16 @@ type Daemon struct {
 	closeErr  error
 }
 
-// Info describes a running daemon: what Launch resolved and what the daemon confirmed.
-type Info struct {
-	Engine         Engine // EngineEmbedded or EngineExternal
-	FellBack       bool   // the embedded engine was denied and the external one took over
-	RootlessKit    string // RootlessKit version
-	RootlessKitBin string // the rootlesskit binary of the external engine; "" when embedded
-	Dockerd        string // dockerd path
-	DockerdVersion string // from dockerd --version
-	NetDriver      string
-	PortDriver     string
-	MTU            int
-	DetachNetNS    bool
-	HostGateway    string   // where containers reach the host's loopback; "" unless WithHostLoopback
-	Reasons        []string // why these drivers were chosen
-
-	StateDir, RootlessKitStateDir, Socket, ExecRoot, PIDFile, DataRoot, DaemonConfig string
-
-	ChildPID int // RootlessKit's child: the namespaces' init, as the host sees it
-
-	// Confirmed by the daemon itself (GET /info).
-	Rootless      bool // security options include name=rootless
-	ServerVersion string
-	StorageDriver string
-	CgroupDriver  string // "none" on cgroup v1 or without systemd: resource limits are ignored
-}
-
-func newDaemon(ctx context.Context, p *plan, proc *engine.Process, sink *logSink) (*Daemon, error) {
-	d := &Daemon{info: p.info(), proc: proc, sink: sink, log: p.log, p: p, grace: p.stopTimeout, done: make(chan struct{})}
-	pidb, err := os.ReadFile(filepath.Join(p.layout.RKDir, engine.StateChildPID))
+func newDaemon(ctx context.Context, p *Plan, proc *engine.Process, sink *logSink, locks []*os.File) (*Daemon, error) {
+	d := &Daemon{info: Info{Plan: *p.clone(), FellBack: p.fellBack}, proc: proc, sink: sink, log: p.c.logger, locks: locks,
+		grace: p.c.stopTimeout, done: make(chan struct{})}
+	pidb, err := os.ReadFile(filepath.Join(p.Paths.RootlessKitStateDir, engine.StateChildPID))
 	if err != nil {
 		return nil, err
 	}
 	d.info.ChildPID, _ = strconv.Atoi(string(pidb))
-	binder := p.rk.path // the process that binds published ports on the host
-	if p.engine == EngineEmbedded {
-		binder, _ = os.Executable()
-	}
-	if d.ports, err = portdriver.NewManager(filepath.Join(p.layout.RKDir, engine.StateAPISock),
-		portdriver.WithHost(p.host), portdriver.WithBinder(binder)); err != nil {
+	if d.ports, err = portdriver.NewManager(filepath.Join(p.Paths.RootlessKitStateDir, engine.StateAPISock),
+		portdriver.WithHost(p.h.net), portdriver.WithBinder(p.binder)); err != nil {
 		return nil, err
 	}
 	cli, err := d.Client()
@@ -95,9 +68,8 @@ func newDaemon(ctx context.Context, p *plan, proc *engine.Process, sink *logSink
 		d.ports.Close()
 		return nil, fmt.Errorf("docker info: %w", err)
 	}
-	d.info.Rootless = slices.Contains(di.SecurityOptions, "name=rootless")
 	d.info.ServerVersion, d.info.StorageDriver, d.info.CgroupDriver = di.ServerVersion, di.Driver, di.CgroupDriver
-	if !d.info.Rootless {
+	if !slices.Contains(di.SecurityOptions, "name=rootless") {
 		d.ports.Close()
 		return nil, fmt.Errorf("the daemon does not report rootless mode (security options %v)", di.SecurityOptions)
 	}
@@ -116,38 +88,39 @@ func (d *Daemon) watch() {
 	} else {
 		awaitOutput(d.proc) // the last lines say why
 		tail := d.sink.Tail()
-		cause, remedy := diagnose(tail)
-		err := &ExitError{Code: d.proc.ExitCode(), Cause: cause, Remedy: remedy, Log: tail}
+		cause, fix := diagnose(tail)
+		err := &ExitError{Code: d.proc.ExitCode(), Cause: cause, Fix: fix, Log: tail}
 		d.mu.Lock()
 		d.err = err
 		d.mu.Unlock()
 		d.log.Error("daemon exited unexpectedly", slog.Int("exit_code", err.Code), slog.String("cause", cause))
 	}
 	d.ports.Close()
-	if err := d.p.release(); err != nil {
+	if err := d.info.Paths.removeRuntimeFiles(); err != nil {
 		d.log.Warn("cleanup after daemon exit", slog.Any("error", err))
+	}
+	for _, f := range d.locks {
+		f.Close()
 	}
 	close(d.done)
 }
 
 // Host is the DOCKER_HOST value for this daemon, e.g. unix:///run/user/1000/rootlessd/docker.sock.
-func (d *Daemon) Host() string { return "unix://" + d.info.Socket }
+func (d *Daemon) Host() string { return "unix://" + d.info.Paths.Socket }
 
 // SocketPath is the Docker API socket on the host, for tools that bind-mount it into a
 // container.
-func (d *Daemon) SocketPath() string { return d.info.Socket }
+func (d *Daemon) SocketPath() string { return d.info.Paths.Socket }
 
 // Env is what a docker CLI or another tool needs in its environment to use this daemon:
 // DOCKER_HOST, and TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE, the socket that Testcontainers' Ryuk
 // container must mount (it assumes /var/run/docker.sock otherwise).
-func (d *Daemon) Env() []string {
-	return []string{"DOCKER_HOST=" + d.Host(), "TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE=" + d.info.Socket}
-}
+func (d *Daemon) Env() []string { return clientEnv(d.info.Paths.Socket) }
 
-// Info describes the daemon.
+// Info describes the daemon. The result shares nothing with the Daemon.
 func (d *Daemon) Info() Info {
 	i := d.info
-	i.Reasons = slices.Clone(i.Reasons)
+	i.Plan = *d.info.Plan.clone()
 	return i
 }
 
@@ -172,13 +145,13 @@ func (d *Daemon) Command(ctx context.Context, name string, args ...string) *exec
 	nsargs := []string{"--user", "--preserve-credentials", "--mount", "--target", pid}
 	if d.info.DetachNetNS {
 		// The detached namespace is bound inside the child's mount namespace; reach it through /proc.
-		nsargs = append(nsargs, "--net=/proc/"+pid+"/root"+filepath.Join(d.info.RootlessKitStateDir, engine.StateNetNS))
+		nsargs = append(nsargs, "--net=/proc/"+pid+"/root"+filepath.Join(d.info.Paths.RootlessKitStateDir, engine.StateNetNS))
 	} else {
 		nsargs = append(nsargs, "--net")
 	}
 	cmd := exec.CommandContext(ctx, "nsenter", append(append(nsargs, "--", name), args...)...)
 	cmd.Env = append(os.Environ(),
-		engine.EnvStateDir+"="+d.info.RootlessKitStateDir,
+		engine.EnvStateDir+"="+d.info.Paths.RootlessKitStateDir,
 		engine.EnvParentEUID+"="+strconv.Itoa(os.Geteuid()),
 		engine.EnvParentEGID+"="+strconv.Itoa(os.Getegid()))
 	return cmd

@@ -1,3 +1,5 @@
+//go:build linux
+
 package rootless
 
 import (
@@ -11,68 +13,53 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/engine"
 )
-
-// defaultStopTimeout bounds Close: dockerd first stops the running containers.
-const defaultStopTimeout = 15 * time.Second
 
 // startupGrace bounds the SIGTERM of a launch that is rolled back.
 const startupGrace = 3 * time.Second
 
-// newConfig applies every option and reports all invalid ones together.
-func newConfig(opts []Option) (*config, error) {
-	c := &config{stopTimeout: defaultStopTimeout, subidSource: "auto"}
-	var errs []error
-	for _, o := range opts {
-		if o == nil {
-			errs = append(errs, fmt.Errorf("%w: nil Option", ErrInvalidOption))
-			continue
-		}
-		if err := o.apply(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	// Over every WithDockerdArgs call at once: a later call may add the --tlsverify an
-	// earlier TCP host needs, or switch it off again.
-	if err := checkTCPHosts(c.dockerdArgs); err != nil {
-		errs = append(errs, err)
-	}
-	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
-	}
-	if c.environ == nil {
-		c.environ = os.Environ()
-	}
-	return c, errors.Join(errs...)
-}
-
-// Launch starts a rootless Docker daemon and returns once its API answers.
+// Launch starts a rootless Docker daemon and returns once its API answers: it is [Resolve]
+// followed by [Plan.Launch].
 //
 // ctx bounds startup only: cancelling it later does not stop the daemon, which runs until
 // Shutdown or Close, or until this process exits (even by SIGKILL: the whole process tree dies
 // with it). On error, everything Launch started has been stopped and removed again, the
 // returned *Daemon is nil, and the error is one of: the joined option errors (ErrInvalidOption),
-// joined *PrereqError for what the host lacks, ErrAlreadyRunning, ErrNoInit, or a *StartError
-// naming the stage that failed, with the daemon's last log lines and, for known failures, the
-// cause and its fix.
+// the joined error-level findings ([*diag.Finding]) of what the host lacks (ErrNoInit among
+// them when Init was not called), ErrAlreadyRunning, or a *StartError naming the stage that
+// failed, with the daemon's last log lines and, for known failures, the cause and its fix.
 //
-// With the embedded engine (the default) the program must call Init at the top of main.
+// The program must call Init at the top of main.
 func Launch(ctx context.Context, opts ...Option) (*Daemon, error) {
 	start := time.Now()
 	if engine.StartedAsRole() {
 		// The engine re-ran this executable, and main reached Launch: Init is missing or late.
 		return nil, fmt.Errorf("%w: this process is rootlessd's engine helper, so main must call rootless.Init before anything else", ErrNoInit)
 	}
-	c, err := newConfig(opts)
+	p, err := Resolve(ctx, opts...)
 	if err != nil {
 		return nil, err
 	}
-	if c.engine == EngineEmbedded && !engine.Initialized() {
-		return nil, fmt.Errorf("%w: the embedded engine re-runs this executable and needs rootless.Init as the first statement of main (in tests: of TestMain)", ErrNoInit)
+	return p.launch(ctx, start)
+}
+
+// Launch starts the daemon p describes and returns once its API answers. It decides nothing
+// anew, with one exception: with EngineAuto, an embedded engine that is denied a user namespace
+// (AppArmor) is replaced by the installed rootlesskit of p.Fallback, for which the options are
+// resolved again with the external engine (Info.FellBack says so). ctx bounds startup only; on
+// error everything started has been stopped and removed. See [Launch] for the errors.
+func (p *Plan) Launch(ctx context.Context) (*Daemon, error) {
+	if p == nil || p.c == nil {
+		return nil, errors.New("rootless: Plan.Launch: the plan was not made by Resolve")
 	}
-	l := &launcher{c: c, start: start, log: c.logger}
-	return l.launch(ctx)
+	return p.launch(ctx, time.Now())
+}
+
+func (p *Plan) launch(ctx context.Context, start time.Time) (*Daemon, error) {
+	l := &launcher{c: p.c, start: start, log: p.c.logger}
+	return l.launch(ctx, p)
 }
 
 // launcher carries one Launch call's state and its undo stack.
@@ -81,6 +68,7 @@ type launcher struct {
 	start time.Time
 	log   *slog.Logger
 	undo  []func() error
+	locks []*os.File
 }
 
 func (l *launcher) stage(s Stage) {
@@ -100,7 +88,7 @@ func (l *launcher) rollback() error {
 	return errors.Join(errs...)
 }
 
-func (l *launcher) launch(ctx context.Context) (d *Daemon, err error) {
+func (l *launcher) launch(ctx context.Context, p *Plan) (d *Daemon, err error) {
 	defer func() {
 		if err != nil {
 			if rerr := l.rollback(); rerr != nil {
@@ -109,12 +97,10 @@ func (l *launcher) launch(ctx context.Context) (d *Daemon, err error) {
 		}
 	}()
 	l.stage(StageCheck)
-	p, err := resolve(ctx, l.c)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range p.warnings {
-		l.log.Warn("host check", slog.String("check", w.Check), slog.String("detail", w.Detail), slog.String("remedy", w.Remedy))
+	for _, f := range p.Findings {
+		if f.Severity == diag.Warning {
+			l.log.Warn("host check", slog.String("check", string(f.ID)), slog.String("detail", f.Detail), slog.String("remedy", f.Fix))
+		}
 	}
 
 	l.stage(StagePrepare)
@@ -123,7 +109,7 @@ func (l *launcher) launch(ctx context.Context) (d *Daemon, err error) {
 	}
 
 	sink := newLogSink(l.c.output, l.log)
-	proc, err := l.startEngine(ctx, p, sink)
+	p, proc, err := l.startEngine(ctx, p, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -131,73 +117,76 @@ func (l *launcher) launch(ctx context.Context) (d *Daemon, err error) {
 	if err := l.waitAPI(ctx, p, proc, sink); err != nil {
 		return nil, err
 	}
-	d, err = newDaemon(ctx, p, proc, sink)
+	d, err = newDaemon(ctx, p, proc, sink, l.locks)
 	if err != nil {
 		return nil, l.startError(StageDockerd, err, sink, proc)
 	}
 	l.undo = nil // the Daemon owns everything now
 	l.stage(StageReady)
 	l.log.LogAttrs(ctx, slog.LevelInfo, "daemon ready", slog.String("host", d.Host()), slog.Int("pid", proc.PID()),
-		slog.String("engine", p.engine.String()), slog.String("net_driver", p.netName()), slog.String("port_driver", p.portName()),
+		slog.String("engine", p.Engine.String()), slog.String("net_driver", p.Network.Name()), slog.String("port_driver", p.Port.Name()),
 		slog.Duration("startup", time.Since(l.start)))
 	return d, nil
 }
 
 // prepare makes the state directory, takes the locks and removes stale files.
-func (l *launcher) prepare(p *plan) error {
-	if err := checkPrivateDir(p.layout.StateDir, p.uid); err != nil {
+func (l *launcher) prepare(p *Plan) error {
+	paths := p.Paths
+	if err := checkPrivateDir(paths.StateDir, p.h.uid); err != nil {
 		return err
 	}
-	stateLock, err := lock(filepath.Join(p.layout.StateDir, lockFile))
+	stateLock, err := lock(filepath.Join(paths.StateDir, lockFile))
 	if err != nil {
-		return err
+		return fmt.Errorf("state directory %s: %w", paths.StateDir, err)
 	}
 	l.undo = append(l.undo, stateLock.Close)
-	if err := os.MkdirAll(p.layout.DataRoot, 0o710); err != nil {
-		return &PrereqError{Check: "data-root", Detail: fmt.Sprintf("cannot create %s: %v", p.layout.DataRoot, err),
-			Remedy: "choose a data root you can write to (WithDataRoot)", Err: err}
+	if err := os.MkdirAll(paths.DataRoot, 0o710); err != nil {
+		return because(problem(IDDataRootCreate, fmt.Sprintf("cannot create %s: %v", paths.DataRoot, err), paths.DataRoot,
+			"choose a data root you can write to (WithDataRoot)"), err)
 	}
-	dataLock, err := lock(filepath.Join(p.layout.DataRoot, dataLockFile))
+	dataLock, err := lock(filepath.Join(paths.DataRoot, dataLockFile))
 	if err != nil {
-		return fmt.Errorf("data root %s: %w", p.layout.DataRoot, err)
+		return fmt.Errorf("data root %s: %w", paths.DataRoot, err)
 	}
 	l.undo = append(l.undo, dataLock.Close)
-	p.heldLocks = []*os.File{stateLock, dataLock}
-	if err := p.layout.cleanStale(); err != nil {
+	l.locks = []*os.File{stateLock, dataLock}
+	if err := paths.cleanStale(); err != nil {
 		return err
 	}
-	for _, dir := range []string{filepath.Dir(p.layout.RKDir), filepath.Dir(p.layout.Socket), p.layout.ExecRoot} {
+	for _, dir := range []string{filepath.Dir(paths.RootlessKitStateDir), filepath.Dir(paths.Socket), paths.ExecRoot} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
 	}
-	l.undo = append(l.undo, func() error { return p.layout.removeRuntimeFiles() })
+	l.undo = append(l.undo, paths.removeRuntimeFiles)
 	return nil
 }
 
 // startEngine starts RootlessKit and waits until it has set up the namespaces (it writes
-// child_pid last). With EngineAuto, a denied embedded engine falls back to the external one.
-func (l *launcher) startEngine(ctx context.Context, p *plan, sink *logSink) (*engine.Process, error) {
+// child_pid last). With EngineAuto, a denied embedded engine falls back to the external one:
+// the options are resolved again with the engine forced, so that every decision suits the
+// installed RootlessKit (its version's flags, detach-netns, the source-IP port driver).
+func (l *launcher) startEngine(ctx context.Context, p *Plan, sink *logSink) (*Plan, *engine.Process, error) {
 	l.stage(StageNamespaces)
 	proc, err := l.tryEngine(ctx, p, sink)
-	if err == nil || l.c.engine != EngineAuto || p.engine != EngineEmbedded || !deniedUserNS(sink.Tail()) || p.fallback == nil {
-		return proc, err
+	if err == nil || p.c.engine != EngineAuto || p.Engine != EngineEmbedded || !deniedUserNS(sink.Tail()) || p.Fallback == nil {
+		return p, proc, err
 	}
 	l.log.Warn("embedded engine denied a user namespace; falling back to the installed rootlesskit",
-		slog.String("rootlesskit", p.fallback.path), slog.String("reason", "AppArmor restricts unprivileged user namespaces to profiled binaries"))
-	if ferr := p.useExternal(*p.fallback); ferr != nil {
-		return nil, errors.Join(err, ferr)
+		slog.String("rootlesskit", p.Fallback.Path), slog.String("reason", "AppArmor restricts unprivileged user namespaces to profiled binaries"))
+	fp, ferr := p.fallbackPlan(ctx)
+	if ferr != nil {
+		return nil, nil, errors.Join(err, fmt.Errorf("rootless: the fallback to %s: %w", p.Fallback.Path, ferr))
 	}
-	p.fellBack = true
-	return l.tryEngine(ctx, p, sink)
+	proc, err = l.tryEngine(ctx, fp, sink)
+	return fp, proc, err
 }
 
-func (l *launcher) tryEngine(ctx context.Context, p *plan, sink *logSink) (*engine.Process, error) {
-	cfg, so, err := p.engineConfig(sink)
-	if err != nil {
-		return nil, err
-	}
-	proc, err := engine.Start(cfg, so)
+func (l *launcher) tryEngine(ctx context.Context, p *Plan, sink *logSink) (*engine.Process, error) {
+	so := engine.StartOptions{Executable: p.h.executable, RootlessKit: p.RootlessKit.Path, Version: p.RootlessKit.Version,
+		SpecDir: p.Paths.StateDir, Env: p.helperEnv, Output: sink}
+	l.log.Debug("engine", slog.String("engine", p.Engine.String()), slog.Any("dockerd", p.DockerdArgs), slog.Any("rootlesskit_flags", p.RootlessKitFlags))
+	proc, err := engine.Start(&p.spec, so)
 	if err != nil {
 		return nil, l.startError(StageNamespaces, err, sink, nil)
 	}
@@ -205,9 +194,9 @@ func (l *launcher) tryEngine(ctx context.Context, p *plan, sink *logSink) (*engi
 	// SIGTERM can be lost while RootlessKit's child, the PID namespace's init, has not set up
 	// its signal forwarding yet. A killed RootlessKit cannot remove its state dir; we do.
 	stop := func() error {
-		return errors.Join(stopProcess(proc, startupGrace), removeTree(p.layout.RKDir))
+		return errors.Join(stopProcess(proc, startupGrace), removeTree(p.Paths.RootlessKitStateDir))
 	}
-	childPID := filepath.Join(p.layout.RKDir, engine.StateChildPID)
+	childPID := filepath.Join(p.Paths.RootlessKitStateDir, engine.StateChildPID)
 	err = poll(ctx, proc, func() (bool, error) {
 		_, err := os.Stat(childPID)
 		return err == nil, nil
@@ -222,10 +211,14 @@ func (l *launcher) tryEngine(ctx context.Context, p *plan, sink *logSink) (*engi
 }
 
 // waitAPI waits until dockerd answers GET /_ping on its socket.
-func (l *launcher) waitAPI(ctx context.Context, p *plan, proc *engine.Process, sink *logSink) error {
-	hc := unixHTTPClient(p.layout.Socket)
+func (l *launcher) waitAPI(ctx context.Context, p *Plan, proc *engine.Process, sink *logSink) error {
+	hc := unixHTTPClient(p.Paths.Socket)
 	err := poll(ctx, proc, func() (bool, error) {
-		resp, err := hc.Get("http://docker/_ping")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/_ping", nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := hc.Do(req)
 		if err != nil {
 			return false, nil
 		}
@@ -237,9 +230,6 @@ func (l *launcher) waitAPI(ctx context.Context, p *plan, proc *engine.Process, s
 	}
 	return nil
 }
-
-// errExited reports a process tree that exited before the stage completed.
-var errExited = errors.New("the daemon's process tree exited")
 
 // poll calls ready with backoff until it reports true, the process exits (fail fast: no waiting
 // for a timeout), or ctx ends.
@@ -270,8 +260,8 @@ func (l *launcher) startError(s Stage, err error, sink *logSink, proc *engine.Pr
 		awaitOutput(proc) // the last lines explain the failure
 	}
 	tail := sink.Tail()
-	cause, remedy := diagnose(tail)
-	return &StartError{Stage: s, Cause: cause, Remedy: remedy, Log: tail, Err: err}
+	cause, fix := diagnose(tail)
+	return &StartError{Stage: s, Cause: cause, Fix: fix, Log: tail, Err: err}
 }
 
 // awaitOutput waits until the exited tree's output has been copied, for at most a second (a

@@ -1,3 +1,5 @@
+//go:build linux
+
 package rootless
 
 import (
@@ -10,7 +12,6 @@ import (
 	"path/filepath"
 
 	"github.com/rootlessd/rootlessd/internal/engine"
-	"github.com/rootlessd/rootlessd/netdriver"
 )
 
 // RemoveAll deletes path and everything below it, including files that containers created with
@@ -26,7 +27,7 @@ func RemoveAll(ctx context.Context, path string, opts ...Option) error {
 		return fmt.Errorf("rootless: RemoveAll(%q): not an absolute path", path)
 	}
 	path = filepath.Clean(path)
-	if _, home := currentUser(); path == "/" || path == filepath.Clean(home) {
+	if home := localHost("").home; path == "/" || path == filepath.Clean(home) {
 		return fmt.Errorf("rootless: RemoveAll(%q): refusing to remove %s", path, path)
 	}
 	if err := os.RemoveAll(path); err == nil {
@@ -40,37 +41,37 @@ func RemoveAll(ctx context.Context, path string, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	p := &plan{c: c, log: c.logger, uid: os.Getuid()}
-	if p.uid == 0 {
+	if os.Getuid() == 0 {
 		return os.RemoveAll(path)
 	}
-	p.user, p.home = currentUser()
-	if p.layout, err = resolveLayout(c, envLookup(c.environ), p.uid, p.home); err != nil {
+	// Only what the removal needs: the engine and a private directory for RootlessKit. The
+	// other prerequisites of a daemon may be broken; removing its data must still work.
+	h := localHost(daemonPath(c.bins.Path, envLookup(c.environ)("PATH")))
+	if !h.initialized {
+		return fmt.Errorf("%w: RemoveAll re-runs this executable in a user namespace", ErrNoInit)
+	}
+	paths, err := resolveLayout(c, envLookup(c.environ), h)
+	if err != nil {
 		return err
 	}
-	p.pathEnv = daemonPath(c.bins.Path, envLookup(c.environ)("PATH"))
-	p.host = netdriver.LocalHost()
-	p.host.PATH = p.pathEnv
-	if err := p.resolveEngine(ctx); err != nil {
+	r := &resolver{c: c, h: h, p: &Plan{c: c, h: h}}
+	if err := r.resolveEngine(ctx); err != nil {
 		return err
 	}
-	if err := checkPrivateDir(p.layout.StateDir, p.uid); err != nil {
+	if err := checkPrivateDir(paths.StateDir, h.uid); err != nil {
 		return err
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	cfg := &engine.Config{
-		StateDir:    filepath.Join(p.layout.StateDir, "rm-"+hex.EncodeToString(b[:])),
-		SubidSource: c.subidSource,
+	spec := &engine.Spec{
+		StateDir:    filepath.Join(paths.StateDir, "rm-"+hex.EncodeToString(b[:])),
+		SubidSource: c.subidSource.RootlessKit(),
 		Target:      engine.Target{Argv: []string{rm, "-rf", "--", path}, Env: []string{"PATH=/usr/bin:/bin"}},
 	}
 	sink := newLogSink(c.output, c.logger)
-	so := engine.StartOptions{Env: append(filterEnv(c.environ), "PATH="+p.pathEnv), Output: sink}
-	if p.engine == EngineExternal {
-		so.RootlessKit = p.rk.path
-		so.Flags = []string{"--state-dir=" + cfg.StateDir}
-	}
-	proc, err := engine.Start(cfg, so)
+	so := engine.StartOptions{Executable: h.executable, RootlessKit: r.p.RootlessKit.Path, Version: r.p.RootlessKit.Version,
+		SpecDir: paths.StateDir, Env: append(helperEnv(c.environ), "PATH="+h.net.PATH), Output: sink}
+	proc, err := engine.Start(spec, so)
 	if err != nil {
 		return fmt.Errorf("rootless: RemoveAll: %w", err)
 	}

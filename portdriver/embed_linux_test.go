@@ -1,14 +1,30 @@
+//go:build linux
+
 package portdriver_test
 
 import (
+	"io"
 	"testing"
 
 	"github.com/rootless-containers/rootlesskit/v3/pkg/child"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/parent"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
 
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
+)
+
+// The embedded engine's side of the drivers, as internal/engine uses it.
+type (
+	netEmbedder interface {
+		Parent(netdriver.ParentSetup) (network.ParentDriver, error)
+		Child() network.ChildDriver
+	}
+	portEmbedder interface {
+		Parent(portdriver.ParentSetup) (port.ParentDriver, error)
+		Child(log io.Writer) port.ChildDriver
+	}
 )
 
 // TestEmbeddingWiring builds RootlessKit's parent.Opt and child.Opt the way
@@ -39,11 +55,11 @@ func TestEmbeddingWiring(t *testing.T) {
 	if err := portdriver.Validate(nd, pd); err != nil {
 		t.Fatal(err)
 	}
-	np, err := nd.Parent(netdriver.Embedding{StateDir: stateDir, PortDriver: pd.Name()})
+	np, err := nd.(netEmbedder).Parent(netdriver.ParentSetup{StateDir: stateDir, PortDriver: pd.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pp, err := pd.Parent(portdriver.Embedding{StateDir: stateDir, Network: nd})
+	pp, err := pd.(portEmbedder).Parent(portdriver.ParentSetup{StateDir: stateDir, Network: nd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +78,7 @@ func TestEmbeddingWiring(t *testing.T) {
 	}
 
 	// Child process.
-	copt := child.Opt{NetworkDriver: nd.Child(), PortDriver: pd.Child(nil)}
+	copt := child.Opt{NetworkDriver: nd.(netEmbedder).Child(), PortDriver: pd.(portEmbedder).Child(nil)}
 	if copt.NetworkDriver == nil || copt.PortDriver == nil {
 		t.Errorf("child drivers missing: %+v", copt)
 	}
@@ -70,9 +86,10 @@ func TestEmbeddingWiring(t *testing.T) {
 	// implicit and none have no drivers on either side.
 	for _, p := range []portdriver.Driver{portdriver.Implicit{}, portdriver.None{}} {
 		n := netdriver.Driver(netdriver.Pasta{})
-		pp, err := p.Parent(portdriver.Embedding{StateDir: stateDir, Network: n})
-		if err != nil || pp != nil || p.Child(nil) != nil {
-			t.Errorf("%s: Parent = %v, %v; Child = %v", p.Name(), pp, err, p.Child(nil))
+		e := p.(portEmbedder)
+		pp, err := e.Parent(portdriver.ParentSetup{StateDir: stateDir, Network: n})
+		if err != nil || pp != nil || e.Child(nil) != nil {
+			t.Errorf("%s: Parent = %v, %v; Child = %v", p.Name(), pp, err, e.Child(nil))
 		}
 	}
 }
@@ -86,13 +103,13 @@ func TestNilPointers(t *testing.T) {
 	if err := portdriver.Validate(netdriver.Slirp4netns{}, p); err == nil {
 		t.Errorf("Validate(nil pointer port): no error")
 	}
-	if _, err := (portdriver.Builtin{}).Parent(portdriver.Embedding{StateDir: t.TempDir(), Network: n}); err == nil {
+	if _, err := (portdriver.Builtin{}).Parent(portdriver.ParentSetup{StateDir: t.TempDir(), Network: n}); err == nil {
 		t.Errorf("Parent(nil pointer network): no error")
 	}
-	if _, err := netdriver.Select(t.Context(), &netdriver.Host{}, netdriver.Preferences{Network: n}); err == nil {
-		t.Errorf("Select(nil pointer network): no error")
+	if _, err := netdriver.Apply(n, netdriver.Settings{MTU: 1500}); err == nil {
+		t.Errorf("Apply(nil pointer network): no error")
 	}
-	if _, err := netdriver.DetachNetNSFlags(netdriver.Embedded, nil); err == nil {
+	if _, err := netdriver.DetachNetNSFlags(netdriver.LinkedRootlessKit, nil); err == nil {
 		t.Errorf("DetachNetNSFlags(nil): no error")
 	}
 }

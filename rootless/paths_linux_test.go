@@ -1,3 +1,5 @@
+//go:build linux
+
 package rootless
 
 import (
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,7 +21,7 @@ func env(kv map[string]string) func(string) string { return func(k string) strin
 func TestResolveLayout(t *testing.T) {
 	const uid, home = 1000, "/home/alice"
 	xdg := map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000"}
-	defaults := layout{StateDir: "/run/user/1000/rootlessd", RKDir: "/run/user/1000/rootlessd/dockerd-rootless",
+	defaults := Paths{StateDir: "/run/user/1000/rootlessd", RootlessKitStateDir: "/run/user/1000/rootlessd/dockerd-rootless",
 		Socket: "/run/user/1000/rootlessd/docker.sock", ExecRoot: "/run/user/1000/rootlessd/docker",
 		PIDFile: "/run/user/1000/rootlessd/docker.pid", DataRoot: "/home/alice/.local/share/docker"}
 	tests := []struct {
@@ -26,24 +29,24 @@ func TestResolveLayout(t *testing.T) {
 		opts []Option
 		env  map[string]string
 		home string
-		want layout
+		want Paths
 	}{
 		{name: "XDG_RUNTIME_DIR", env: xdg, home: home, want: defaults},
 		{name: "XDG_DATA_HOME", env: map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000", "XDG_DATA_HOME": "/data/alice"}, home: home,
-			want: with(defaults, func(l *layout) { l.DataRoot = "/data/alice/docker" })},
+			want: with(defaults, func(l *Paths) { l.DataRoot = "/data/alice/docker" })},
 		{name: "relative XDG_DATA_HOME is ignored", env: map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000", "XDG_DATA_HOME": "data"}, home: home,
 			want: defaults},
 		{name: "no home but XDG_DATA_HOME", env: map[string]string{"XDG_RUNTIME_DIR": "/run/user/1000", "XDG_DATA_HOME": "/data"},
-			want: with(defaults, func(l *layout) { l.DataRoot = "/data/docker" })},
+			want: with(defaults, func(l *Paths) { l.DataRoot = "/data/docker" })},
 		{name: "state dir option", opts: []Option{WithStateDir("/srv/rl")}, home: home, // XDG_RUNTIME_DIR not needed
-			want: layout{StateDir: "/srv/rl", RKDir: "/srv/rl/dockerd-rootless", Socket: "/srv/rl/docker.sock",
+			want: Paths{StateDir: "/srv/rl", RootlessKitStateDir: "/srv/rl/dockerd-rootless", Socket: "/srv/rl/docker.sock",
 				ExecRoot: "/srv/rl/docker", PIDFile: "/srv/rl/docker.pid", DataRoot: defaults.DataRoot}},
 		{name: "every path explicit", env: xdg, home: "", opts: []Option{WithStateDir("/s"), WithRootlessKitStateDir("/rk"),
 			WithSocket("/d.sock"), WithExecRoot("/e"), WithPIDFile("/p.pid"), WithDataRoot("/data"), WithDaemonConfig("/c.json")},
-			want: layout{StateDir: "/s", RKDir: "/rk", Socket: "/d.sock", ExecRoot: "/e", PIDFile: "/p.pid", DataRoot: "/data", DaemonConfig: "/c.json"}},
+			want: Paths{StateDir: "/s", RootlessKitStateDir: "/rk", Socket: "/d.sock", ExecRoot: "/e", PIDFile: "/p.pid", DataRoot: "/data", DaemonConfig: "/c.json"}},
 		{name: "script env state dir", env: xdg, home: home,
 			opts: []Option{WithScriptEnv([]string{EnvScriptStateDir + "=/run/user/1000/dockerd-rootless"})},
-			want: with(defaults, func(l *layout) { l.RKDir = "/run/user/1000/dockerd-rootless" })},
+			want: with(defaults, func(l *Paths) { l.RootlessKitStateDir = "/run/user/1000/dockerd-rootless" })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,7 +54,7 @@ func TestResolveLayout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := resolveLayout(c, env(tt.env), uid, tt.home)
+			got, err := resolveLayout(c, env(tt.env), hostFor(uid, tt.home))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +65,7 @@ func TestResolveLayout(t *testing.T) {
 	}
 }
 
-func with(l layout, f func(*layout)) layout { f(&l); return l }
+func with(l Paths, f func(*Paths)) Paths { f(&l); return l }
 
 // TestResolveLayoutScriptCompatible: with the state directory at $XDG_RUNTIME_DIR, the layout is
 // that of dockerd-rootless.sh and dockerd's rootless defaults (docker-rootless-scripts.md §1.2,
@@ -70,7 +73,7 @@ func with(l layout, f func(*layout)) layout { f(&l); return l }
 func TestResolveLayoutScriptCompatible(t *testing.T) {
 	const xdg = "/run/user/1000"
 	c, _ := newConfig([]Option{WithStateDir(xdg)})
-	l, err := resolveLayout(c, env(map[string]string{"XDG_RUNTIME_DIR": xdg}), 1000, "/home/alice")
+	l, err := resolveLayout(c, env(map[string]string{"XDG_RUNTIME_DIR": xdg}), hostFor(1000, "/home/alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +81,7 @@ func TestResolveLayoutScriptCompatible(t *testing.T) {
 		{l.Socket, xdg + "/docker.sock", "API socket (unix://$XDG_RUNTIME_DIR/docker.sock)"},
 		{l.PIDFile, xdg + "/docker.pid", "pid file ($XDG_RUNTIME_DIR/docker.pid)"},
 		{l.ExecRoot, xdg + "/docker", "exec root ($XDG_RUNTIME_DIR/docker)"},
-		{l.RKDir, xdg + "/dockerd-rootless", "RootlessKit state dir ($XDG_RUNTIME_DIR/dockerd-rootless)"},
+		{l.RootlessKitStateDir, xdg + "/dockerd-rootless", "RootlessKit state dir ($XDG_RUNTIME_DIR/dockerd-rootless)"},
 		{l.DataRoot, "/home/alice/.local/share/docker", "data root (~/.local/share/docker)"},
 	} {
 		if p.got != p.want {
@@ -100,16 +103,16 @@ func TestResolveLayoutNoRuntimeDir(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := newConfig(nil)
-			_, err := resolveLayout(c, env(map[string]string{"XDG_RUNTIME_DIR": tc.xdg}), uid, "/home/alice")
-			pe, ok := errors.AsType[*PrereqError](err)
-			if !ok || pe.Check != "state-dir" {
-				t.Fatalf("err = %v, want a state-dir PrereqError", err)
+			_, err := resolveLayout(c, env(map[string]string{"XDG_RUNTIME_DIR": tc.xdg}), hostFor(uid, "/home/alice"))
+			pe, ok := errors.AsType[*diag.Finding](err)
+			if !ok || pe.ID != IDRuntimeDirMissing {
+				t.Fatalf("err = %v, want a %s finding", err, IDRuntimeDirMissing)
 			}
 			if pe.Detail != tc.detail {
 				t.Errorf("detail %q, want %q", pe.Detail, tc.detail)
 			}
-			if !strings.Contains(pe.Remedy, "rootless.WithStateDir") || !strings.Contains(pe.Remedy, "/home/alice/.docker/run") {
-				t.Errorf("remedy %q does not suggest WithStateDir under the home directory", pe.Remedy)
+			if !strings.Contains(pe.Fix, "rootless.WithStateDir") || !strings.Contains(pe.Fix, "/home/alice/.docker/run") {
+				t.Errorf("fix %q does not suggest WithStateDir under the home directory", pe.Fix)
 			}
 			if !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("err does not wrap the stat error: %v", err)
@@ -127,7 +130,7 @@ func TestResolveLayoutRunUser(t *testing.T) {
 			continue
 		}
 		c, _ := newConfig(nil)
-		l, err := resolveLayout(c, env(nil), uid, "/home/x")
+		l, err := resolveLayout(c, env(nil), hostFor(uid, "/home/x"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,12 +145,12 @@ func TestResolveLayoutRunUser(t *testing.T) {
 func TestResolveLayoutNoHome(t *testing.T) {
 	for _, home := range []string{"", "relative/home"} {
 		c, _ := newConfig([]Option{WithStateDir("/s")})
-		_, err := resolveLayout(c, env(nil), 1000, home)
-		if pe, ok := errors.AsType[*PrereqError](err); !ok || pe.Check != "data-root" || !strings.Contains(pe.Remedy, "WithDataRoot") {
-			t.Errorf("home %q: err = %v, want a data-root PrereqError suggesting WithDataRoot", home, err)
+		_, err := resolveLayout(c, env(nil), hostFor(1000, home))
+		if pe, ok := errors.AsType[*diag.Finding](err); !ok || pe.ID != IDDataRootNoHome || !strings.Contains(pe.Fix, "WithDataRoot") {
+			t.Errorf("home %q: err = %v, want a %s finding suggesting WithDataRoot", home, err, IDDataRootNoHome)
 		}
 		c, _ = newConfig([]Option{WithStateDir("/s"), WithDataRoot("/data")})
-		if _, err := resolveLayout(c, env(nil), 1000, home); err != nil {
+		if _, err := resolveLayout(c, env(nil), hostFor(1000, home)); err != nil {
 			t.Errorf("home %q with WithDataRoot: %v", home, err)
 		}
 	}
@@ -160,7 +163,7 @@ func TestSocketPathLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = resolveLayout(c, env(nil), 1000, "/home/alice")
+		_, err = resolveLayout(c, env(nil), hostFor(1000, "/home/alice"))
 		return err
 	}
 	sock := func(n int) string { return "/" + strings.Repeat("s", n-len("/.sock")) + ".sock" }
@@ -168,17 +171,17 @@ func TestSocketPathLimit(t *testing.T) {
 		t.Errorf("a 107-byte socket path must fit: %v", err)
 	}
 	err := resolve(WithStateDir("/run/user/1000/rootlessd"), WithSocket(sock(108)))
-	ps := Problems(err)
-	if len(ps) != 1 || ps[0].Check != "socket-path" || !strings.Contains(ps[0].Detail, "is 108 bytes; unix sockets take at most 107") {
+	ps := diag.List(err)
+	if len(ps) != 1 || ps[0].ID != IDSocketPathTooLong || !strings.Contains(ps[0].Detail, "is 108 bytes; unix sockets take at most 107") {
 		t.Fatalf("a 108-byte socket path: %v, want one socket-path problem", err)
 	}
-	if !strings.Contains(ps[0].Remedy, "WithStateDir") || !strings.Contains(ps[0].Remedy, "WithSocket") {
-		t.Errorf("remedy %q does not name WithStateDir and WithSocket", ps[0].Remedy)
+	if !strings.Contains(ps[0].Fix, "WithStateDir") || !strings.Contains(ps[0].Fix, "WithSocket") {
+		t.Errorf("fix %q does not name WithStateDir and WithSocket", ps[0].Fix)
 	}
 
 	// A long state directory breaks the API socket, RootlessKit's and containerd's at once.
 	long := "/home/" + strings.Repeat("x", 100)
-	ps = Problems(resolve(WithStateDir(long)))
+	ps = diag.List(resolve(WithStateDir(long)))
 	if len(ps) != 3 {
 		t.Fatalf("state dir of %d bytes: %d problems, want 3: %v", len(long), len(ps), ps)
 	}
@@ -187,7 +190,7 @@ func TestSocketPathLimit(t *testing.T) {
 		{long + "/dockerd-rootless/", "WithRootlessKitStateDir"},
 		{long + "/docker/containerd/", "WithExecRoot"},
 	} {
-		if ps[i].Check != "socket-path" || !strings.Contains(ps[i].Detail, want.path) || !strings.Contains(ps[i].Remedy, want.option) {
+		if ps[i].ID != IDSocketPathTooLong || !strings.Contains(ps[i].Detail, want.path) || !strings.Contains(ps[i].Fix, want.option) {
 			t.Errorf("problem %d = %+v, want socket-path about %s naming %s", i, ps[i], want.path, want.option)
 		}
 	}
@@ -290,8 +293,8 @@ func TestStateDirChecks(t *testing.T) {
 	t.Run("checkStateDirSafety", func(t *testing.T) {
 		for _, tt := range tests {
 			_, statErr := os.Stat(tt.dir)
-			err := checkStateDirSafety(tt.dir, tt.uid)
-			checkPrereq(t, tt.name, err, "state-dir", tt.detail, tt.remedy)
+			err := checkStateDirSafety(hostFor(tt.uid, "/home/x"), tt.dir)
+			checkPrereq(t, tt.name, err, "rootless.state-dir", tt.detail, tt.remedy)
 			if _, after := os.Stat(tt.dir); (statErr == nil) != (after == nil) {
 				t.Errorf("%s: the read-only check created or removed %s", tt.name, tt.dir)
 			}
@@ -305,7 +308,7 @@ func TestStateDirChecks(t *testing.T) {
 			if tt.createErr != "" {
 				detail = tt.createErr
 			}
-			checkPrereq(t, tt.name, err, "state-dir", detail, tt.remedy)
+			checkPrereq(t, tt.name, err, "rootless.state-dir", detail, tt.remedy)
 			st, after := os.Stat(tt.dir)
 			switch {
 			case tt.created && after != nil:
@@ -327,8 +330,8 @@ func TestStateDirChecks(t *testing.T) {
 	}
 }
 
-// checkPrereq checks that err is nil (detail == "") or a PrereqError with the given check whose
-// Detail and Remedy contain detail and remedy.
+// checkPrereq checks that err is nil (detail == "") or a finding whose ID starts with check and
+// whose Detail and Fix contain detail and remedy.
 func checkPrereq(t *testing.T, name string, err error, check, detail, remedy string) {
 	t.Helper()
 	if detail == "" {
@@ -337,12 +340,12 @@ func checkPrereq(t *testing.T, name string, err error, check, detail, remedy str
 		}
 		return
 	}
-	pe, ok := errors.AsType[*PrereqError](err)
+	pe, ok := errors.AsType[*diag.Finding](err)
 	switch {
 	case !ok:
-		t.Errorf("%s: err = %v, want a PrereqError", name, err)
-	case pe.Check != check || !strings.Contains(pe.Detail, detail) || !strings.Contains(pe.Remedy, remedy):
-		t.Errorf("%s: got %s / %q / %q, want %s / %q / %q", name, pe.Check, pe.Detail, pe.Remedy, check, detail, remedy)
+		t.Errorf("%s: err = %v, want a finding", name, err)
+	case !strings.HasPrefix(string(pe.ID), check) || !strings.Contains(pe.Detail, detail) || !strings.Contains(pe.Fix, remedy):
+		t.Errorf("%s: got %s / %q / %q, want %s / %q / %q", name, pe.ID, pe.Detail, pe.Fix, check, detail, remedy)
 	}
 }
 
@@ -382,11 +385,11 @@ func TestLock(t *testing.T) {
 }
 
 // staleLayout is a layout in a fresh directory, with a pid file and nothing else.
-func staleLayout(t *testing.T) layout {
+func staleLayout(t *testing.T) Paths {
 	t.Helper()
 	d := t.TempDir()
-	l := layout{StateDir: d, RKDir: filepath.Join(d, "rk"), Socket: filepath.Join(d, "docker.sock"), PIDFile: filepath.Join(d, "docker.pid")}
-	if err := os.Mkdir(l.RKDir, 0o700); err != nil {
+	l := Paths{StateDir: d, RootlessKitStateDir: filepath.Join(d, "rk"), Socket: filepath.Join(d, "docker.sock"), PIDFile: filepath.Join(d, "docker.pid")}
+	if err := os.Mkdir(l.RootlessKitStateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(l.PIDFile, []byte("1\n"), 0o644); err != nil {
@@ -437,15 +440,15 @@ func TestCleanStale(t *testing.T) {
 	})
 	t.Run("running RootlessKit", func(t *testing.T) {
 		l := staleLayout(t)
-		f, err := lock(filepath.Join(l.RKDir, "lock"))
+		f, err := lock(filepath.Join(l.RootlessKitStateDir, "lock"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
 		listen(t, l.Socket).Close()
 		err = l.cleanStale()
-		if !errors.Is(err, ErrAlreadyRunning) || !strings.Contains(err.Error(), l.RKDir) {
-			t.Errorf("err = %v, want ErrAlreadyRunning naming %s", err, l.RKDir)
+		if !errors.Is(err, ErrAlreadyRunning) || !strings.Contains(err.Error(), l.RootlessKitStateDir) {
+			t.Errorf("err = %v, want ErrAlreadyRunning naming %s", err, l.RootlessKitStateDir)
 		}
 		if !exists(l.Socket) || !exists(l.PIDFile) {
 			t.Error("files of a running RootlessKit were removed")
@@ -453,7 +456,7 @@ func TestCleanStale(t *testing.T) {
 	})
 	t.Run("RootlessKit lock left by a dead process", func(t *testing.T) {
 		l := staleLayout(t)
-		if err := os.WriteFile(filepath.Join(l.RKDir, "lock"), nil, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(l.RootlessKitStateDir, "lock"), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if err := l.cleanStale(); err != nil {
@@ -462,7 +465,7 @@ func TestCleanStale(t *testing.T) {
 	})
 	t.Run("nothing to clean", func(t *testing.T) {
 		d := t.TempDir()
-		l := layout{RKDir: filepath.Join(d, "rk"), Socket: filepath.Join(d, "s.sock"), PIDFile: filepath.Join(d, "p.pid")}
+		l := Paths{RootlessKitStateDir: filepath.Join(d, "rk"), Socket: filepath.Join(d, "s.sock"), PIDFile: filepath.Join(d, "p.pid")}
 		if err := l.cleanStale(); err != nil {
 			t.Fatal(err)
 		}
@@ -484,7 +487,7 @@ func TestCheckDataRoot(t *testing.T) {
 		if err != nil || got != dir || fs.Type != want.Type || fs.Fsid != want.Fsid {
 			t.Errorf("statfsExisting(%s) = %s, type %#x, %v; want %s, type %#x", p, got, fs.Type, err, dir, want.Type)
 		}
-		if err := checkDataRoot(p); (err != nil) != onNFS {
+		if err := checkDataRoot(hostFor(os.Getuid(), "/home/x"), p); (err != nil) != onNFS {
 			t.Errorf("checkDataRoot(%s) = %v on file system type %#x", p, err, want.Type)
 		}
 	}
@@ -497,11 +500,18 @@ func TestCheckDataRoot(t *testing.T) {
 	if _, _, err := statfsExisting(filepath.Join(file, "docker")); !errors.Is(err, unix.ENOTDIR) {
 		t.Errorf("under a file: %v, want ENOTDIR", err)
 	}
-	if err := checkDataRoot(filepath.Join(file, "docker")); err != nil {
+	if err := checkDataRoot(hostFor(os.Getuid(), "/home/x"), filepath.Join(file, "docker")); err != nil {
 		t.Errorf("under a file: %v", err)
 	}
 	// "/" exists everywhere: the walk ends there at the latest.
 	if got, _, err := statfsExisting("/no-such-dir-for-rootless-tests/a/b"); err != nil || got != "/" {
 		t.Errorf("statfsExisting below / = %s, %v; want /", got, err)
 	}
+}
+
+// hostFor is this machine as seen by a user with uid and home.
+func hostFor(uid int, home string) *host {
+	h := localHost("/usr/local/bin:/usr/bin:/bin")
+	h.uid, h.home = uid, home
+	return h
 }

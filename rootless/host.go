@@ -1,0 +1,123 @@
+package rootless
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/rootlessd/rootlessd/cgroupdeleg"
+	"github.com/rootlessd/rootlessd/idmap"
+	"github.com/rootlessd/rootlessd/netdriver"
+)
+
+// host is everything Resolve reads of the machine: the one seam that makes a plan a pure
+// function of the options and the host. localHost is the machine this process runs on; the
+// tests build hosts from fixture trees (testdata/hosts).
+type host struct {
+	uid, gid int
+	user     string // login name; "" when the uid has no passwd entry
+	home     string // $HOME, else the passwd entry's
+	// executable is this program's executable: the embedded engine's helper, and the target
+	// step of both engines. initialized says whether rootless.Init ran in this process.
+	executable  string
+	initialized bool
+
+	// fs is the root file system ("proc/sys/...", "etc/subuid", "usr/bin/dockerd"); net reads
+	// it too, with the probes (Run), the search path and the user's groups.
+	fs  fs.FS
+	net *netdriver.Host
+	// cgroups is cgroupdeleg's view of the same machine.
+	cgroups *cgroupdeleg.Sys
+	// subids roots an idmap.Source at this host's /etc.
+	subids func(idmap.Source) idmap.Source
+	// helper finds newuidmap or newgidmap; namespace is this process's user namespace.
+	helper    func(name string) (idmap.Helper, error)
+	namespace func() (idmap.Namespace, error)
+	// statfs returns the file system type of the absolute path p, or of its nearest existing
+	// ancestor (data roots that do not exist yet); dir reports an existing directory's owner
+	// and mode, without following a final symbolic link.
+	statfs func(p string) (int64, error)
+	dir    func(p string) (uid int, mode fs.FileMode, err error)
+	// tun tries to open /dev/net/tun for reading and writing.
+	tun func() error
+	// selinux reports an enabled SELinux (selinuxenabled).
+	selinux func() bool
+	// dockerdCache keeps what probeDockerd learnt, by binary version; nil: no cache.
+	dockerdCache *sync.Map
+}
+
+// The real machine: built once, since nothing in it changes during the life of a process
+// except what the probes cache by program version.
+var (
+	localOnce sync.Once
+	local     *host
+)
+
+// localHost is the machine this process runs on, for the search path pathEnv.
+func localHost(pathEnv string) *host {
+	localOnce.Do(func() { local = newLocalHost() })
+	h := *local
+	n := *local.net
+	n.PATH = pathEnv
+	h.net = &n
+	h.initialized = engineInitialized()
+	return &h
+}
+
+func newLocalHost() *host {
+	h := &host{uid: os.Getuid(), gid: os.Getgid(), fs: os.DirFS("/"), net: netdriver.LocalHost(),
+		cgroups: cgroupdeleg.Host(), subids: func(s idmap.Source) idmap.Source { return s },
+		helper: idmap.FindHelper, namespace: idmap.CurrentNamespace, dockerdCache: new(sync.Map)}
+	h.home = os.Getenv("HOME")
+	if u, err := user.LookupId(strconv.Itoa(h.uid)); err == nil {
+		h.user = u.Username
+		if h.home == "" {
+			h.home = u.HomeDir
+		}
+	}
+	h.executable, _ = os.Executable()
+	setLocalOS(h)
+	return h
+}
+
+// once returns h with its probes memoised: each program is run at most once with the same
+// arguments, whatever the checks ask (the real machine's runs are also cached across resolves
+// by program version, see netdriver.CachedRun).
+func (h *host) once() *host {
+	g := *h
+	n := *h.net
+	run := h.net.Run
+	var mu sync.Mutex
+	type answer struct {
+		out []byte
+		err error
+	}
+	seen := map[string]answer{}
+	n.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		key := fmt.Sprintf("%s\x00%q", name, args)
+		mu.Lock()
+		a, ok := seen[key]
+		mu.Unlock()
+		if ok {
+			return slices.Clone(a.out), a.err
+		}
+		if run == nil {
+			return nil, errors.New("host cannot run programs")
+		}
+		out, err := run(ctx, name, args...)
+		if ctx.Err() == nil { // a cancelled probe says nothing about the program
+			mu.Lock()
+			seen[key] = answer{slices.Clone(out), err}
+			mu.Unlock()
+		}
+		return out, err
+	}
+	g.net = &n
+	return &g
+}
