@@ -20,26 +20,51 @@
 //		cmd.Env = append(os.Environ(), d.Env()...) // DOCKER_HOST=unix://...
 //	}
 //
+// # The plan
+//
+// Launch is [Resolve] followed by [Plan.Launch]. Resolve decides everything before anything
+// starts, once and in one place, and returns the decision as a [Plan], a value to print, log,
+// marshal and test: the engine and the RootlessKit, the network and port drivers as typed
+// values with every setting decided, the MTU, detach-netns, every path, dockerd's command line
+// and RootlessKit's exact flags, each decision with its reasons (Plan.Reasons), and the
+// warnings found on the way (Plan.Findings). An IDE shows "which network driver will you get
+// and why"; a CI runner logs the plan before its job:
+//
+//	p, err := rootless.Resolve(ctx, rootless.WithSourceIP(true))
+//	if err != nil {
+//		return err
+//	}
+//	fmt.Print(p) // engine: embedded ... network: {"driver":"slirp4netns",...} ...
+//	d, err := p.Launch(ctx)
+//
+// [Daemon.Info] is the plan plus what the daemon confirmed (its version, storage and cgroup
+// drivers).
+//
 // # The Init hook
 //
-// By default RootlessKit is embedded: no rootlesskit binary is needed. Its parent does not run
-// in your process, though (it would take over signals, stdio and the global logger): your
-// executable is re-run as a helper process for it, RootlessKit re-runs it as its child, and once
-// more to prepare the namespace before dockerd replaces it. [Init], called first in main, sends
-// those processes to their work. Launch returns [ErrNoInit] when Init was not called. Where the
-// embedded engine cannot create a user namespace (Ubuntu 24.04 and later let only profiled
-// binaries do so), Launch falls back to the packaged rootlesskit by itself and says so in
-// [Info]; [WithEngine] chooses explicitly.
+// Both engines re-run your executable inside the namespaces: by default RootlessKit is
+// embedded (no rootlesskit binary is needed) and your executable is re-run as a helper for
+// RootlessKit's parent (which would otherwise take over signals, stdio and the global logger),
+// as its child, and once more to prepare the namespace before dockerd replaces it; with an
+// installed rootlesskit ([EngineExternal]) it is re-run for that last step. [Init], called first
+// in main, sends those processes to their work. Resolve, Launch and RemoveAll return
+// [ErrNoInit] when Init was not called. Where the embedded engine cannot create a user
+// namespace (Ubuntu 24.04 and later let only profiled binaries do so), Launch falls back to the
+// packaged rootlesskit by itself, with a plan resolved again for it, and says so in
+// Info.FellBack; [WithEngine] chooses explicitly.
 //
 // # Host requirements
 //
-// [Check] inspects the host without starting anything and reports every problem at once: each
-// is a [*PrereqError] whose Remedy says what to run. It covers unprivileged user namespaces,
-// newuidmap/newgidmap, the subordinate id ranges (package idmap), the network driver's programs
-// and versions (netdriver, portdriver), /dev/net/tun, iptables, cgroup delegation
-// (cgroupdeleg), and the sysctls behind ping and privileged ports. Launch runs the same checks
-// and refuses unsafe set-ups: running as root, a state directory under /tmp or reachable by
-// other users, a data root on NFS, and a TCP API without TLS.
+// Every problem is a [*diag.Finding], whichever package found it: a stable ID ([AllIDs] lists
+// them all), a severity, what was observed, the evidence and the exact fix. [Check] inspects the
+// host without starting anything and returns a [Report] of every finding, errors and warnings
+// alike, with the plan as far as the findings let it get; Resolve and Launch return the
+// error-level findings joined as their error. The checks cover unprivileged user namespaces,
+// newuidmap/newgidmap, the subordinate id ranges (package idmap), the network driver's
+// programs and versions (netdriver, portdriver), /dev/net/tun, iptables, cgroup delegation
+// (cgroupdeleg), and the sysctls behind ping and privileged ports. Launch refuses unsafe
+// set-ups: running as root, a state directory under /tmp or reachable by other users, a data
+// root on NFS, and a TCP API without TLS.
 //
 // # Isolation
 //
@@ -52,17 +77,18 @@
 // # Networking
 //
 // [WithNetwork] and [WithPortDriver] take typed driver values, such as
-// netdriver.Slirp4netns{MTU: 65520}; by default the best driver on the host is chosen, and
-// Info.Reasons says why. [WithSourceIP], [WithHostLoopback], [WithIPv6] and [WithMTUClamp]
-// ask for what users usually want and pick a valid combination; each documents its trade-off.
-// [Daemon.Ports] adds, lists and removes published ports at run time. [WithScriptEnv] reads
-// dockerd-rootless.sh's DOCKERD_ROOTLESS_ROOTLESSKIT_* variables.
+// netdriver.Slirp4netns{MTU: 65520}; by default the first driver that works on the host is
+// chosen in Docker's order, and Plan.Reasons says why. [WithSourceIP], [WithHostLoopback],
+// [WithIPv6] and [WithMTUClamp] ask for what users usually want and pick a valid combination;
+// each documents its trade-off. [Daemon.Ports] adds, lists and removes published ports at run
+// time. [WithScriptEnv] reads dockerd-rootless.sh's DOCKERD_ROOTLESS_ROOTLESSKIT_* variables;
+// options after it override what it set.
 //
 // # Lifetime
 //
 // The context given to Launch bounds startup only. On failure nothing is left behind, and the
 // error is a [*StartError] with the stage, the last log lines and, for known failures, the
-// cause and remedy. The daemon runs until [Daemon.Shutdown] or [Daemon.Close], or until this
+// cause and fix. The daemon runs until [Daemon.Shutdown] or [Daemon.Close], or until this
 // process exits: even a SIGKILL of the host process takes the whole daemon tree with it,
 // because the tree lives in a PID namespace whose init dies with its parent. To tie the daemon
 // to a context:
@@ -85,4 +111,10 @@
 //
 // Images and containers leave files owned by ids of the user's subordinate range, which the
 // user cannot delete directly. [RemoveAll] removes them from inside a user namespace.
+//
+// # Platforms
+//
+// Rootless Docker runs on Linux. The package compiles everywhere, so that IDE plugins and dev
+// tools built for macOS and Windows can link it; there Launch, Resolve, Check and RemoveAll
+// return [ErrNotSupported].
 package rootless
