@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/rootlessd/rootlessd/diag"
+	"github.com/rootlessd/rootlessd/internal/diagtest"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
 )
@@ -362,4 +363,9 @@ func TestAllIDs(t *testing.T) {
 		b.WriteString(string(id) + "\n")
 	}
 	goldenFile(t, "ids.golden", b.String())
+}
+
+// TestIDs: the IDs this package writes are the constants IDs lists, and no other.
+func TestIDs(t *testing.T) {
+	diagtest.CheckIDs(t, ".", "rootless", IDs(), 30)
 }

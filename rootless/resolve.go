@@ -132,7 +132,7 @@ func (r *resolver) run(ctx context.Context) {
 	}
 	if !h.initialized {
 		r.add(because(problem(IDNoInit,
-			"rootless.Init was not called at the top of main: both engines re-run this executable inside the namespaces (the embedded engine also as RootlessKit's parent and child), and without Init main would run again there",
+			"main did not call rootless.Init first: both engines re-run this executable inside the namespaces (the embedded engine also as RootlessKit's parent and child), and without Init main would run again there",
 			h.executable, "call rootless.Init() as the first statement of main (in tests: of TestMain)"), ErrNoInit))
 		return
 	}

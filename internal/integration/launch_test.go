@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,23 @@ func TestLaunch(t *testing.T) {
 				t.Errorf("socket %s left behind (%v)", d.Info().Paths.Socket, err)
 			}
 		})
+	}
+}
+
+// TestLargeEnvironment (regression): a CI job's environment of 200 KiB reaches dockerd. The
+// engine's configuration once travelled in one environment variable, which Linux limits to
+// 128 KiB (E2BIG); it now travels in a private file.
+func TestLargeEnvironment(t *testing.T) {
+	bed := testbed.Require(t)
+	stack, _ := bed.Stack("current")
+	env := os.Environ()
+	for i := range 200 {
+		env = append(env, fmt.Sprintf("ROOTLESSD_BIG_%03d=%s", i, strings.Repeat("x", 1024)))
+	}
+	d := launch(t, bed, stack, rootless.WithEnviron(env))
+	out, err := d.Command(t.Context(), "sh", "-c", "tr '\\0' '\\n' < /proc/$(cat "+d.Info().Paths.PIDFile+")/environ | grep -c ^ROOTLESSD_BIG_").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "200" {
+		t.Fatalf("dockerd's environment has %q of the 200 variables (%v)", out, err)
 	}
 }
 
