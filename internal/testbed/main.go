@@ -69,7 +69,12 @@ func (b *Bed) testUser() (User, error) {
 			return u, nil
 		}
 	}
-	return User{}, fmt.Errorf("%s=%s is not a test user of the bed (%v)", EnvUser, name, b.Users)
+	// Another user made for a parallel run on a developer's machine: it must exist.
+	u, err := lookupUser(name)
+	if err != nil {
+		return User{}, fmt.Errorf("%s=%s is not a test user of the bed (%v): %w", EnvUser, name, b.Users, err)
+	}
+	return u, nil
 }
 
 // runAs re-executes this test binary as u. The binary is copied first: `go test` builds it in a

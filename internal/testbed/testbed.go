@@ -146,6 +146,12 @@ func (b *Bed) Self() User {
 			return u
 		}
 	}
+	// A user made for a parallel run (ROOTLESSD_TESTBED_USER) that this bed does not list.
+	if pw, err := user.LookupId(strconv.Itoa(uid)); err == nil && uid != 0 {
+		if u, err := lookupUser(pw.Username); err == nil {
+			return u
+		}
+	}
 	return User{}
 }
 
