@@ -139,9 +139,20 @@ func (d *Daemon) SocketPath() string { return d.info.Socket }
 
 // Env is what a docker CLI or another tool needs in its environment to use this daemon:
 // DOCKER_HOST, and TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE, the socket that Testcontainers' Ryuk
-// container must mount (it assumes /var/run/docker.sock otherwise).
+// container must mount (it assumes /var/run/docker.sock otherwise). On a machine with a
+// /.dockerenv file (this program runs in a Docker container) it adds
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1, unless this process's environment sets it: published
+// ports are on this machine's loopback, but there testcontainers-go takes a unix DOCKER_HOST for
+// a daemon outside the container and looks for them at the gateway of the daemon's default
+// network, which is inside RootlessKit's namespace.
 func (d *Daemon) Env() []string {
-	return []string{"DOCKER_HOST=" + d.Host(), "TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE=" + d.info.Socket}
+	env := []string{"DOCKER_HOST=" + d.Host(), "TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE=" + d.info.Socket}
+	if _, set := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); !set {
+		if _, err := os.Stat("/.dockerenv"); err == nil {
+			env = append(env, "TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1")
+		}
+	}
+	return env
 }
 
 // Info describes the daemon.
