@@ -402,8 +402,8 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 	if p.Manual != nil {
 		fmt.Fprintf(&b, "# run by hand:\n%s\n", p.Manual)
 	}
-	for _, kv := range p.Env {
-		fmt.Fprintf(&b, "export %s\n", exportValue(kv))
+	for _, l := range p.Exports() {
+		fmt.Fprintln(&b, l)
 	}
 	n, err := w.Write(b.Bytes())
 	return int64(n), err
@@ -414,6 +414,15 @@ func (p *Plan) String() string {
 	var b strings.Builder
 	_, _ = p.WriteTo(&b)
 	return b.String()
+}
+
+// Exports renders Env as shell lines: export KEY=VALUE, quoted where needed.
+func (p *Plan) Exports() []string {
+	out := make([]string, len(p.Env))
+	for i, kv := range p.Env {
+		out[i] = "export " + exportValue(kv)
+	}
+	return out
 }
 
 // exportValue renders KEY=VALUE for an export line; a PATH that ends in :$PATH keeps it

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/rootlessd/rootlessd/diag"
@@ -115,14 +114,40 @@ func Uninstall(ctx context.Context, opts ...Option) (*Plan, error) {
 	return p, nil
 }
 
-// removedPaths lists the files a plan removes, for tests and dry runs.
-func (p *Plan) removedPaths() []string {
-	var out []string
-	for _, a := range p.Actions {
-		if r, ok := a.(*RemoveFile); ok {
-			out = append(out, r.Path)
+// RemoveDataRoot returns the plan that removes a daemon's data root with rootless.RemoveAll:
+// path, or, when path is "", the data root of the installed unit (--data-root in its drop-in,
+// else rootless's default). Applying it refuses while a daemon answers on the unit's socket.
+func RemoveDataRoot(ctx context.Context, path string, opts ...Option) (*Plan, error) {
+	h, err := resolveHost(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	flags := h.installedFlags()
+	if path == "" {
+		path = h.dataRootIn(flags)
+	}
+	if !filepath.IsAbs(path) {
+		return nil, fmt.Errorf("%w: RemoveDataRoot(%q): not an absolute path", ErrInvalidOption, path)
+	}
+	runtimeDir, _ := h.runtimeDir()
+	p := &Plan{env: h.applyEnv(), Actions: []Action{&RemoveData{Path: filepath.Clean(path), Socket: socketIn(flags, runtimeDir)}}}
+	return p, nil
+}
+
+// installedFlags are the dockerd flags of the installed drop-ins; nil when there are none.
+func (h *host) installedFlags() []string {
+	var flags []string
+	entries, _ := os.ReadDir(h.hostPath(h.dropInDir()))
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".conf") {
+			continue
+		}
+		data, _, _ := h.read(filepath.Join(h.dropInDir(), e.Name()))
+		if opts, err := parseUnit(data); err == nil {
+			if v, ok := lookupEnv(unitEnv(opts), EnvDockerdFlags); ok {
+				flags = strings.Fields(v)
+			}
 		}
 	}
-	slices.Sort(out)
-	return out
+	return flags
 }
