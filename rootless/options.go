@@ -85,6 +85,7 @@ type config struct {
 	detach      *bool
 	publish     []portdriver.Spec
 	subidSource string
+	tcp         *tcpAPI // WithTCPAPI, WithInsecureTCPAPI (tcp.go)
 
 	// Driver settings from WithScriptEnv, applied to whichever network driver is chosen.
 	mtu                        int

@@ -322,7 +322,7 @@ func (p *plan) resolveDrivers(ctx context.Context) error {
 		_, perr := p.port.Flags(p.rk.version, p.net)
 		errs = append(errs, nerr, perr)
 	}
-	flags, err := portdriver.PublishFlags(p.port, p.c.publish...) // a port API, and the protocols it takes
+	flags, err := portdriver.PublishFlags(p.port, append(slices.Clone(p.c.publish), p.tcpPublish()...)...) // a port API, and the protocols it takes
 	for _, f := range flags {
 		p.publish = append(p.publish, strings.TrimPrefix(f, "--publish="))
 	}
@@ -453,6 +453,7 @@ func (p *plan) dockerdArgs() []string {
 		args = append(args, "--host-gateway-ip="+p.hostGateway.String())
 	}
 	args = append(args, p.extraArgs...)
+	args = append(args, p.tcpArgs()...)
 	return append(args, p.c.dockerdArgs...)
 }
 
