@@ -33,7 +33,7 @@ func RootlessKitStateDir(u User) string {
 
 // Enter returns a command that runs argv inside the namespaces of the daemon whose RootlessKit
 // state directory is stateDir, as root of its user namespace, like
-// `dockerd-rootless-setuptool.sh nsenter`: the user and mount namespaces, and the network
+// `dockerd-rootless-setuptool.sh nsenter`: the user, mount and PID namespaces, and the network
 // namespace of the containers (with a detached network namespace, the detached one, where the
 // addresses `docker inspect` shows are reachable; Docker's tool stays in the host's). Like
 // nerdctl, it sets ROOTLESSKIT_STATE_DIR, ROOTLESSKIT_PARENT_EUID and ROOTLESSKIT_PARENT_EGID.
@@ -59,7 +59,9 @@ func Enter(ctx context.Context, stateDir string, argv ...string) (*exec.Cmd, err
 	}
 	ps := strconv.Itoa(pid)
 	wd, _ := os.Getwd()
-	args := []string{"--user", "--preserve-credentials", "--mount", "--target", ps}
+	// The PID namespace too: the mount namespace's /proc belongs to it, and /proc/self resolves
+	// only for its processes (nsenter forks once to enter it).
+	args := []string{"--user", "--preserve-credentials", "--mount", "--pid", "--target", ps}
 	if wd != "" {
 		args = append(args, "--wd="+wd)
 	}

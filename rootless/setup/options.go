@@ -229,7 +229,8 @@ func WithSearchPath(dirs ...string) Option {
 }
 
 // WithSettings sets the daemon's settings. Default: none (Docker's defaults). Applies to
-// Install and Check.
+// Install and Check; Uninstall and RemoveDataRoot read the socket and data root from its
+// dockerd flags when no drop-in is installed (as without systemd).
 func WithSettings(s Settings) Option {
 	return optionFunc(func(c *config) error {
 		if err := s.validate(); err != nil {

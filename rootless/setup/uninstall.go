@@ -23,8 +23,9 @@ import (
 //     daemon stopped); otherwise the data stays and the notes say how to remove it.
 //
 // It needs none of the daemon's prerequisites: it works without a subordinate id range and
-// without dockerd. The data root is found from the installed drop-in (--data-root in the
-// dockerd flags), else rootless's default.
+// without dockerd. The daemon's socket and data root are found from the installed drop-in
+// (-H unix:// and --data-root in the dockerd flags), else from WithSettings, else they are
+// rootless's defaults.
 func Uninstall(ctx context.Context, opts ...Option) (*Plan, error) {
 	h, err := resolveHost(ctx, opts)
 	if err != nil {
@@ -36,25 +37,18 @@ func Uninstall(ctx context.Context, opts ...Option) (*Plan, error) {
 	unitExists := h.exists(h.unitPath())
 
 	var dropIns []string
-	var flags []string
 	if entries, err := os.ReadDir(h.hostPath(h.dropInDir())); err == nil {
 		for _, e := range entries {
 			path := filepath.Join(h.dropInDir(), e.Name())
 			dropIns = append(dropIns, path)
-			if !strings.HasSuffix(e.Name(), ".conf") {
-				continue
-			}
-			data, _, _ := h.read(path)
-			opts, err := parseUnit(data)
-			if err != nil {
-				p.Notes = append(p.Notes, Note{diag.Warning, fmt.Sprintf("%s cannot be parsed (%v); it is removed anyway", path, err)})
-				continue
-			}
-			if v, ok := lookupEnv(unitEnv(opts), EnvDockerdFlags); ok {
-				flags = strings.Fields(v)
+			if data, _, _ := h.read(path); strings.HasSuffix(e.Name(), ".conf") {
+				if _, err := parseUnit(data); err != nil {
+					p.Notes = append(p.Notes, Note{diag.Warning, fmt.Sprintf("%s cannot be parsed (%v); it is removed anyway", path, err)})
+				}
 			}
 		}
 	}
+	flags := h.installedFlags()
 	runtimeDir, _ := h.runtimeDir()
 	socket := socketIn(flags, runtimeDir)
 
@@ -134,9 +128,10 @@ func RemoveDataRoot(ctx context.Context, path string, opts ...Option) (*Plan, er
 	return p, nil
 }
 
-// installedFlags are the dockerd flags of the installed drop-ins; nil when there are none.
+// installedFlags are the dockerd flags of the installed drop-ins, else those of WithSettings
+// (without systemd there is no drop-in to read them from).
 func (h *host) installedFlags() []string {
-	var flags []string
+	flags := h.c.settings.DockerdFlags
 	entries, _ := os.ReadDir(h.hostPath(h.dropInDir()))
 	for _, e := range entries {
 		if !strings.HasSuffix(e.Name(), ".conf") {
