@@ -12,5 +12,6 @@ import (
 func TestMain(m *testing.M) {
 	// This test binary is also the embedded engine's helper, RootlessKit child and target.
 	rootless.Init()
+	testbed.SetRootSteps(rootSteps) // what some tests need done as root (rootsteps_test.go)
 	testbed.Main(m)
 }
