@@ -176,20 +176,21 @@ LogLevel VERBOSE
 		return "", cleanup, err
 	}
 	var log bytes.Buffer
-	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", conf)
+	// Under a reaper: the orphans of closing sessions are reaped (this host's PID 1 does not).
+	cmd := reaped("/usr/sbin/sshd", "-D", "-e", "-f", conf)
 	cmd.Stdout, cmd.Stderr = &log, &log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return "", cleanup, err
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	stop := func() error {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		// The reaper passes it to the listener, and waits for the sessions still closing.
+		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
 			<-exited
 		}
 		return cleanup()

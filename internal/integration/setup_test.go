@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+
 	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/rootless"
@@ -303,6 +305,78 @@ func TestSetuptoolCommands(t *testing.T) {
 	}
 	if code, out := run("nsenter", "true"); code != 1 || !strings.Contains(out, "setup.not-running") {
 		t.Errorf("nsenter without a daemon: exit %d\n%s", code, out)
+	}
+	testbed.AssertNoProcesses(t, 10*time.Second)
+}
+
+// TestUninstallWithBrokenPrerequisites: after an install with systemd (its unit, drop-in and
+// context on disk) and a daemon that left files of subordinate ids in its data root, the
+// user's subordinate ids are taken away and dockerd is out of reach. Uninstall still removes
+// the unit, the drop-in and the context; removing the data then fails with a message that says
+// what is left and how to remove it.
+func TestUninstallWithBrokenPrerequisites(t *testing.T) {
+	bed := testbed.Require(t)
+	launcher := example(t, "launcher")
+	stack := bed.Stacks[len(bed.Stacks)-1]
+	e := newSetupEnv(t, bed, stack)
+	settings := setup.WithSettings(setup.Settings{DockerdFlags: []string{"--data-root=" + e.dataRoot}})
+	p, err := setup.Install(t.Context(), setup.WithUser(e.user), setup.WithSystemd(true), setup.WithLauncher(launcher),
+		setup.WithSearchPath(stack.Bin), settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []setup.Action // what a systemd host has after the install; its manager is not here
+	for _, a := range p.Actions {
+		switch a.(type) {
+		case *setup.Command, *setup.PingAPI:
+		default:
+			files = append(files, a)
+		}
+	}
+	p.Actions = files
+	if err := p.Apply(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	d := launch(t, bed, stack, rootless.WithDataRoot(e.dataRoot))
+	cli := testbed.Client(t, d.Host())
+	testbed.LoadImage(t, cli, bed)
+	// A directory of a subordinate id, not writable by the user: only a user namespace can
+	// empty it.
+	if code, out := testbed.RunOnce(t, cli, bed, &container.HostConfig{Binds: []string{"keep:/v"}},
+		"/bin/sh", "-c", "mkdir /v/d && touch /v/d/f && chown -R 1000:1000 /v/d"); code != 0 {
+		t.Fatalf("make files of a subordinate id: %d %s", code, out)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	testbed.AsRoot(t, "hide-subids", e.user.Name)
+	if problems := rootless.Problems(rootless.Check(t.Context())); !slices.ContainsFunc(problems, func(p *rootless.PrereqError) bool { return strings.Contains(p.Check, "subid") }) {
+		b, _ := os.ReadFile("/etc/subuid")
+		t.Fatalf("Check does not miss the subordinate ids: the prerequisite is not broken: %v\n/etc/subuid:\n%s", problems, b)
+	}
+	un, err := setup.Uninstall(t.Context(), setup.WithUser(e.user), setup.WithSystemd(false), setup.WithRemoveData(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("plan:\n%s", un)
+	err = un.Apply(t.Context(), nil)
+	ae, ok := errors.AsType[*setup.ActionError](err)
+	if !ok || !strings.Contains(ae.Action.String(), "RemoveAll "+e.dataRoot) || !strings.Contains(err.Error(), "sudo rm -rf") {
+		t.Fatalf("Apply: %v; want only the data removal to fail, saying how to finish it", err)
+	}
+	t.Logf("the data removal failed as it must: %v", err)
+	for _, f := range []string{filepath.Join(e.user.Env[4][len("XDG_CONFIG_HOME="):], "systemd/user/docker.service"),
+		filepath.Join(e.user.Env[4][len("XDG_CONFIG_HOME="):], "systemd/user/docker.service.d")} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s still there: %v", f, err)
+		}
+	}
+	if out, err := e.docker(t, "context", "inspect", "rootless"); err == nil {
+		t.Errorf("context still there: %s", out)
+	}
+	if _, err := os.Stat(e.dataRoot); err != nil {
+		t.Errorf("the data root went although it could not be removed: %v", err)
 	}
 	testbed.AssertNoProcesses(t, 10*time.Second)
 }
