@@ -56,7 +56,9 @@
 // Info.Reasons says why. [WithSourceIP], [WithHostLoopback], [WithIPv6] and [WithMTUClamp]
 // ask for what users usually want and pick a valid combination; each documents its trade-off.
 // [Daemon.Ports] adds, lists and removes published ports at run time. [WithScriptEnv] reads
-// dockerd-rootless.sh's DOCKERD_ROOTLESS_ROOTLESSKIT_* variables.
+// dockerd-rootless.sh's DOCKERD_ROOTLESS_ROOTLESSKIT_* variables. [WithTCPAPI] also serves the
+// API on a host port, with mutual TLS only ([WithInsecureTCPAPI] says what it is); package
+// rootless/setup installs the daemon as a systemd user service with its CLI context.
 //
 // # Lifetime
 //
