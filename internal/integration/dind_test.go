@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +157,12 @@ func TestDockerInDocker(t *testing.T) {
 	stack := bed.Stacks[len(bed.Stacks)-1]
 	u := bed.Self()
 	d := launch(t, bed, stack)
+	// On this host (no /.dockerenv) testcontainers finds ports on its own; in the container
+	// below, Env must tell it.
+	if _, err := os.Stat("/.dockerenv"); err != nil && os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" &&
+		slices.ContainsFunc(d.Env(), func(kv string) bool { return strings.HasPrefix(kv, "TESTCONTAINERS_HOST_OVERRIDE=") }) {
+		t.Errorf("Env %q sets TESTCONTAINERS_HOST_OVERRIDE on a host without /.dockerenv", d.Env())
+	}
 	scratch := testbed.ScratchDir(t, bed, stack, u.Home)
 	tarPath := filepath.Join(scratch, "dind-rootfs.tar")
 	dindRootfs(t, bed, stack, dind, tarPath)

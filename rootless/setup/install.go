@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/rootless"
@@ -25,6 +26,11 @@ const (
 	IDOverride      diag.ID = "setup.override"
 	IDDockerHostSet diag.ID = "setup.docker-host-set"
 )
+
+// StartTimeout bounds how long Apply waits for `systemctl --user start` (or restart), which
+// returns once the launcher reported READY=1, that is once the API answers. The unit itself
+// keeps Docker's TimeoutSec=0, so that a slow first start (a large data root) is not killed.
+const StartTimeout = 10 * time.Minute
 
 // ContextDescription is the description of the CLI context, as Docker's tool writes it.
 const ContextDescription = "Rootless mode"
@@ -148,7 +154,7 @@ func (h *host) planUnits(p *Plan, path string, settingsEnv []string, socket stri
 	if changed {
 		verb = "restart" // starts a stopped service; a running one picks up the new files
 	}
-	p.Actions = append(p.Actions, &Command{Argv: h.systemctl(verb, unitName), Hint: hint})
+	p.Actions = append(p.Actions, &Command{Argv: h.systemctl(verb, unitName), Hint: hint, Timeout: StartTimeout})
 	p.Actions = append(p.Actions, &PingAPI{Socket: socket, Hint: hint})
 
 	p.Notes = append(p.Notes, Note{diag.Info, fmt.Sprintf("To control %s, run: `systemctl --user (start|stop|restart) %s`", unitName, unitName)})

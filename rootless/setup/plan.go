@@ -144,12 +144,23 @@ type Command struct {
 	MayFail bool
 	// Hint is what to do when it fails, e.g. the journalctl line that shows why.
 	Hint string
+	// Timeout bounds the command; 0 means none. `systemctl --user start` of a Type=notify
+	// unit waits for READY=1, and Docker's unit (TimeoutSec=0) lets systemd wait forever.
+	Timeout time.Duration
 }
 
 func (a *Command) String() string { return shellJoin(a.Argv) }
 
 func (a *Command) apply(ctx context.Context, e *applyEnv) error {
+	if a.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
+		defer cancel()
+	}
 	out, err := e.runner.Run(ctx, a.Argv)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer within %v (the service may still be starting): %w", a.Timeout, ctx.Err())
+	}
 	if err != nil {
 		return &CommandError{Argv: a.Argv, Output: strings.TrimSpace(string(out)), Err: err, Hint: a.Hint}
 	}
