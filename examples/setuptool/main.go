@@ -360,7 +360,7 @@ func (t *tool) install(ctx context.Context, opts []setup.Option, dryRun bool) in
 		}
 		fmt.Fprintf(t.stdout, "\n%s\n\n", p.Manual)
 	} else {
-		t.info("Installed the service successfully.")
+		t.info("Installed %s successfully.", setup.DefaultUnit)
 		for _, n := range p.Notes {
 			t.note(n)
 		}
