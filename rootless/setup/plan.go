@@ -251,6 +251,9 @@ func (a *RemoveData) apply(ctx context.Context, e *applyEnv) error {
 		return nil
 	}
 	opts := []rootless.Option{}
+	if len(e.user.Env) > 0 {
+		opts = append(opts, rootless.WithEnviron(e.user.Env)) // the user's session decides where its state goes
+	}
 	if rd := e.user.getenv("XDG_RUNTIME_DIR"); rd == "" {
 		// RemoveAll needs a private directory for its namespace's state.
 		opts = append(opts, rootless.WithStateDir(filepath.Join(e.user.Home, ".docker", "run")))
