@@ -114,7 +114,12 @@ func (d *Daemon) SocketPath() string { return d.info.Paths.Socket }
 
 // Env is what a docker CLI or another tool needs in its environment to use this daemon:
 // DOCKER_HOST, and TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE, the socket that Testcontainers' Ryuk
-// container must mount (it assumes /var/run/docker.sock otherwise).
+// container must mount (it assumes /var/run/docker.sock otherwise). On a machine with a
+// /.dockerenv file (this program runs in a Docker container) it adds
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1, unless this process's environment sets it: published
+// ports are on this machine's loopback, but there testcontainers-go takes a unix DOCKER_HOST for
+// a daemon outside the container and looks for them at the gateway of the daemon's default
+// network, which is inside RootlessKit's namespace.
 func (d *Daemon) Env() []string { return clientEnv(d.info.Paths.Socket) }
 
 // Info describes the daemon. The result shares nothing with the Daemon.

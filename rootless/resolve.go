@@ -329,8 +329,9 @@ func (r *resolver) resolveDrivers(ctx context.Context) error {
 	if p.HostGateway.IsValid() {
 		args = append(args, "--host-gateway-ip="+p.HostGateway.String())
 	}
+	args = append(args, tcpArgs(c.tcp, p.DetachNetNS)...)
 	p.DockerdArgs = args // completed by resolveLaunch
-	p.Publish = slices.Clone(c.publish)
+	p.Publish = append(slices.Clone(c.publish), tcpPublish(c.tcp, p.DetachNetNS)...)
 	if err := portdriver.CheckPublish(p.Port, p.Publish...); err != nil {
 		return err
 	}
