@@ -325,8 +325,8 @@ func checkSysctls(h *host) error {
 func checkTun(r *resolver) error {
 	d := r.p.Network
 	switch d.Name() {
-	case "lxc-user-nic", "none", "gvisor-tap-vsock":
-		return nil // no tap device in the parent's reach
+	case "lxc-user-nic", "none":
+		return nil // no tap device: a veth pair, or loopback only
 	}
 	if !d.Properties().Namespace {
 		return nil

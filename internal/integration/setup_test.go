@@ -352,7 +352,7 @@ func TestUninstallWithBrokenPrerequisites(t *testing.T) {
 		t.Fatal(err)
 	}
 	if problems := rep.Findings; !slices.ContainsFunc(problems, func(f *diag.Finding) bool {
-		return f.Severity == diag.Error && strings.Contains(string(f.ID), "subuid")
+		return f.Severity == diag.Error && strings.HasPrefix(string(f.ID), "idmap.sub")
 	}) {
 		b, _ := os.ReadFile("/etc/subuid")
 		t.Fatalf("Check does not miss the subordinate ids: the prerequisite is not broken: %v\n/etc/subuid:\n%s", problems, b)
