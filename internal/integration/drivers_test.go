@@ -57,6 +57,9 @@ func TestDriverMatrix(t *testing.T) {
 	t.Cleanup(func() { t.Log("driver table:\n" + formatTable(results)) })
 	host := netdriver.LocalHost()
 	host.PATH = current.Path()
+	if bed.Pasta != "" {
+		host.PATH = bed.Pasta + ":" + host.PATH // /usr/bin/pasta is too old for RootlessKit
+	}
 	for _, eng := range engines {
 		v := netdriver.Embedded
 		if eng.rk != "" {
