@@ -1,6 +1,7 @@
 package netdriver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -79,8 +80,9 @@ type PastaInfo struct {
 }
 
 // ProbePasta finds pasta (binary: a name or absolute path, "" for "pasta")
-// on h and reads its version. If pasta prints no release (Debian's
-// "unknown version"), the version recorded by dpkg for the package that
+// on h and reads its version. If pasta prints no release (Debian 12's
+// "unknown version", or nothing at all, as Debian 13's does when its output
+// is not a terminal), the version recorded by dpkg for the package that
 // owns the program is used, and Source says so; otherwise the version stays
 // unknown.
 func ProbePasta(ctx context.Context, h *Host, binary string) (PastaInfo, error) {
@@ -92,10 +94,14 @@ func ProbePasta(ctx context.Context, h *Host, binary string) (PastaInfo, error) 
 	if err != nil {
 		return PastaInfo{Path: p}, err
 	}
-	v, err := ParsePastaVersion(out)
-	if err != nil {
-		return PastaInfo{Path: p}, &Error{ID: IDBinaryFailed, Driver: NamePasta, Detail: fmt.Sprintf("%q", p+" --version"), Err: err, Fix: fixPasta}
+	var v PastaVersion
+	if len(bytes.TrimSpace(out)) > 0 {
+		if v, err = ParsePastaVersion(out); err != nil {
+			return PastaInfo{Path: p}, &Error{ID: IDBinaryFailed, Driver: NamePasta, Detail: fmt.Sprintf("%q", p+" --version"), Err: err, Fix: fixPasta}
+		}
 	}
+	// else: it succeeded without a word. Debian 13's pasta (0.0~git20250503) prints its version
+	// only to a terminal: it exits without flushing stdio, so a pipe gets nothing.
 	info := PastaInfo{Path: p, Version: v, Source: fmt.Sprintf("%q", p+" --version")}
 	if !v.Known() {
 		if dv, ok := dpkgPastaVersion(h, p); ok {
@@ -145,7 +151,7 @@ func dpkgPastaVersion(h *Host, p string) (string, bool) {
 func pastaTooOld(info PastaInfo, release, why string) error {
 	if !info.Version.Known() {
 		return &Error{ID: IDPastaVersionUnknown, Driver: NamePasta, Warning: true,
-			Detail: fmt.Sprintf("%s prints %q, so the release cannot be verified against %s (%s)", info.Source, info.Version.String(), release, why),
+			Detail: fmt.Sprintf("%s %s, so the release cannot be verified against %s (%s)", info.Source, info.printed(), release, why),
 			Fix:    fmt.Sprintf("make sure passt is %s or later (dpkg -s passt, rpm -q passt), or install an upstream build that reports its release", release)}
 	}
 	if !info.Version.AtLeast(release) {
@@ -222,7 +228,16 @@ func (p Pasta) describe(ctx context.Context, h *Host) string {
 	if info.Version.Known() {
 		return fmt.Sprintf("pasta %s (from %s)", info.Version, info.Source)
 	}
-	return fmt.Sprintf("pasta of unknown release (%s prints %q)", info.Source, info.Version.String())
+	return fmt.Sprintf("pasta of unknown release (%s %s)", info.Source, info.printed())
+}
+
+// printed says what pasta printed when its version is unknown: `prints "unknown version"`, or
+// "prints nothing".
+func (info PastaInfo) printed() string {
+	if info.Version.Raw == "" {
+		return "prints nothing"
+	}
+	return fmt.Sprintf("prints %q", info.Version.Raw)
 }
 
 // Properties reports slow networking with the implicit port driver (fast,
