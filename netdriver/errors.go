@@ -48,6 +48,10 @@ const (
 	IDRootlessKitUnknown ID = "rootlesskit-version-unknown"
 	// IDIncompatible: the network driver and the port driver cannot be combined.
 	IDIncompatible ID = "incompatible-drivers"
+	// IDEmbeddedOnly: the network driver and the port driver work together
+	// only in the embedded engine: RootlessKit's library runs the pair, but
+	// the rootlesskit command refuses it (pasta with builtin).
+	IDEmbeddedOnly ID = "embedded-engine-only"
 	// IDUnsupported: a switch (IPv6, host loopback, source IP) cannot be met
 	// by the driver.
 	IDUnsupported ID = "unsupported"

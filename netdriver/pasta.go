@@ -18,7 +18,14 @@ import (
 // pasta forwards every port listened on in the namespace; needs pasta
 // 2023_12_04) and "pesto" (explicit ports through the API; IPv4 only;
 // needs pasta 2026_05_07 and RootlessKit 3.1). Both keep the client's
-// source IP.
+// source IP. implicit forwards only ports outside the host's ephemeral
+// range (net.ipv4.ip_local_port_range, 32768-60999 by default): pasta never
+// binds those, so a container port published on one is unreachable.
+//
+// The embedded engine also runs pasta with the builtin port driver
+// (RootlessKit's own forwarder, with a port API and TCP source IPs), which
+// needs no pesto; the rootlesskit command refuses that pair
+// ([IDEmbeddedOnly]).
 //
 // The namespace gets 10.0.2.100/24, gateway 10.0.2.2 and DNS 10.0.2.3. With
 // HostLoopback pasta maps the gateway address to the host (its default;
@@ -255,10 +262,11 @@ func (p Pasta) Properties() Properties {
 		HostLoopback:      p.HostLoopback,
 		HostGateway:       nthAddr(p.cidr(), 2),
 		DefaultPortDriver: PortImplicit,
-		PortDrivers:       []string{PortImplicit, PortPesto, PortNone},
+		PortDrivers:       []string{PortImplicit, PortPesto, PortBuiltin, PortNone},
 		MinRootlessKit:    v2_0,
 		Program:           p.program(),
-		Notes:             "experimental; implicit needs pasta " + PastaImplicit + "; pesto needs pasta " + PastaPesto + " (IPv4 only without IPv6)",
+		Notes: "experimental; implicit needs pasta " + PastaImplicit + " and skips the host's ephemeral ports; pesto needs pasta " + PastaPesto +
+			" (IPv4 only without IPv6); builtin only in the embedded engine",
 	}
 }
 
@@ -276,6 +284,11 @@ func (p Pasta) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	if err := RequireVersion(NamePasta, "--net=pasta", v, v2_0); err != nil {
 		return nil, err
+	}
+	if port == PortBuiltin {
+		return nil, &Error{ID: IDEmbeddedOnly, Driver: NamePasta,
+			Detail: `the rootlesskit command refuses port driver builtin with network pasta ("network \"pasta\" requires port driver \"none\" or \"implicit\" or \"pesto\""); RootlessKit's library runs the pair`,
+			Fix:    "use the embedded engine for pasta with builtin, or port driver implicit or pesto with the rootlesskit command"}
 	}
 	if port == PortPesto {
 		if err := RequireVersion(NamePasta, "--port-driver=pesto", v, Version{3, 1, 0}); err != nil {
@@ -303,7 +316,8 @@ func (p Pasta) Flags(v Version, portDriver string) ([]string, error) {
 
 // Parent builds pasta's parent driver (it runs "pasta --version" and
 // feature probes). With the pesto port driver pasta listens on
-// [PestoSocket]; with implicit it forwards all ports (--tcp-ports=auto).
+// [PestoSocket]; with implicit it forwards all ports (--tcp-ports=auto);
+// with builtin and none it forwards none.
 func (p Pasta) Parent(e Embedding) (network.ParentDriver, error) {
 	if err := checkEmbedding(NamePasta, e); err != nil {
 		return nil, err

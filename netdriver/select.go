@@ -122,6 +122,11 @@ type (
 //
 // If no driver works, the error joins every driver's problems (use
 // [Remedy] for the fixes). A done ctx stops Select with ctx's error.
+//
+// A pair that only the embedded engine runs ([IDEmbeddedOnly], pasta with
+// builtin) is selected with a warning, since the version alone does not say
+// which engine will run it; for the rootlesskit command, the drivers' Flags
+// refuse it.
 func Select(ctx context.Context, h *Host, p Preferences) (Selection, error) {
 	v := p.RootlessKit
 	if v.IsZero() {
@@ -201,10 +206,14 @@ func consider(ctx context.Context, h *Host, p Preferences, v Version, d Driver) 
 	if err != nil {
 		return Selection{}, err
 	}
-	if _, err := d.Flags(v, port); err != nil {
+	var warnings []string
+	if _, err := d.Flags(v, port); errors.Is(err, IDEmbeddedOnly) {
+		// v does not say which engine runs it: RootlessKit's library (the embedded engine)
+		// runs the pair; the rootlesskit command refuses it, and its Flags say so.
+		warnings = append(warnings, fmt.Sprintf("%s with port driver %s runs only in the embedded engine: %v", name, port, err))
+	} else if err != nil {
 		return Selection{}, err
 	}
-	var warnings []string
 	checkErr := d.Check(ctx, h)
 	if pc, ok := d.(PortChecker); ok && Blocking(checkErr) == nil {
 		checkErr = join([]error{checkErr, pc.CheckPort(ctx, h, port)})

@@ -60,7 +60,9 @@ func TestSelect(t *testing.T) {
 		{name: "explicit pasta keeps 65520 (moby#47765)", host: pastaHost("pasta-2025_01_21.version"), prefs: netdriver.Preferences{Network: netdriver.Pasta{}}, net: "pasta", port: "implicit", mtu: 65520,
 			reasons: []string{"pasta 2025_01_21.4f2c8e7 (from \"/usr/bin/pasta --version\"); chosen explicitly"}},
 		{name: "explicit pesto too old", host: pastaHost("pasta-2025_01_21.version").with("/usr/bin/pesto"), prefs: netdriver.Preferences{Network: netdriver.Pasta{}, PortDriver: "pesto"}, errIs: netdriver.IDPastaTooOld},
-		{name: "explicit incompatible port", host: pastaHost("pasta-2025_01_21.version"), prefs: netdriver.Preferences{Network: netdriver.Pasta{}, PortDriver: "builtin"}, errIs: netdriver.IDIncompatible},
+		{name: "explicit incompatible port", host: pastaHost("pasta-2025_01_21.version"), prefs: netdriver.Preferences{Network: netdriver.Pasta{}, PortDriver: "slirp4netns"}, errIs: netdriver.IDIncompatible},
+		{name: "pasta with builtin: the embedded engine only, a warning", host: pastaHost("pasta-2025_01_21.version"), prefs: netdriver.Preferences{Network: netdriver.Pasta{}, PortDriver: "builtin"},
+			net: "pasta", port: "builtin", mtu: 65520, warnings: 1, reasons: []string{"port driver builtin: chosen explicitly"}},
 		{name: "explicit host network", host: ordinary(), prefs: netdriver.Preferences{Network: netdriver.HostNetwork{}}, errIs: netdriver.IDHostNetwork},
 		{name: "explicit lxc-user-nic with host loopback", host: ordinary(), prefs: netdriver.Preferences{Network: netdriver.LXCUserNIC{}, HostLoopback: true}, errIs: netdriver.IDUnsupported},
 		{name: "custom order", host: slirpHost("1.2.0"), prefs: netdriver.Preferences{Order: []string{"gvisor-tap-vsock", "slirp4netns"}}, net: "gvisor-tap-vsock", port: "builtin", mtu: 65520,
@@ -87,7 +89,11 @@ func TestSelect(t *testing.T) {
 			if sel.Network.Properties().MTU != sel.MTU {
 				t.Errorf("Selection.MTU %d but the network's MTU is %d", sel.MTU, sel.Network.Properties().MTU)
 			}
-			if f, err := sel.Network.Flags(orV(tt.prefs.RootlessKit), sel.PortDriver); err != nil || !slices.Contains(f, "--mtu="+strconv.Itoa(sel.MTU)) {
+			if f, err := sel.Network.Flags(orV(tt.prefs.RootlessKit), sel.PortDriver); errors.Is(err, netdriver.IDEmbeddedOnly) {
+				if !strings.Contains(strings.Join(sel.Warnings, "\n"), "embedded engine") {
+					t.Errorf("an embedded-only choice without a warning naming the embedded engine: %q", sel.Warnings)
+				}
+			} else if err != nil || !slices.Contains(f, "--mtu="+strconv.Itoa(sel.MTU)) {
 				t.Errorf("Flags = %q, %v; want --mtu=%d", f, err, sel.MTU)
 			}
 			var wantGW netip.Addr

@@ -11,15 +11,17 @@
 // DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER) to one.
 //
 //	driver            networks          speed  source IP  API  notes
-//	builtin           all but pasta     fast   TCP (*)    yes  the default; RootlessKit parent binds
+//	builtin           all (**)          fast   TCP (*)    yes  the default; RootlessKit parent binds
 //	slirp4netns       slirp4netns       slow   kept       yes  IPv4 only; slirp4netns binds
-//	implicit          pasta             fast   kept       no   pasta forwards every listening port
+//	implicit          pasta             fast   kept       no   pasta forwards every listening port, except the host's ephemeral ones
 //	pesto             pasta             fast   kept       yes  experimental; pasta 2026_05_07; RootlessKit 3.1
 //	gvisor-tap-vsock  gvisor-tap-vsock  slow   lost       yes  experimental; RootlessKit 3.0
 //	none              all               -      -          no   publishes nothing
 //
 // (*) For TCP only, with RootlessKit 3.0 or later and dockerd run with
 // --userland-proxy=false.
+// (**) But host; with pasta only in the embedded engine: the rootlesskit
+// command refuses builtin with pasta, so Flags does ([netdriver.IDEmbeddedOnly]).
 //
 // # Combining with a network
 //

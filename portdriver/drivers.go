@@ -24,7 +24,9 @@ var (
 )
 
 // Builtin is RootlessKit's own port driver (--port-driver=builtin), the
-// default for every network but pasta: the RootlessKit parent listens on
+// default for every network but pasta (with pasta it runs only in the
+// embedded engine: the rootlesskit command refuses the pair, see
+// [netdriver.IDEmbeddedOnly]): the RootlessKit parent listens on
 // the host and hands each connection to the child, which dials the
 // container's port inside the namespace. Fast (about 30 Gbps), TCP and UDP
 // over IPv4 and IPv6. Since RootlessKit 3.0 it keeps the client's source IP
@@ -68,7 +70,7 @@ func (b Builtin) backend() string {
 	return b.SourceIPTransparentBackend
 }
 
-// Check rejects pasta and the host network. Unless source-IP keeping is
+// Check rejects the host network. Unless source-IP keeping is
 // off, it warns when the firewall program it needs (nft or iptables) is
 // missing: ports still work, but servers see the proxy's address.
 func (b Builtin) Check(ctx context.Context, h *netdriver.Host, net netdriver.Driver) error {
@@ -112,10 +114,10 @@ func (b Builtin) Properties() Properties {
 		SourceIP:       src,
 		Protos:         slices.Clone(allProtos),
 		API:            true,
-		Networks:       []string{netdriver.NameSlirp4netns, netdriver.NameVPNKit, netdriver.NameLXCUserNIC, netdriver.NameGVisorTapVsock, netdriver.NameNone},
+		Networks:       []string{netdriver.NameSlirp4netns, netdriver.NamePasta, netdriver.NameVPNKit, netdriver.NameLXCUserNIC, netdriver.NameGVisorTapVsock, netdriver.NameNone},
 		Binder:         BinderParent,
 		MinRootlessKit: netdriver.Version{Major: 1},
-		Notes:          "default except for pasta; source IP kept for TCP since RootlessKit 3.0 with dockerd's userland proxy disabled",
+		Notes:          "default except for pasta (with pasta only in the embedded engine); source IP kept for TCP since RootlessKit 3.0 with dockerd's userland proxy disabled",
 	}
 }
 
@@ -127,6 +129,11 @@ func (b Builtin) Flags(v netdriver.Version, net netdriver.Driver) ([]string, err
 	}
 	if err := b.validate(); err != nil {
 		return nil, err
+	}
+	if net.Name() == netdriver.NamePasta {
+		return nil, &netdriver.Error{ID: netdriver.IDEmbeddedOnly, Driver: NameBuiltin,
+			Detail: "the rootlesskit command refuses port driver builtin with network pasta; RootlessKit's library runs the pair",
+			Fix:    "use the embedded engine for pasta with builtin, or port driver implicit or pesto with the rootlesskit command"}
 	}
 	f := []string{"--port-driver=builtin"}
 	if b.DisableSourceIPTransparent && v.AtLeast(v3_0) {

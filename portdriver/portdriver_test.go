@@ -58,7 +58,7 @@ func TestConformance(t *testing.T) {
 func TestMatrix(t *testing.T) {
 	want := map[string][]string{
 		"slirp4netns":      {"builtin", "slirp4netns", "none"},
-		"pasta":            {"implicit", "pesto", "none"},
+		"pasta":            {"implicit", "pesto", "builtin", "none"}, // builtin: embedded engine only
 		"vpnkit":           {"builtin", "none"},
 		"lxc-user-nic":     {"builtin", "none"},
 		"gvisor-tap-vsock": {"builtin", "gvisor-tap-vsock", "none"},
@@ -88,12 +88,29 @@ func TestValidateMessage(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}
-	err = portdriver.Validate(netdriver.Pasta{}, portdriver.Builtin{})
-	if !errors.Is(err, netdriver.IDIncompatible) || !strings.Contains(err.Error(), "use port driver implicit, pesto or none") {
-		t.Errorf("pasta+builtin: %v", err)
+	err = portdriver.Validate(netdriver.LXCUserNIC{}, portdriver.Slirp4netns{})
+	if !errors.Is(err, netdriver.IDIncompatible) || !strings.Contains(err.Error(), "use port driver builtin or none") {
+		t.Errorf("lxc-user-nic+slirp4netns: %v", err)
 	}
 	if err := portdriver.Validate(nil, portdriver.None{}); err == nil {
 		t.Errorf("nil network: no error")
+	}
+}
+
+// TestBuiltinWithPasta: RootlessKit's library runs the builtin port driver with pasta (the
+// embedded engine does), but the rootlesskit command refuses the pair (v3.3.0
+// cmd/rootlesskit/main.go), so Flags does too, naming the way out.
+func TestBuiltinWithPasta(t *testing.T) {
+	if err := portdriver.Validate(netdriver.Pasta{}, portdriver.Builtin{}); err != nil {
+		t.Errorf("Validate(pasta, builtin): %v", err)
+	}
+	_, err := portdriver.Builtin{}.Flags(netdriver.Version{Major: 3, Minor: 3}, netdriver.Pasta{})
+	if !errors.Is(err, netdriver.IDEmbeddedOnly) || !strings.Contains(netdriver.Remedy(err), "embedded engine") {
+		t.Errorf("Flags(3.3.0, pasta): %v (remedy %q); want %s naming the embedded engine", err, netdriver.Remedy(err), netdriver.IDEmbeddedOnly)
+	}
+	d, err := portdriver.Builtin{}.Parent(portdriver.Embedding{StateDir: t.TempDir(), Network: netdriver.Pasta{}})
+	if err != nil || d == nil {
+		t.Errorf("Parent with pasta: %v, %v", d, err)
 	}
 }
 
