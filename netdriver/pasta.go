@@ -44,7 +44,8 @@ type Pasta struct {
 	// gateway address. Default false (--disable-host-loopback).
 	HostLoopback bool `json:"hostLoopback,omitempty"`
 	// IPv6 enables IPv6 (fd00::100; without it pasta runs --ipv4-only).
-	// pesto forwards IPv6 ports only with it.
+	// Publishing IPv6 ports needs it with implicit; pesto refuses it (see
+	// portdriver.Pesto).
 	IPv6 bool `json:"ipv6,omitempty"`
 }
 
@@ -266,7 +267,7 @@ func (p Pasta) Properties() Properties {
 		MinRootlessKit:    v2_0,
 		Program:           p.program(),
 		Notes: "experimental; implicit needs pasta " + PastaImplicit + " and skips the host's ephemeral ports; pesto needs pasta " + PastaPesto +
-			" (IPv4 only without IPv6); builtin only in the embedded engine",
+			" (IPv4 only); IPv6 publishes need IPv6 and implicit; builtin only in the embedded engine",
 	}
 }
 

@@ -85,7 +85,7 @@
 //
 // Before asking RootlessKit, Add checks that the port driver has an API
 // (implicit and none do not, and the error says why), that it supports the
-// protocol (tcp6 needs builtin, or pesto with IPv6), and that a port below
+// protocol (tcp6 needs builtin), and that a port below
 // net.ipv4.ip_unprivileged_port_start can be bound. For that last one
 // [CheckPrivileged] reports the sysctl's current value and both remedies:
 // lower the sysctl (host-wide) or give CAP_NET_BIND_SERVICE to the process

@@ -287,9 +287,11 @@ func (Implicit) Child(io.Writer) port.ChildDriver { return nil }
 // Pesto manages pasta's forwarded ports explicitly through the pesto
 // program (--port-driver=pesto; experimental; only with the pasta network;
 // RootlessKit 3.1; pasta and pesto 2026_05_07). Fast, keeps source IPs, and
-// unlike implicit has a port API, so only published ports are reachable.
-// IPv4 only unless the pasta network has IPv6; the child IP is always the
-// namespace's address.
+// unlike implicit has a port API, so only published ports are reachable,
+// and a 127.0.0.1 publish binds 127.0.0.1 only. IPv4 only: RootlessKit
+// accepts IPv6 ports when the pasta network has IPv6, but dockerd then
+// forwards them to the namespace's IPv4 address, so Check refuses pesto on
+// an IPv6 network. The child IP is always the namespace's address.
 type Pesto struct {
 	// Binary is the pesto program. Default: "pesto".
 	Binary string `json:"binary,omitempty"`
@@ -321,8 +323,8 @@ func (d Pesto) validate() error {
 
 const fixPesto = "install passt " + netdriver.PastaPesto + " or later, which provides pesto, or use the implicit port driver"
 
-// Check needs the pasta network with pasta 2026_05_07 (or one that
-// accepts --conf-path) and the pesto program.
+// Check needs the pasta network without IPv6, with pasta 2026_05_07 (or
+// one that accepts --conf-path) and the pesto program.
 func (d Pesto) Check(ctx context.Context, h *netdriver.Host, net netdriver.Driver) error {
 	if err := begin(ctx, h, NamePesto); err != nil {
 		return err
@@ -333,6 +335,13 @@ func (d Pesto) Check(ctx context.Context, h *netdriver.Host, net netdriver.Drive
 	errs := []error{d.validate()}
 	if _, err := h.LookPath(d.program()); err != nil {
 		errs = append(errs, &netdriver.Error{ID: netdriver.IDBinaryMissing, Driver: NamePesto, Detail: err.Error(), Fix: fixPesto})
+	}
+	if net.Properties().IPv6 {
+		// RootlessKit tells dockerd one child address, the IPv4 one, and dockerd (moby's
+		// rlkclient, v2.0.0-beta.24) uses it for IPv6 host addresses too.
+		errs = append(errs, &netdriver.Error{ID: netdriver.IDUnsupported, Driver: NamePesto,
+			Detail: "with IPv6 on the network, dockerd forwards IPv6 host ports to the namespace's IPv4 address: `docker run -p 8080:80` fails (\"failed to bind host port 10.0.2.100:8080/tcp: address already in use\") and IPv6-only publishes reset every connection",
+			Fix:    "use port driver implicit for IPv6 publishes, or pesto without IPv6"})
 	}
 	errs = append(errs, checkPort(ctx, h, net, NamePesto))
 	return errors.Join(errs...)
@@ -351,7 +360,7 @@ func (Pesto) Properties() Properties {
 		DisallowLoopbackChildIP: true,
 		Binder:                  BinderNetworkProgram,
 		MinRootlessKit:          v3_1,
-		Notes:                   "experimental; pasta " + netdriver.PastaPesto + "; IPv4 only without IPv6 on the network",
+		Notes:                   "experimental; pasta " + netdriver.PastaPesto + "; IPv4 only, refused on an IPv6 network",
 	}
 }
 

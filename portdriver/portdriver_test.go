@@ -327,6 +327,13 @@ func TestCheck(t *testing.T) {
 	if err := (portdriver.Pesto{}).Check(ctx, h("/usr/bin/pasta", "/usr/bin/pesto"), netdriver.Pasta{}); err != nil {
 		t.Errorf("pesto with pasta 2026_05_07: %v", err)
 	}
+	// dockerd forwards IPv6 host ports to the namespace's IPv4 address with pesto: seen with moby
+	// v2.0.0-beta.24, RootlessKit 3.3.0 and passt 2026_10_02, `docker run -p 8080:80` fails with
+	// "failed to bind host port 10.0.2.100:8080/tcp: address already in use".
+	err = portdriver.Pesto{}.Check(ctx, h("/usr/bin/pasta", "/usr/bin/pesto"), netdriver.Pasta{IPv6: true})
+	if !errors.Is(err, netdriver.IDUnsupported) || netdriver.Blocking(err) == nil || !strings.Contains(netdriver.Remedy(err), "implicit") {
+		t.Errorf("pesto with IPv6: %v (remedy %q); want a blocking %s naming implicit", err, netdriver.Remedy(err), netdriver.IDUnsupported)
+	}
 	if err := (portdriver.Pesto{}).Check(ctx, h("/usr/bin/pasta"), netdriver.Pasta{}); !errors.Is(err, netdriver.IDBinaryMissing) {
 		t.Errorf("pesto without pesto: %v", err)
 	}
