@@ -74,11 +74,20 @@ func checkHost(ctx context.Context, p *plan) error {
 // checkChoices runs the checks that depend on the chosen dockerd and drivers.
 func checkChoices(p *plan) error {
 	errs := []error{checkTun(p.net), checkMTU(p.host, p)}
-	if !p.dockerd.PortsViaAPI && p.port.Name() != "none" && p.port.Name() != "implicit" {
-		if _, err := lookPath("rootlesskit-docker-proxy", nil, p.pathEnv); err != nil {
+	if !p.dockerd.PortsViaAPI && p.port.Name() != "none" {
+		path, err := lookPath("rootlesskit-docker-proxy", nil, p.pathEnv)
+		if err != nil {
 			errs = append(errs, &PrereqError{Check: "binary:rootlesskit-docker-proxy",
 				Detail: fmt.Sprintf("dockerd %s (< 28) publishes `docker run -p` ports through rootlesskit-docker-proxy, which is not in %s", p.dockerd.Version, p.pathEnv),
 				Remedy: "install it (Debian/Ubuntu: apt-get install rootlesskit), put its directory in Binaries.Path, or use Docker >= 28", Err: err})
+		} else if p.port.Name() == "implicit" {
+			// Before RootlessKit 2.0 the proxy fails without a port API ("no port driver is
+			// available"); 2.0 hands such ports to docker-proxy, and its binary says "implicit".
+			if found, serr := scanFile(path, []byte("implicit")); serr == nil && !found[0] {
+				errs = append(errs, &PrereqError{Check: "binary:rootlesskit-docker-proxy",
+					Detail: fmt.Sprintf("dockerd %s (< 28) publishes `docker run -p` ports through %s, which predates RootlessKit 2.0 and fails with port driver implicit (\"no port driver is available\")", p.dockerd.Version, path),
+					Remedy: "use port driver pesto or builtin with pasta, install rootlesskit-docker-proxy from RootlessKit 2.0 or later, or use Docker >= 28"})
+			}
 		}
 	}
 	return errors.Join(errs...)
