@@ -228,6 +228,39 @@ func (p Pasta) CheckPort(ctx context.Context, h *Host, portDriver string) error 
 	return nil
 }
 
+// RootlessKit releases that fixed its pasta driver, and the pasta release one fix is for.
+var (
+	// v2_3_2 passes --host-lo-to-ns-lo (rootlesskit#482).
+	v2_3_2 = Version{2, 3, 2}
+	// v3_1 passes --tcp-ns=none --udp-ns=none with --disable-host-loopback (rootlesskit#612).
+	v3_1 = Version{3, 1, 0}
+)
+
+// pastaHostLoToNsLo is the first pasta that sends connections from the host's loopback to the
+// namespace's external address unless told --host-lo-to-ns-lo (passt commit b4dace8).
+const pastaHostLoToNsLo = "2024_10_30"
+
+// rootlessKitWarnings names what RootlessKit v gets wrong with this pasta and port driver:
+// loopback publishes that reset every connection (implicit before 2.3.2, with pasta 2024_10_30
+// or later), and a host loopback left open despite --disable-host-loopback (before 3.1).
+func (p Pasta) rootlessKitWarnings(ctx context.Context, h *Host, v Version, port string) []string {
+	var out []string
+	if port == PortImplicit && !v.AtLeast(v2_3_2) {
+		if info, err := ProbePasta(ctx, h, p.program()); err == nil && info.Version.AtLeast(pastaHostLoToNsLo) {
+			out = append(out, (&Error{ID: IDRootlessKitTooOld, Driver: NamePasta, Warning: true,
+				Detail: fmt.Sprintf("with RootlessKit %s and pasta %s, `docker run -p 127.0.0.1:PORT:...` resets every connection: pasta %s and later send connections from the host's loopback to the namespace's external address unless RootlessKit passes --host-lo-to-ns-lo, which RootlessKit %s does (rootlesskit#482)",
+					v, info.Version, pastaHostLoToNsLo, v2_3_2),
+				Fix: fmt.Sprintf("upgrade RootlessKit to %s or later, or use the embedded engine", v2_3_2)}).Error())
+		}
+	}
+	if !p.HostLoopback && !v.AtLeast(v3_1) {
+		out = append(out, (&Error{ID: IDRootlessKitTooOld, Driver: NamePasta, Warning: true,
+			Detail: fmt.Sprintf("RootlessKit %s keeps pasta's loopback path open despite --disable-host-loopback: processes in its network namespace (dockerd, --net=host containers) reach the host's loopback; RootlessKit %s closes it (--tcp-ns=none --udp-ns=none, rootlesskit#612)", v, v3_1),
+			Fix:    fmt.Sprintf("upgrade RootlessKit to %s or later, or use the embedded engine", v3_1)}).Error())
+	}
+	return out
+}
+
 func (p Pasta) describe(ctx context.Context, h *Host) string {
 	info, err := ProbePasta(ctx, h, p.program())
 	if err != nil {

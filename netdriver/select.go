@@ -214,6 +214,9 @@ func consider(ctx context.Context, h *Host, p Preferences, v Version, d Driver) 
 	} else if err != nil {
 		return Selection{}, err
 	}
+	if pa, ok := d.(Pasta); ok {
+		warnings = append(warnings, pa.rootlessKitWarnings(ctx, h, v, port)...)
+	}
 	checkErr := d.Check(ctx, h)
 	if pc, ok := d.(PortChecker); ok && Blocking(checkErr) == nil {
 		checkErr = join([]error{checkErr, pc.CheckPort(ctx, h, port)})

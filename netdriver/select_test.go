@@ -29,6 +29,7 @@ func TestSelect(t *testing.T) {
 		noProxy   bool
 		reasons   []string // substrings, in order
 		warnings  int
+		warnIn    []string // substrings of the warnings
 		errIs     error
 	}{
 		{name: "docker default", host: slirpHost("1.2.0"), net: "slirp4netns", port: "builtin", mtu: 65520,
@@ -59,6 +60,19 @@ func TestSelect(t *testing.T) {
 		{name: "clamp MTU: route unreadable is a warning", host: slirpHost("1.2.0"), prefs: netdriver.Preferences{ClampMTU: true}, net: "slirp4netns", port: "builtin", mtu: 65520, warnings: 1},
 		{name: "explicit pasta keeps 65520 (moby#47765)", host: pastaHost("pasta-2025_01_21.version"), prefs: netdriver.Preferences{Network: netdriver.Pasta{}}, net: "pasta", port: "implicit", mtu: 65520,
 			reasons: []string{"pasta 2025_01_21.4f2c8e7 (from \"/usr/bin/pasta --version\"); chosen explicitly"}},
+		// RootlessKit before 2.3.2 does not pass --host-lo-to-ns-lo, which pasta 2024_10_30 needs for
+		// loopback publishes (rootlesskit#482); before 3.1 it does not pass --tcp-ns=none with
+		// --disable-host-loopback (rootlesskit#612).
+		{name: "pasta on RootlessKit 2.3.1: loopback publishes reset, host loopback open", host: pastaHost("pasta-2025_01_21.version"),
+			prefs: netdriver.Preferences{Network: netdriver.Pasta{}, RootlessKit: netdriver.Version{Major: 2, Minor: 3, Patch: 1}}, net: "pasta", port: "implicit", mtu: 65520,
+			warnings: 2, warnIn: []string{"-p 127.0.0.1:", "RootlessKit 2.3.2", "reach the host's loopback", "RootlessKit 3.1.0"}},
+		{name: "pasta 2024_06_24 on RootlessKit 2.3.1: loopback publishes work", host: pastaHost("pasta-fedora-el9.version"),
+			prefs: netdriver.Preferences{Network: netdriver.Pasta{}, RootlessKit: netdriver.Version{Major: 2, Minor: 3, Patch: 1}}, net: "pasta", port: "implicit", mtu: 65520,
+			warnings: 1, warnIn: []string{"RootlessKit 3.1.0"}},
+		{name: "pasta on RootlessKit 3.0.0 with host loopback: nothing to close", host: pastaHost("pasta-2025_01_21.version"),
+			prefs: netdriver.Preferences{Network: netdriver.Pasta{HostLoopback: true}, RootlessKit: netdriver.Version{Major: 3}}, net: "pasta", port: "implicit", mtu: 65520},
+		{name: "pasta with pesto on RootlessKit 3.1.0", host: pastaHost("pasta-2026_05_07.version").with("/usr/bin/pesto"),
+			prefs: netdriver.Preferences{Network: netdriver.Pasta{}, PortDriver: "pesto", RootlessKit: netdriver.Version{Major: 3, Minor: 1}}, net: "pasta", port: "pesto", mtu: 65520},
 		{name: "explicit pesto too old", host: pastaHost("pasta-2025_01_21.version").with("/usr/bin/pesto"), prefs: netdriver.Preferences{Network: netdriver.Pasta{}, PortDriver: "pesto"}, errIs: netdriver.IDPastaTooOld},
 		{name: "explicit incompatible port", host: pastaHost("pasta-2025_01_21.version"), prefs: netdriver.Preferences{Network: netdriver.Pasta{}, PortDriver: "slirp4netns"}, errIs: netdriver.IDIncompatible},
 		{name: "pasta with builtin: the embedded engine only, a warning", host: pastaHost("pasta-2025_01_21.version"), prefs: netdriver.Preferences{Network: netdriver.Pasta{}, PortDriver: "builtin"},
@@ -115,6 +129,11 @@ func TestSelect(t *testing.T) {
 			}
 			if len(sel.Warnings) != tt.warnings {
 				t.Errorf("warnings %q; want %d", sel.Warnings, tt.warnings)
+			}
+			for _, w := range tt.warnIn {
+				if !strings.Contains(strings.Join(sel.Warnings, "\n"), w) {
+					t.Errorf("warnings %q lack %q", sel.Warnings, w)
+				}
 			}
 		})
 	}
