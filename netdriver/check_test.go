@@ -149,8 +149,10 @@ func TestPastaCheckPort(t *testing.T) {
 func TestLXCUserNICCheck(t *testing.T) {
 	ctx := context.Background()
 	const usernet = "/etc/lxc/lxc-usernet"
-	base := ordinary()
+	base := ordinary().file("/sys/class/net/lxcbr0/bridge/bridge_id", "8000.fea5ec4b4b88\n").file("/sys/class/net/br1/bridge/bridge_id", "8000.0\n")
 	base.setuid = []string{"/usr/lib/x86_64-linux-gnu/lxc/lxc-user-nic"}
+	noBridge := ordinary().file(usernet, "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/address", "fe:a5:ec:4b:4b:88\n")
+	noBridge.setuid = base.setuid
 	for _, tt := range []struct {
 		name string
 		host fakeHost
@@ -167,8 +169,9 @@ func TestLXCUserNICCheck(t *testing.T) {
 		{name: "wrong bridge", host: base.file(usernet, "alice veth br1 1\n"), want: []netdriver.ID{netdriver.IDLXCUserNet}},
 		{name: "zero count", host: base.file(usernet, "alice veth lxcbr0 0\n"), want: []netdriver.ID{netdriver.IDLXCUserNet}},
 		{name: "no usernet", host: base, want: []netdriver.ID{netdriver.IDLXCUserNet}},
-		{name: "not setuid", host: ordinary().with("/usr/libexec/lxc/lxc-user-nic").file(usernet, "alice veth lxcbr0 1\n"), want: []netdriver.ID{netdriver.IDNotSetuid}},
-		{name: "missing", host: ordinary().file(usernet, "alice veth lxcbr0 1\n"), want: []netdriver.ID{netdriver.IDBinaryMissing}},
+		{name: "not setuid", host: ordinary().with("/usr/libexec/lxc/lxc-user-nic").file(usernet, "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/bridge/bridge_id", "x"), want: []netdriver.ID{netdriver.IDNotSetuid}},
+		{name: "missing", host: ordinary().file(usernet, "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/bridge/bridge_id", "x"), want: []netdriver.ID{netdriver.IDBinaryMissing}},
+		{name: "no such bridge", host: noBridge.file("/sys/class/net/eth0/address", "x"), d: netdriver.LXCUserNIC{Bridge: "lxcbr0"}, want: []netdriver.ID{netdriver.IDLXCBridge}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantProblems(t, tt.d.Check(ctx, tt.host.host(t)), tt.want...)
@@ -177,6 +180,10 @@ func TestLXCUserNICCheck(t *testing.T) {
 	err := netdriver.LXCUserNIC{}.Check(ctx, base.host(t))
 	if want := `add the line "alice veth lxcbr0 1" to /etc/lxc/lxc-usernet`; !strings.Contains(netdriver.Remedy(err), want) {
 		t.Errorf("remedy %q lacks %q", netdriver.Remedy(err), want)
+	}
+	err = netdriver.LXCUserNIC{}.Check(ctx, noBridge.host(t))
+	if want := "ip link add lxcbr0 type bridge"; !strings.Contains(err.Error(), "lxcbr0 is not a bridge") || !strings.Contains(netdriver.Remedy(err), want) {
+		t.Errorf("no bridge: %v (remedy %q); want it named, and %q", err, netdriver.Remedy(err), want)
 	}
 }
 

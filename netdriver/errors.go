@@ -37,6 +37,9 @@ const (
 	IDNotSetuid ID = "not-setuid"
 	// IDLXCUserNet: /etc/lxc/lxc-usernet has no veth entry for the user and bridge.
 	IDLXCUserNet ID = "lxc-usernet"
+	// IDLXCBridge: the bridge lxc-user-nic attaches to does not exist, or is
+	// not a bridge.
+	IDLXCBridge ID = "lxc-bridge-missing"
 	// IDHostNetwork: the "host" network (no network namespace) was requested;
 	// dockerd-rootless.sh rejects it ("Unsupported RootlessKit network driver: host").
 	IDHostNetwork ID = "host-network-unsupported"

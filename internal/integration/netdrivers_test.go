@@ -395,3 +395,14 @@ func TestPastaTooOld(t *testing.T) {
 		})
 	}
 }
+
+// TestLXCUserNICNoBridge: a bridge that does not exist is refused up front, naming it and how
+// to make one, instead of failing inside RootlessKit.
+func TestLXCUserNICNoBridge(t *testing.T) {
+	bed := testbed.Require(t)
+	stack, _ := bed.Stack("current")
+	_, err := tryLaunch(t, bed, stack, rootless.WithNetwork(netdriver.LXCUserNIC{Bridge: "rlsd-nobridge"}), rootless.WithPortDriver(portdriver.Builtin{}))
+	if !errors.Is(err, netdriver.IDLXCBridge) || !strings.Contains(err.Error(), "rlsd-nobridge is not a bridge") || !hasRemedy(err) {
+		t.Fatalf("Launch with a missing bridge: %v; want %s naming it, with a remedy", err, netdriver.IDLXCBridge)
+	}
+}
