@@ -406,3 +406,90 @@ func TestLXCUserNICNoBridge(t *testing.T) {
 		t.Fatalf("Launch with a missing bridge: %v; want %s naming it, with a remedy", err, netdriver.IDLXCBridge)
 	}
 }
+
+// TestPastaOnOlderRootlessKit: what Check says about RootlessKit 2.3.1's pasta driver is true,
+// and RootlessKit 3.3.0 has neither problem. With 2.3.1 a 127.0.0.1 publish resets every
+// connection (no --host-lo-to-ns-lo, fixed in 2.3.2) and, despite --disable-host-loopback, a
+// --net=host container, which shares RootlessKit's namespace with dockerd when the namespace is
+// not detached, reaches a service on the host's loopback (fixed in 3.1.0). (With a detached
+// namespace, --net=host containers are in the host's namespace, and reach it on any release.)
+func TestPastaOnOlderRootlessKit(t *testing.T) {
+	bed := testbed.Require(t)
+	if bed.OldRootlessKit == "" {
+		t.Fatal("the bed has no old rootlesskit; run: sudo hack/provision")
+	}
+	stack, _ := bed.Stack("current")
+	// pasta forwards the namespace's loopback to the host's for the ports that listen there,
+	// except ephemeral ones, as for published ports.
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", testbed.FreeStaticPort(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "host loopback\n") })}
+	go srv.Serve(l)
+	defer srv.Close()
+	hostURL := fmt.Sprintf("http://127.0.0.1:%d/", l.Addr().(*net.TCPAddr).Port)
+	for _, tt := range []struct {
+		name, rk string
+		old      bool
+	}{{"rootlesskit-2.3.1", bed.OldRootlessKit, true}, {"rootlesskit-3.3.0", stack.Binary("rootlesskit"), false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := []rootless.Option{rootless.WithEngine(rootless.EngineExternal), rootless.WithNetwork(netdriver.Pasta{}), rootless.WithPortDriver(portdriver.Implicit{}),
+				rootless.WithBinaries(rootless.Binaries{RootlessKit: tt.rk, Path: []string{bed.Pasta, stack.Bin}}), rootless.WithDetachNetNS(false)}
+			var warned []string
+			for _, p := range rootless.Problems(rootless.Check(t.Context(), opts...)) {
+				if !p.Warning {
+					t.Fatalf("blocking problem: %v", p)
+				}
+				warned = append(warned, p.Error())
+			}
+			all := strings.Join(warned, "\n")
+			for _, want := range []string{"-p 127.0.0.1:PORT", "upgrade RootlessKit to 2.3.2", "reach the host's loopback", "upgrade RootlessKit to 3.1.0"} {
+				if strings.Contains(all, want) != tt.old {
+					t.Errorf("Check warnings mention %q: %v; want %v. Warnings:\n%s", want, !tt.old, tt.old, all)
+				}
+			}
+			d, err := tryLaunch(t, bed, stack, opts...)
+			if err != nil {
+				t.Fatalf("Launch: %v", err)
+			}
+			cli := testbed.Client(t, d.Host())
+			testbed.LoadImage(t, cli, bed)
+			port := testbed.FreeStaticPort(t)
+			testbed.RunProbe(t, cli, bed, port, 80)
+			url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+			if tt.old {
+				// pasta binds the port once it sees docker-proxy listen; then every request fails.
+				waitListening(t, port)
+				if resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url); err == nil {
+					resp.Body.Close()
+					t.Errorf("GET %s through RootlessKit 2.3.1 answered %s; Check warns that it resets", url, resp.Status)
+				}
+			} else if body := testbed.Get(t, url, time.Minute); body != testbed.ProbeBody {
+				t.Errorf("GET %s: %q", url, body)
+			}
+			code, out := testbed.RunOnce(t, cli, bed, &container.HostConfig{NetworkMode: "host"}, "/bin/probe", "get", "-url", hostURL)
+			if reached := code == 0 && out == "host loopback\n"; reached != tt.old {
+				t.Errorf("a --net=host container GET %s: exit %d, %q; want reached=%v", hostURL, code, out, tt.old)
+			}
+		})
+	}
+}
+
+// waitListening waits until something on the host listens on TCP port (pasta's implicit
+// forwarding binds it within a second or two of docker-proxy listening in the namespace).
+func waitListening(t *testing.T, port int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on port %d: %v", port, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

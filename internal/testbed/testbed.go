@@ -45,6 +45,8 @@ type Bed struct {
 	// LXCBridge is the bridge lxc-user-nic attaches to (lxcbr0) and LXCBridgeAddr the host's
 	// address on it; "" if the bed has none.
 	LXCBridge, LXCBridgeAddr string
+	// OldRootlessKit is a rootlesskit older than the stacks' (2.3.1), for version checks; "" if none.
+	OldRootlessKit string
 }
 
 // Stack is one engine stack: dockerd, containerd, runc, rootlesskit and that engine's own
@@ -103,6 +105,7 @@ func Load() (*Bed, error) {
 	}
 	bed := &Bed{Root: root, Image: kv["ROOTLESSD_TESTBED_IMAGE"], ImageTag: kv["ROOTLESSD_TESTBED_IMAGE_TAG"], Pasta: kv["ROOTLESSD_TESTBED_PASTA"]}
 	bed.LXCBridge, bed.LXCBridgeAddr, _ = strings.Cut(kv["ROOTLESSD_TESTBED_LXC_BRIDGE"], ":")
+	bed.OldRootlessKit = kv["ROOTLESSD_TESTBED_OLD_ROOTLESSKIT"]
 	for _, s := range strings.Fields(kv["ROOTLESSD_TESTBED_STACKS"]) {
 		name, bin, ok := strings.Cut(s, ":")
 		if !ok {
