@@ -20,7 +20,9 @@ import (
 // needs pasta 2026_05_07 and RootlessKit 3.1). Both keep the client's
 // source IP. implicit forwards only ports outside the host's ephemeral
 // range (net.ipv4.ip_local_port_range, 32768-60999 by default): pasta never
-// binds those, so a container port published on one is unreachable.
+// binds those, so a container port published on one is unreachable, and so
+// is every port dockerd picks itself (docker run -P, or -p 80 without a
+// host port), since it picks them from that range.
 //
 // The embedded engine also runs pasta with the builtin port driver
 // (RootlessKit's own forwarder, with a port API and TCP source IPs), which

@@ -233,7 +233,10 @@ func (Slirp4netns) Child(io.Writer) port.ChildDriver { return slirpport.NewChild
 // RootlessKit 2.0; pasta 2023_12_04 recommended). Fast and keeps source
 // IPs, but there is no port API: dockerd does not manage ports, and any
 // listener in the namespace becomes reachable from the host, including
-// ones never meant to be published.
+// ones never meant to be published. pasta skips the host's ephemeral ports
+// (net.ipv4.ip_local_port_range), so publishes on them, including every
+// port dockerd picks (docker run -P), are unreachable; a 127.0.0.1 publish
+// is bound on all addresses but served to the host's loopback only.
 type Implicit struct{}
 
 var _ Driver = Implicit{}
