@@ -14,6 +14,7 @@ import (
 	"github.com/rootlessd/rootlessd/cgroupdeleg"
 	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/idmap"
+	"github.com/rootlessd/rootlessd/portdriver"
 )
 
 // Report is what Check found: every finding, worst first, and the plan Launch would follow as
@@ -91,12 +92,24 @@ func checkHost(ctx context.Context, r *resolver) error {
 func checkChoices(r *resolver) error {
 	p := r.p
 	errs := []error{checkTun(r), checkMTU(r)}
-	if !p.Dockerd.PortsViaAPI && p.Port.Properties().API {
-		if _, err := r.h.net.LookPath("rootlesskit-docker-proxy"); err != nil {
+	// dockerd < 28 runs rootlesskit-docker-proxy for every published port, whatever the port
+	// driver (with implicit, which has no API, the proxy hands the port to docker-proxy).
+	if !p.Dockerd.PortsViaAPI && p.Port.Name() != portdriver.NameNone {
+		path, err := r.h.net.LookPath("rootlesskit-docker-proxy")
+		if err != nil {
 			errs = append(errs, because(problem(IDDockerProxyMissing,
 				fmt.Sprintf("dockerd %s (< 28) publishes `docker run -p` ports through rootlesskit-docker-proxy, which is not installed", p.Dockerd.Version),
 				"PATH="+r.h.net.PATH,
 				"install it (Debian/Ubuntu: sudo apt-get install rootlesskit), put its directory in Binaries.Path, or use Docker >= 28"), err))
+		} else if p.Port.Name() == portdriver.NameImplicit {
+			// Before RootlessKit 2.0 the proxy fails without a port API ("no port driver is
+			// available"); 2.0 hands such ports to docker-proxy, and its binary says "implicit".
+			if found, serr := scanHostFile(r.h, path, []byte("implicit")); serr == nil && !found[0] {
+				errs = append(errs, problem(IDDockerProxyTooOld,
+					fmt.Sprintf("dockerd %s (< 28) publishes `docker run -p` ports through %s, which predates RootlessKit 2.0 and fails with port driver implicit (\"no port driver is available\")", p.Dockerd.Version, path),
+					path,
+					"use port driver pesto or builtin with pasta, install rootlesskit-docker-proxy from RootlessKit 2.0 or later, or use Docker >= 28"))
+			}
 		}
 	}
 	return errors.Join(errs...)

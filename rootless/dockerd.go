@@ -137,6 +137,17 @@ func parseDockerdVersion(out string) string {
 	return strings.TrimSpace(s)
 }
 
+// scanHostFile is scanFile on the host's file at path.
+func scanHostFile(h *host, path string, needles ...[]byte) ([]bool, error) {
+	f, err := h.fs.Open(strings.TrimPrefix(filepath.Clean(path), "/"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ra, _ := f.(io.ReaderAt)
+	return scanFile(f, ra, needles...)
+}
+
 // scanFile reports which of the needles occur in the executable f. Go keeps string literals in
 // .rodata, a tenth of dockerd; only that is read when the ELF has one (ra, f as a ReaderAt).
 func scanFile(f io.Reader, ra io.ReaderAt, needles ...[]byte) ([]bool, error) {

@@ -92,7 +92,13 @@ func (f fixture) dockerd(version string) fixture {
 }
 
 func (f fixture) rootlesskit(version string) fixture {
-	return f.with("/usr/bin/rootlesskit", "/usr/bin/rootlesskit-docker-proxy").
+	// RootlessKit 2.0's proxy hands ports of the implicit driver to docker-proxy; its binary
+	// says "implicit", older ones do not (checkChoices).
+	proxy := "rootlesskit-docker-proxy " + version
+	if !strings.HasPrefix(version, "1.") {
+		proxy += " implicit"
+	}
+	return f.with("/usr/bin/rootlesskit", "/usr/bin/rootlesskit-docker-proxy").file("/usr/bin/rootlesskit-docker-proxy", proxy).
 		out("/usr/bin/rootlesskit --version", "tool:rootlesskit-"+version+".version")
 }
 
@@ -188,7 +194,7 @@ func (f fixture) host(t testing.TB) (*host, *runs) {
 	}
 	for p, c := range f.files {
 		mode := fs.FileMode(0o644)
-		if p == "/usr/bin/dockerd" {
+		if p == "/usr/bin/dockerd" || slices.Contains(f.programs, p) {
 			mode = 0o755
 		}
 		fsys[strings.TrimPrefix(p, "/")] = &fstest.MapFile{Data: toolFile(t, c), Mode: mode}

@@ -61,6 +61,9 @@ const (
 	IDDetachNetNSUnsupported diag.ID = "rootless.detach-netns-unsupported"
 	// IDDockerProxyMissing: dockerd older than 28 needs rootlesskit-docker-proxy for ports.
 	IDDockerProxyMissing diag.ID = "rootless.docker-proxy-missing"
+	// IDDockerProxyTooOld: dockerd older than 28 with port driver implicit needs the
+	// rootlesskit-docker-proxy of RootlessKit 2.0 or later.
+	IDDockerProxyTooOld diag.ID = "rootless.docker-proxy-too-old"
 	// IDNsenterMissing: nsenter is missing; Daemon.Command cannot enter the namespaces.
 	IDNsenterMissing diag.ID = "rootless.nsenter-missing"
 	// IDUsernsCloneDisabled: kernel.unprivileged_userns_clone is 0 (Debian, Arch).
@@ -91,7 +94,7 @@ func IDs() []diag.ID {
 		IDStateDirCreate, IDSocketPathTooLong, IDDataRootNoHome, IDDataRootNFS, IDDataRootCreate, IDDockerdMissing,
 		IDDockerdUnusable, IDEngineProgramMissing, IDRootlessKitMissing, IDRootlessKitUnusable, IDRootlessKitTooOld,
 		IDDriverNotEmbeddable, IDNoUsableNetwork, IDNetworkWithoutNamespace, IDDetachNetNSUnsupported,
-		IDDockerProxyMissing, IDNsenterMissing, IDUsernsCloneDisabled, IDMaxUserNamespacesZero, IDUserUnknown,
+		IDDockerProxyMissing, IDDockerProxyTooOld, IDNsenterMissing, IDUsernsCloneDisabled, IDMaxUserNamespacesZero, IDUserUnknown,
 		IDCgroupUnknown, IDIptablesMissing, IDKernelModuleMissing, IDPingDisabled, IDPrivilegedPorts, IDTunUnusable,
 		IDMTUAboveRoute}
 }

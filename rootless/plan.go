@@ -220,7 +220,11 @@ func (p *Plan) String() string {
 		line("daemon.json", p.Paths.DaemonConfig, nil)
 	}
 	line("dockerd args", strings.Join(p.DockerdArgs, " "), nil)
-	line("rk flags", strings.Join(p.RootlessKitFlags, " "), nil)
+	if len(p.RootlessKitFlags) == 0 {
+		line("rk flags", "(none: no rootlesskit command runs these drivers)", nil)
+	} else {
+		line("rk flags", strings.Join(p.RootlessKitFlags, " "), nil)
+	}
 	for _, f := range p.Findings {
 		line(f.Severity.String(), string(f.ID)+": "+f.Detail, nil)
 	}

@@ -74,6 +74,12 @@ func TestPlans(t *testing.T) {
 		{"trixie", trixie(), nil},
 		{"trixie-external", trixie(), []Option{WithEngine(EngineExternal)}},
 		{"trixie-pasta", trixie(), []Option{WithNetwork(netdriver.Pasta{}), WithSourceIP(true)}},
+		// RootlessKit 2.0 with a pasta of 2024_10_30 or later: loopback publishes reset and the
+		// host loopback stays open (warnings, not refusals).
+		{"trixie-pasta-external", trixie().without("/usr/bin/pasta", "/usr/bin/pesto").pasta("2026_05_07"), []Option{WithEngine(EngineExternal), WithNetwork(netdriver.Pasta{})}},
+		// Only RootlessKit's library runs pasta with builtin: no flags, no fallback.
+		{"pasta-builtin-embedded", trixie(), []Option{WithNetwork(netdriver.Pasta{}), WithPortDriver(portdriver.Builtin{})}},
+		{"pasta-builtin-external", trixie(), []Option{WithEngine(EngineExternal), WithNetwork(netdriver.Pasta{}), WithPortDriver(portdriver.Builtin{})}},
 		{"apparmor-restricted", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1"), nil},
 		{"apparmor-restricted-no-rootlesskit", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1").
 			without("/usr/bin/rootlesskit"), nil},
@@ -291,7 +297,7 @@ func TestBinder(t *testing.T) {
 // applies it.
 func TestCombinations(t *testing.T) {
 	f := trixie().pasta("2026_05_07").dockerd("29.7.2").with("/usr/bin/vpnkit").
-		file("/etc/lxc/lxc-usernet", "alice veth lxcbr0 1\n")
+		file("/etc/lxc/lxc-usernet", "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/bridge/bridge_id", "8000.0\n")
 	f.setuid = []string{"/usr/libexec/lxc/lxc-user-nic"}
 	engines := []struct {
 		name string

@@ -417,6 +417,13 @@ func (r *resolver) resolveLaunch() error {
 	}
 	p.helperEnv = append(helperEnv(c.environ), "PATH="+h.net.PATH)
 	flags, err := p.spec.Flags(p.RootlessKit.Version)
+	if errors.Is(err, netdriver.IDEmbeddedOnly) && p.Engine == EngineEmbedded {
+		// RootlessKit's library runs what no rootlesskit command can: no equivalent flags,
+		// and no fallback to the installed rootlesskit.
+		p.Reasons.Engine = append(p.Reasons.Engine, fmt.Sprintf("no rootlesskit command runs network %s with port driver %s (only RootlessKit's library does), so there are no equivalent flags and no fallback", p.Network.Name(), p.Port.Name()))
+		p.Fallback, p.RootlessKitFlags = nil, nil
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -124,6 +124,11 @@ func consider(ctx context.Context, h *netdriver.Host, w wants, v netdriver.Versi
 	for _, f := range diag.List(checked) {
 		sel.warnings = append(sel.warnings, f)
 	}
+	if pa, ok := d.(netdriver.Pasta); ok {
+		for _, f := range pa.RootlessKitWarnings(ctx, h, v, port.Name()) {
+			sel.warnings = append(sel.warnings, f)
+		}
+	}
 	sel.netReasons = []string{netdriver.Describe(ctx, h, d)}
 	sel.portReasons = []string{portReason}
 

@@ -41,6 +41,14 @@ type Bed struct {
 	Users    []User
 	Image    string // path of the test image archive (docker load format)
 	ImageTag string
+	// Pasta is a directory with a pasta and pesto new enough for RootlessKit's pasta driver and
+	// its pesto port driver; "" if the bed has none. /usr/bin/pasta may be older.
+	Pasta string
+	// LXCBridge is the bridge lxc-user-nic attaches to (lxcbr0) and LXCBridgeAddr the host's
+	// address on it; "" if the bed has none.
+	LXCBridge, LXCBridgeAddr string
+	// OldRootlessKit is a rootlesskit older than the stacks' (2.3.1), for version checks; "" if none.
+	OldRootlessKit string
 }
 
 // Stack is one engine stack: dockerd, containerd, runc, rootlesskit and that engine's own
@@ -97,7 +105,9 @@ func Load() (*Bed, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", envFile, err)
 	}
-	bed := &Bed{Root: root, Image: kv["ROOTLESSD_TESTBED_IMAGE"], ImageTag: kv["ROOTLESSD_TESTBED_IMAGE_TAG"]}
+	bed := &Bed{Root: root, Image: kv["ROOTLESSD_TESTBED_IMAGE"], ImageTag: kv["ROOTLESSD_TESTBED_IMAGE_TAG"], Pasta: kv["ROOTLESSD_TESTBED_PASTA"]}
+	bed.LXCBridge, bed.LXCBridgeAddr, _ = strings.Cut(kv["ROOTLESSD_TESTBED_LXC_BRIDGE"], ":")
+	bed.OldRootlessKit = kv["ROOTLESSD_TESTBED_OLD_ROOTLESSKIT"]
 	for _, s := range strings.Fields(kv["ROOTLESSD_TESTBED_STACKS"]) {
 		name, bin, ok := strings.Cut(s, ":")
 		if !ok {
