@@ -78,6 +78,9 @@ var symptoms = []symptom{
 	{[]string{"Iptables not found"},
 		"dockerd cannot find iptables in its PATH",
 		"sudo apt-get install -y iptables (Fedora: sudo dnf install -y iptables), or put its directory in Binaries.Path, or WithDockerdArgs(\"--iptables=false\")"},
+	{[]string{"could not exchange DHCP"}, // RootlessKit's lxc-user-nic child, after 30 s
+		"lxc-user-nic's namespace got no DHCP answer on its bridge: no DHCP server serves the bridge",
+		"start lxc's lxc-net service (it runs dnsmasq with DHCP and NAT on lxcbr0), or run a DHCP server on the bridge, e.g. sudo dnsmasq --interface=BRIDGE --bind-interfaces --dhcp-range=10.0.3.2,10.0.3.254 (and NAT for outbound traffic)"},
 	{[]string{"slirp4netns", "executable file not found"},
 		"slirp4netns is not installed",
 		"sudo apt-get install -y slirp4netns, or choose another network driver (WithNetwork)"},

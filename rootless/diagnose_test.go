@@ -59,6 +59,7 @@ var symptomLines = []struct {
 		`docker: Error response from daemon: OCI runtime create failed: container_linux.go:380: starting container process caused: process_linux.go:385: applying cgroup configuration for process caused: error while starting unit "docker-931c.scope" with properties [{Name:Delegate Value:true}]: read unix @->/run/systemd/private: read: connection reset by peer: unknown.`},
 	{"Iptables not found",
 		"failed to start daemon: Error initializing network controller: error obtaining controller instance: failed to create NAT chain DOCKER: Iptables not found"},
+	{"could not exchange DHCP", "[rootlesskit:child ] error: could not exchange DHCP with eth0: timed out while listening for replies"}, // seen: lxc-user-nic on a bridge without dnsmasq
 	{"slirp4netns", `[rootlesskit:parent] error: failed to setup network &{binary:slirp4netns mtu:65520}: exec: "slirp4netns": executable file not found in $PATH`},
 	{"pasta", `[rootlesskit:parent] error: failed to setup network &{binary:pasta mtu:65520}: exec: "pasta": executable file not found in $PATH`},
 	{"address already in use",

@@ -245,6 +245,9 @@ func poll(ctx context.Context, proc *engine.Process, ready func() (bool, error))
 		}
 		select {
 		case <-proc.Done():
+			if err := proc.Err(); errors.Is(err, engine.ErrChildLost) {
+				return fmt.Errorf("%w: %w", errExited, err)
+			}
 			return fmt.Errorf("%w with status %d", errExited, proc.ExitCode())
 		case <-ctx.Done():
 			return ctx.Err()

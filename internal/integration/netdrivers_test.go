@@ -21,6 +21,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/rootlessd/rootlessd/diag"
+	"github.com/rootlessd/rootlessd/internal/engine"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
@@ -406,6 +407,48 @@ func TestLXCUserNICNoBridge(t *testing.T) {
 	if !errors.Is(err, netdriver.IDLXCBridge) || !strings.Contains(err.Error(), "rlsd-nobridge is not a bridge") || !hasRemedy(err) {
 		t.Fatalf("Launch with a missing bridge: %v; want %s naming it, with a remedy", err, netdriver.IDLXCBridge)
 	}
+}
+
+// TestLXCUserNICNoDHCP: on a bridge no DHCP server serves, RootlessKit's child gives up after
+// 30 s, and RootlessKit's parent, still waiting for its port driver, would wait forever, and
+// Launch with it. The engine notices the lost child on both engines: Launch fails with the
+// cause and the fix, and leaves no process behind.
+func TestLXCUserNICNoDHCP(t *testing.T) {
+	bed := testbed.Require(t)
+	if bed.LXCNoDHCPBridge == "" {
+		t.Fatal("the bed has no bridge without DHCP; run: sudo hack/provision")
+	}
+	stack, _ := bed.Stack("current")
+	t.Run("engines", func(t *testing.T) {
+		for _, eng := range []rootless.Engine{rootless.EngineEmbedded, rootless.EngineExternal} {
+			t.Run(eng.String(), func(t *testing.T) {
+				t.Parallel() // 30 s each, waiting for DHCP
+				u := bed.Self()
+				// Far above RootlessKit's 30 s: a Launch that ends by this deadline hung.
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+				defer cancel()
+				d, err := rootless.Launch(ctx, rootless.WithEngine(eng),
+					rootless.WithStateDir(testbed.ScratchDir(t, bed, stack, u.RuntimeDir)),
+					rootless.WithDataRoot(testbed.ScratchDir(t, bed, stack, u.Home)),
+					rootless.WithBinaries(rootless.Binaries{Path: []string{stack.Bin}}),
+					rootless.WithNetwork(netdriver.LXCUserNIC{Bridge: bed.LXCNoDHCPBridge}), rootless.WithPortDriver(portdriver.Builtin{}))
+				if err == nil {
+					d.Close()
+					t.Fatal("Launch on a bridge without DHCP succeeded")
+				}
+				var se *rootless.StartError
+				switch {
+				case errors.Is(err, context.DeadlineExceeded):
+					t.Fatalf("Launch hung until its deadline: %v", err)
+				case !errors.Is(err, engine.ErrChildLost):
+					t.Errorf("Launch: %v; want %v", err, engine.ErrChildLost)
+				case !errors.As(err, &se) || !strings.Contains(se.Cause, "no DHCP answer") || !strings.Contains(se.Fix, "dnsmasq"):
+					t.Errorf("Launch: %v; want a StartError whose cause is the missing DHCP answer and whose fix names dnsmasq", err)
+				}
+			})
+		}
+	})
+	testbed.AssertNoProcesses(t, 10*time.Second)
 }
 
 // TestPastaOnOlderRootlessKit: what Check says about RootlessKit 2.3.1's pasta driver is true,
