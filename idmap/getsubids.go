@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rootlessd/rootlessd/diag"
 )
@@ -74,6 +75,30 @@ func (e *getsubidsError) Error() string {
 }
 
 func (e *getsubidsError) Unwrap() error { return e.err }
+
+// answer is one getsubids query's result.
+type answer struct {
+	ranges []Range
+	diags  []Diag
+	err    error
+}
+
+// askAll runs every query of every kind at once (each is a process start, the slowest part of
+// a check) and returns the answers in the order kinds × keys.
+func askAll(ctx context.Context, exe string, keys []string) []answer {
+	answers := make([]answer, len(kinds)*len(keys))
+	var wg sync.WaitGroup
+	for i, k := range kinds {
+		for j, who := range keys {
+			wg.Go(func() {
+				a := &answers[i*len(keys)+j]
+				a.ranges, a.diags, a.err = runGetsubids(ctx, exe, k, who)
+			})
+		}
+	}
+	wg.Wait()
+	return answers
+}
 
 // runGetsubids runs one query and parses its output.
 func runGetsubids(ctx context.Context, exe string, k kind, who string) ([]Range, []Diag, error) {
@@ -150,19 +175,19 @@ func (g Getsubids) lookup(ctx context.Context, u User) *Subids {
 		return s
 	}
 	keys := u.keys()
-	for _, k := range kinds {
+	answers := askAll(ctx, exe, keys)
+	for i, k := range kinds {
 		var (
 			all  []Range
 			errs []error
 		)
-		for _, q := range keys {
-			rs, diags, err := runGetsubids(ctx, exe, k, q)
-			s.Diags = append(s.Diags, diags...)
-			if err != nil {
-				errs = append(errs, err)
+		for _, a := range answers[i*len(keys) : (i+1)*len(keys)] {
+			s.Diags = append(s.Diags, a.diags...)
+			if a.err != nil {
+				errs = append(errs, a.err)
 				continue
 			}
-			all = append(all, rs...)
+			all = append(all, a.ranges...)
 		}
 		if ctx.Err() != nil {
 			return s
