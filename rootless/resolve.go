@@ -406,7 +406,7 @@ func (r *resolver) resolveLaunch() error {
 	if l.DaemonConfig != "" {
 		args = append(args, "--config-file="+l.DaemonConfig)
 	}
-	p.DockerdArgs = append(append(args, p.DockerdArgs...), c.dockerdArgs...)
+	p.DockerdArgs = append(append(append(args, p.DockerdArgs...), r.firewallArgs()...), c.dockerdArgs...)
 	selinux := h.selinux != nil && h.selinux()
 	p.spec = engine.Spec{
 		StateDir: l.RootlessKitStateDir, Net: p.Network, Port: p.Port, Publish: p.Publish,

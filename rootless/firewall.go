@@ -1,0 +1,69 @@
+package rootless
+
+import (
+	"encoding/json"
+	"io/fs"
+	"path/filepath"
+	"strings"
+)
+
+// symNftables proves dockerd's nftables firewall backend (Docker 29, moby#49614), for builds
+// whose version says nothing.
+var symNftables = []byte("firewall-backend is set to nftables")
+
+// firewallArgs picks dockerd's nftables firewall backend when dockerd has it and nft is
+// installed, unless the caller's dockerd arguments or daemon.json choose a backend or turn the
+// firewall off. The rules are the same (NAT, published ports, isolation between networks, for
+// IPv4 and, where dockerd has it on, IPv6); the iptables backend programs them with one iptables
+// or ip6tables process per rule, over a hundred at every start (each behind nsenter with a
+// detached network namespace), where nft loads each table at once. What the nftables backend
+// lacks is the DOCKER-USER chain, which rootless users reach only by entering RootlessKit's
+// namespace; --firewall-backend=iptables (WithDockerdArgs or daemon.json) keeps it.
+func (r *resolver) firewallArgs() []string {
+	if !r.p.Dockerd.Nftables {
+		return nil
+	}
+	for _, a := range r.c.dockerdArgs {
+		if strings.HasPrefix(a, "--firewall-backend") || strings.HasPrefix(a, "--iptables=false") || a == "--bridge=none" {
+			return nil
+		}
+	}
+	if _, err := r.h.net.LookPath("nft"); err != nil {
+		return nil
+	}
+	if cfg := r.daemonConfig(); cfg != nil {
+		if _, ok := cfg["firewall-backend"]; ok {
+			return nil
+		}
+		if v, ok := cfg["iptables"].(bool); ok && !v {
+			return nil
+		}
+		if v, ok := cfg["bridge"].(string); ok && v == "none" {
+			return nil
+		}
+	}
+	return []string{"--firewall-backend=nftables"}
+}
+
+// daemonConfig reads the daemon.json dockerd will read (WithDaemonConfig, else dockerd's
+// rootless default under XDG_CONFIG_HOME); nil if there is none or it is not a JSON object
+// (dockerd then reports that itself).
+func (r *resolver) daemonConfig() map[string]any {
+	path := r.p.Paths.DaemonConfig
+	if path == "" {
+		dir := envLookup(r.c.environ)("XDG_CONFIG_HOME")
+		if dir == "" {
+			dir = filepath.Join(r.h.home, ".config")
+		}
+		path = filepath.Join(dir, "docker", "daemon.json")
+	}
+	b, err := fs.ReadFile(r.h.fs, strings.TrimPrefix(filepath.Clean(path), "/"))
+	if err != nil {
+		return nil
+	}
+	var cfg map[string]any
+	if json.Unmarshal(b, &cfg) != nil {
+		return nil
+	}
+	return cfg
+}
