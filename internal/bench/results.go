@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -110,6 +111,14 @@ func median(xs []float64) float64 {
 }
 
 func (b *bench) write(r *results) error {
+	fmt.Print(table(r)) // the figures, also for -short
+	for _, f := range []string{b.o.jsonOut, b.o.chart, b.o.doc} {
+		if f != "" {
+			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+				return err
+			}
+		}
+	}
 	if b.o.jsonOut != "" {
 		j, err := json.MarshalIndent(r, "", "  ")
 		if err != nil {
@@ -131,7 +140,6 @@ func (b *bench) write(r *results) error {
 		}
 		b.logf("wrote %s", b.o.doc)
 	}
-	fmt.Print(table(r)) // the figures, also for -short
 	return nil
 }
 
