@@ -216,7 +216,7 @@ var libsystemdGlobs = []string{
 func (d *detector) systemd() {
 	d.r.Systemd = d.sys.isDir("run/systemd/system")
 	for _, g := range libsystemdGlobs {
-		ms, _ := fs.Glob(d.sys.FS, g)
+		ms, _ := globLibsystemd(d.sys.FS, g)
 		for _, m := range ms {
 			v := strings.TrimSuffix(strings.TrimPrefix(path.Base(m), "libsystemd-shared-"), ".so")
 			if n, err := ParseSystemdVersion(v); err == nil && n > d.r.SystemdVersion {
