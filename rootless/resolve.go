@@ -145,10 +145,11 @@ func (r *resolver) run(ctx context.Context) {
 	r.add(checkStateDirSafety(h, layout.StateDir))
 	r.add(checkDataRoot(h, layout.DataRoot))
 
-	// The probes run programs and read files; the three groups are independent.
+	// The probes run programs and read files; the groups are independent.
 	var wg sync.WaitGroup
 	wg.Go(func() { r.add(r.resolveDockerd(ctx)) })
 	wg.Go(func() { r.add(checkHost(ctx, r)) })
+	wg.Go(func() { r.prefetchDrivers(ctx) })
 	r.add(r.resolveEngine(ctx))
 	wg.Wait()
 	if r.blocked() {
