@@ -32,6 +32,7 @@ const (
 	mShutdown   = "shutdown"
 	mCheck      = "check"
 	mDensity    = "density"
+	mDockerd    = "dockerd" // a diagnostic, not in the default set: it polls /proc while the start runs
 )
 
 // The contenders.
@@ -159,7 +160,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	for _, st := range b.stacks {
 		b.res.Stacks = append(b.res.Stacks, stackInfo(st))
 	}
-	started := o.metrics[mReady] || o.metrics[mFirst] || o.metrics[mMemory] || o.metrics[mThroughput] || o.metrics[mShutdown]
+	started := o.metrics[mReady] || o.metrics[mDockerd] || o.metrics[mFirst] || o.metrics[mMemory] || o.metrics[mThroughput] || o.metrics[mShutdown]
 	for _, st := range b.stacks {
 		for _, dv := range o.drivers {
 			for round := range o.rounds {
@@ -316,9 +317,19 @@ func (b *bench) sampleStart(ctx context.Context, st testbed.Stack, dv drivers, c
 			err = errors.Join(err, ferr)
 		}
 	}()
+	var seen chan time.Duration
+	if o.metrics[mDockerd] {
+		seen = make(chan time.Duration, 1)
+		go func() { seen <- waitDockerd(d) }()
+	}
 	ready, err := b.waitReady(ctx, d)
 	if err != nil {
 		return err
+	}
+	if seen != nil {
+		if t := <-seen; t > 0 {
+			b.add(mDockerd, st, dv, c, ms(t))
+		}
 	}
 	if o.metrics[mReady] {
 		b.add(mReady, st, dv, c, ms(ready))
@@ -560,4 +571,23 @@ func tail(s string, lines int) string {
 		l = l[len(l)-lines:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// waitDockerd polls d's process tree every millisecond until a dockerd runs in it, and returns
+// the time since d's start (0 if none appeared within the start's bound).
+func waitDockerd(d *daemon) time.Duration {
+	deadline := d.started.Add(startWait)
+	for time.Now().Before(deadline) {
+		for _, p := range treeOf(d.pid) {
+			if p.comm == "dockerd" {
+				return time.Since(d.started)
+			}
+		}
+		select {
+		case <-d.done:
+			return 0
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return 0
 }

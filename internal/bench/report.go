@@ -23,6 +23,7 @@ var rows = []row{
 	{metric: mReady, title: "time to ready", goal: "≤ 0.85× anchor and ≤ 1.15× floor",
 		target:   func(rd, an, fl float64) bool { return rd <= 0.85*an && (fl == 0 || rd <= 1.15*fl) },
 		explains: "from the process start until GET /_ping answers (polled every 2 ms for every contender)"},
+	{metric: mDockerd, title: "time until dockerd runs", explains: "(a diagnostic) from the process start until a dockerd process runs in the contender's tree, polled every millisecond: what the contender does before dockerd"},
 	{metric: mFirst, title: "time to first container", goal: "≤ 0.85× anchor",
 		target:   func(rd, an, _ float64) bool { return rd <= 0.85*an },
 		explains: "from the process start until `docker run --rm` of the test image has printed its output, with `docker load` of the image after ready (a fresh data root has none)"},
