@@ -50,6 +50,25 @@ type host struct {
 	selinux func() bool
 	// dockerdCache keeps what probeDockerd learnt, by binary version; nil: no cache.
 	dockerdCache *sync.Map
+
+	// overlay mounts a read-write overlay in a new user and mount namespace, on directories it
+	// makes (and removes) in dir, as dockerd's overlay2 driver and containerd's overlayfs
+	// snapshotter will: nil when that works, else the mount's output and error. nil: the host
+	// cannot probe.
+	overlay func(ctx context.Context, dir string) ([]byte, error)
+	// nsRun runs argv (an absolute path first) with env as the root of a new user namespace that
+	// maps only this user, in a new network namespace: where dockerd runs iptables. nil: the
+	// host cannot probe.
+	nsRun func(ctx context.Context, env []string, argv ...string) ([]byte, error)
+	// dial connects to the unix socket at the absolute path p and hangs up at once.
+	dial func(p string) error
+	// fileID returns the device (as /proc/locks writes it, "fd:01") and the inode of p.
+	fileID func(p string) (dev string, ino uint64, err error)
+	// openRW opens the device p for reading and writing and closes it (/dev/fuse).
+	openRW func(p string) error
+	// probeCache keeps the answers of successful probes (namespaces, subordinate ids) by the
+	// versions of the programs and files they depend on; nil: no cache.
+	probeCache *sync.Map
 }
 
 // The real machine: built once, since nothing in it changes during the life of a process
@@ -73,7 +92,8 @@ func localHost(pathEnv string) *host {
 func newLocalHost() *host {
 	h := &host{uid: os.Getuid(), gid: os.Getgid(), fs: os.DirFS("/"), net: netdriver.LocalHost(),
 		cgroups: cgroupdeleg.Host(), subids: func(s idmap.Source) idmap.Source { return s },
-		helper: idmap.FindHelper, namespace: idmap.CurrentNamespace, dockerdCache: new(sync.Map)}
+		helper: idmap.FindHelper, namespace: idmap.CurrentNamespace, dockerdCache: new(sync.Map),
+		probeCache: new(sync.Map)}
 	h.home = os.Getenv("HOME")
 	if u, err := user.LookupId(strconv.Itoa(h.uid)); err == nil {
 		h.user = u.Username

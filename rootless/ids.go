@@ -87,13 +87,14 @@ const (
 
 // IDs lists the IDs of the findings this package reports itself.
 func IDs() []diag.ID {
-	return []diag.ID{IDRoot, IDNoInit, IDRuntimeDirMissing, IDStateDirUnsafe, IDStateDirOwner, IDStateDirMode,
+	ids := []diag.ID{IDRoot, IDNoInit, IDRuntimeDirMissing, IDStateDirUnsafe, IDStateDirOwner, IDStateDirMode,
 		IDStateDirCreate, IDSocketPathTooLong, IDDataRootNoHome, IDDataRootNFS, IDDataRootCreate, IDDockerdMissing,
 		IDDockerdUnusable, IDEngineProgramMissing, IDRootlessKitMissing, IDRootlessKitUnusable, IDRootlessKitTooOld,
 		IDDriverNotEmbeddable, IDNoUsableNetwork, IDNetworkWithoutNamespace, IDDetachNetNSUnsupported,
 		IDDockerProxyMissing, IDNsenterMissing, IDUsernsCloneDisabled, IDMaxUserNamespacesZero, IDUserUnknown,
 		IDCgroupUnknown, IDIptablesMissing, IDKernelModuleMissing, IDPingDisabled, IDPrivilegedPorts, IDTunUnusable,
 		IDMTUAboveRoute}
+	return append(ids, doctorIDs()...)
 }
 
 // AllIDs lists, sorted, the ID of every finding Resolve, Check and Launch can report: this

@@ -74,9 +74,11 @@ func TestPlans(t *testing.T) {
 		{"trixie", trixie(), nil},
 		{"trixie-external", trixie(), []Option{WithEngine(EngineExternal)}},
 		{"trixie-pasta", trixie(), []Option{WithNetwork(netdriver.Pasta{}), WithSourceIP(true)}},
-		{"apparmor-restricted", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1"), nil},
+		{"apparmor-restricted", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1").
+			file("/etc/apparmor.d/rootlesskit", ubuntuRootlessKitProfile), nil},
+		{"apparmor-restricted-unprofiled", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1"), nil},
 		{"apparmor-restricted-no-rootlesskit", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1").
-			without("/usr/bin/rootlesskit"), nil},
+			without("/usr/bin/rootlesskit").probe("overlay", "mount: /home/alice/.local/share/docker/m: permission denied.\n", errors.New("exit status 32")), nil},
 		{"apparmor-off", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "0"), nil},
 		{"ipv6", current, []Option{WithIPv6(true)}},
 		{"host-loopback", current, []Option{WithHostLoopback(true)}},

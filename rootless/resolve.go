@@ -46,7 +46,7 @@ func Resolve(ctx context.Context, opts ...Option) (*Plan, error) {
 // are in the plan's Findings either way.
 func resolve(ctx context.Context, c *config, h *host) (*Plan, error) {
 	h = h.once()
-	r := &resolver{c: c, h: h, p: &Plan{c: c, h: h}}
+	r := &resolver{ctx: ctx, c: c, h: h, p: &Plan{c: c, h: h}}
 	r.run(ctx)
 	p := r.p
 	var blocking []error
@@ -85,9 +85,11 @@ func (p *Plan) fallbackPlan(ctx context.Context) (*Plan, error) {
 
 // resolver carries one resolve: the plan being built and what was found on the way.
 type resolver struct {
-	c *config
-	h *host
-	p *Plan
+	ctx context.Context
+	c   *config
+	h   *host
+	p   *Plan
+	doc *doctor // what the host checks learn for the report
 
 	mu       sync.Mutex
 	findings []*diag.Finding
@@ -136,13 +138,22 @@ func (r *resolver) run(ctx context.Context) {
 			h.executable, "call rootless.Init() as the first statement of main (in tests: of TestMain)"), ErrNoInit))
 		return
 	}
+	r.doc = newDoctor(h)
+	p.doc = r.doc
 	layout, err := resolveLayout(c, envLookup(c.environ), h)
 	p.Paths = layout
 	if err != nil {
 		r.add(err)
 		return
 	}
-	r.add(checkStateDirSafety(h, layout.StateDir))
+	// The probes start processes in new namespaces; they run while the rest is checked.
+	r.doc.probes = r.startProbes(ctx)
+	if err := checkRuntimeDir(r); diag.Blocking(err) != nil {
+		r.add(err) // it stands for the state directory's own problem too
+	} else {
+		r.add(err)
+		r.add(checkStateDirSafety(h, layout.StateDir))
+	}
 	r.add(checkDataRoot(h, layout.DataRoot))
 
 	// The probes run programs and read files; the three groups are independent.
@@ -151,11 +162,22 @@ func (r *resolver) run(ctx context.Context) {
 	wg.Go(func() { r.add(checkHost(ctx, r)) })
 	r.add(r.resolveEngine(ctx))
 	wg.Wait()
+	// What needs the probes' answers, the engine and dockerd.
+	r.add(checkUserns(r))
+	r.add(checkAppArmor(r))
+	r.add(checkIptablesProbe(r))
+	storage, err := outlookStorage(r)
+	r.add(err)
+	cgroups, err := outlookCgroups(r)
+	r.add(err)
+	r.doc.outlook = Outlook{Storage: storage, Cgroups: cgroups}
 	if r.blocked() {
+		r.add(checkPorts(r)) // without the port driver's binder
 		return
 	}
 	r.add(r.resolveDrivers(ctx))
 	if r.blocked() {
+		r.add(checkPorts(r))
 		return
 	}
 	r.add(checkChoices(r))
@@ -198,7 +220,7 @@ func (r *resolver) resolveDockerd(ctx context.Context) error {
 		var err error
 		if path, err = h.net.LookPath("dockerd"); err != nil {
 			return because(problem(IDDockerdMissing, "dockerd not found", "PATH="+h.net.PATH,
-				"install Docker Engine (Debian/Ubuntu: sudo apt-get install docker.io; Fedora: sudo dnf install moby-engine; or docker-ce from download.docker.com), or set Binaries.Dockerd / Binaries.Path"), err)
+				"install Docker Engine ("+r.doc.distro.install(pkgDockerd)+"; or docker-ce and docker-ce-rootless-extras from download.docker.com), or set Binaries.Dockerd / Binaries.Path"), err)
 		}
 	}
 	info, err := probeDockerd(ctx, h, path)
@@ -214,7 +236,7 @@ func (r *resolver) resolveDockerd(ctx context.Context) error {
 	for _, name := range []string{"containerd", "containerd-shim-runc-v2", "runc"} {
 		if _, err := h.net.LookPath(name); err != nil {
 			errs = append(errs, because(problem(IDEngineProgramMissing, name+" not found: dockerd starts it", "PATH="+h.net.PATH,
-				"install it with the engine (Debian/Ubuntu: sudo apt-get install containerd runc), or add its directory to Binaries.Path"), err))
+				"install it with the engine ("+r.doc.distro.install(pkgContainerd, pkgRunc)+"), or add its directory to Binaries.Path"), err))
 		}
 	}
 	return errors.Join(errs...)
@@ -261,7 +283,7 @@ func (r *resolver) findRootlessKit(ctx context.Context) (RootlessKit, error) {
 		var err error
 		if path, err = h.net.LookPath("rootlesskit"); err != nil {
 			return RootlessKit{}, because(problem(IDRootlessKitMissing, "rootlesskit not found, and the external engine needs it", "PATH="+h.net.PATH,
-				"install it (Debian/Ubuntu: sudo apt-get install rootlesskit; Fedora: sudo dnf install rootlesskit), set Binaries.RootlessKit, or use the embedded engine"), err)
+				"install it ("+r.doc.distro.install(pkgRootlessKit)+"), set Binaries.RootlessKit, or use the embedded engine"), err)
 		}
 	}
 	v, err := netdriver.RootlessKitVersion(ctx, h.net, path)
