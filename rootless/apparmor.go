@@ -33,7 +33,7 @@ func (p apparmorProfile) at() string { return fmt.Sprintf("%s:%d", p.file, p.lin
 
 var (
 	// profile NAME ATTACH flags=(...) {   or   ATTACH flags=(...) {   or   profile NAME {
-	profileHeader = regexp.MustCompile(`^\s*(?:profile\s+("[^"]*"|[^\s{]+)\s*)?("[^"]*"|[/@][^\s{]*)?\s*(?:xattrs\s*=\s*\([^)]*\)\s*)?(?:flags\s*=\s*\(([^)]*)\)\s*)?\{\s*$`)
+	profileHeader = regexp.MustCompile(`^\s*(?:profile\s+("[^"]*"|\S+?)(?:\s+("[^"]*"|[/@]\S*?))?|("[^"]*"|[/@]\S*?))\s*(?:xattrs\s*=\s*\([^)]*\)\s*)?(?:flags\s*=\s*\(([^)]*)\)\s*)?\{\s*$`)
 	usernsRule    = regexp.MustCompile(`^\s*(audit\s+)?(allow\s+|deny\s+)?userns(\s+create)?\s*,`)
 )
 
@@ -53,15 +53,15 @@ func parseProfiles(file, text string) []apparmorProfile {
 			line = line[:i]
 		}
 		if depth == 0 {
-			if m := profileHeader.FindStringSubmatch(line); m != nil && (m[1] != "" || m[2] != "") {
-				name, attach := unquote(m[1]), unquote(m[2])
+			if m := profileHeader.FindStringSubmatch(line); m != nil && (m[1] != "" || m[3] != "") {
+				name, attach := unquote(m[1]), unquote(m[2]+m[3])
 				if name == "" {
 					name = attach
 				} else if attach == "" && strings.HasPrefix(name, "/") {
 					attach = name
 				}
 				p := apparmorProfile{name: name, attach: attach, file: file, line: n}
-				for _, f := range strings.FieldsFunc(m[3], func(r rune) bool { return r == ',' || r == ' ' }) {
+				for _, f := range strings.FieldsFunc(m[4], func(r rune) bool { return r == ',' || r == ' ' }) {
 					p.flags = append(p.flags, f)
 				}
 				if attach != "" {

@@ -700,7 +700,13 @@ func checkPorts(r *resolver) error {
 	if !ok || v == "0" {
 		return nil
 	}
-	binder := p.binder
+	binder, port := p.binder, ""
+	if p.Port != nil {
+		port = p.Port.Name()
+	} else if binder == "" && (p.Engine == EngineEmbedded || p.Engine == EngineExternal) {
+		// the drivers were not chosen: the default, builtin, binds in RootlessKit's parent
+		binder, port = namespaceBinary(p), portdriver.NameBuiltin
+	}
 	if binder != "" && portdriver.CheckPrivileged(r.ctx, h.net, 1, binder) == nil {
 		return &diag.Finding{ID: IDPrivilegedPorts, Severity: diag.Info, Evidence: "net.ipv4.ip_unprivileged_port_start = " + v + "; " + binder + ": cap_net_bind_service=ep",
 			Detail: "ports below " + v + " can be published: " + binder + ", which binds them, has CAP_NET_BIND_SERVICE"}
@@ -708,7 +714,7 @@ func checkPorts(r *resolver) error {
 	setcap := "sudo setcap cap_net_bind_service=ep " + orElse(binder, "<the program that binds the ports>")
 	who := "the program that binds them"
 	if binder != "" {
-		who = binder + ", which binds them for the " + p.Port.Name() + " port driver,"
+		who = binder + ", which binds them for the " + port + " port driver,"
 	}
 	return warning(IDPrivilegedPorts,
 		fmt.Sprintf("ports below %s cannot be published (docker run -p 80:80 fails with \"cannot expose privileged port 80\"): %s lacks CAP_NET_BIND_SERVICE", v, who),

@@ -346,9 +346,9 @@ func (f fixture) host(t testing.TB) (*host, *runs) {
 			if !ok {
 				return "", 0, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
 			}
-			dev, ino, _ := strings.Cut(id, ":")
-			n, _ := strconv.ParseUint(ino, 10, 64)
-			return dev, n, nil
+			i := strings.LastIndexByte(id, ':')
+			n, _ := strconv.ParseUint(id[i+1:], 10, 64)
+			return id[:i], n, nil
 		},
 		openRW: func(p string) error {
 			if err, ok := f.devices[p]; ok {

@@ -150,15 +150,18 @@ func outlookStorage(r *resolver) (Storage, error) {
 		overlayOK = true
 		overlayWhy = "an overlay mount with an upper layer works in a user namespace (probed in " + d.probes.overlayDir + ")"
 	case probe.ran:
+		ruleOK := overlayOK
 		if _, cloned := probe.cloneErrno(); cloned || lsmDenied(h, probe) {
-			overlayWhy = fmt.Sprintf("the overlay probe could not create a user namespace; by the %s, overlay in a user namespace %s", kern, yesNo(overlayOK, "works", "needs 5.11 or an Ubuntu kernel"))
+			overlayWhy = fmt.Sprintf("the overlay probe got no working user namespace (%s), so the %s decides: overlay in a user namespace %s", probe.firstLine(), kern, yesNo(overlayOK, "works", "needs 5.11 or an Ubuntu kernel"))
 		} else {
 			overlayOK = false
 			overlayWhy = "the overlay mount probe in a user namespace failed (in " + d.probes.overlayDir + "): " + probe.firstLine()
-			errs = append(errs, warning(IDOverlayUnsupported,
-				"an overlay mount in a user namespace fails on this host, so dockerd cannot use overlay2 (nor containerd's overlayfs snapshotter): "+probe.firstLine(),
-				fmt.Sprintf("probe %q: %s", probe.argv, probe.firstLine()),
-				overlayFix(r, fsType)))
+			if ruleOK { // the kernel's version promised it: worth a finding of its own
+				errs = append(errs, warning(IDOverlayUnsupported,
+					"an overlay mount in a user namespace fails on this host although "+kern+" should allow it, so dockerd cannot use overlay2 (nor containerd's overlayfs snapshotter): "+probe.firstLine(),
+					fmt.Sprintf("%s: %s", probe.argv, probe.firstLine()),
+					overlayFix(r, fsType)))
+			}
 		}
 	case !k.known():
 		overlayWhy = "the kernel's version is unknown and no probe ran: assuming overlay works in a user namespace"
@@ -200,6 +203,7 @@ func outlookStorage(r *resolver) (Storage, error) {
 			s.Reasons = append(s.Reasons, "snapshotter overlayfs: "+overlayWhy)
 		case !k.atLeast(5, 11) && !k.ubuntu && k.known():
 			s.Driver = "overlayfs"
+			s.Reasons = append(s.Reasons, "snapshotter overlayfs, which fails here: "+overlayWhy)
 			cfg := "~/.config/docker/daemon.json"
 			if _, path := r.daemonConfig(); path != "" {
 				cfg = path

@@ -98,7 +98,7 @@ func (r *resolver) startProbes(ctx context.Context) *probes {
 		if dir := probeDir(h, l.DataRoot); dir != "" {
 			pr.overlayDir = dir
 			pr.wg.Go(func() {
-				pr.overlay = r.probe(ctx, "overlay "+dir, nil, func() ([]byte, error) { return h.overlay(ctx, dir) })
+				pr.overlay = r.probe(ctx, "overlay mount in a user namespace, in "+dir, nil, func() ([]byte, error) { return h.overlay(ctx, dir) })
 			})
 		}
 	}
