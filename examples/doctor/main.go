@@ -159,7 +159,7 @@ func writeJSON(w io.Writer, rep *rootless.Report) error {
 		delete(plan, "findings")
 	}
 	out := struct {
-		Findings []jsonFinding             `json:"findings"`
+		Findings []jsonFinding              `json:"findings"`
 		Plan     map[string]json.RawMessage `json:"plan"`
 		Docker   rootless.Outlook           `json:"docker"`
 		Distro   rootless.Distro            `json:"distro"`
