@@ -107,36 +107,49 @@ func newLocalHost() *host {
 }
 
 // once returns h with its probes memoised: each program is run at most once with the same
-// arguments, whatever the checks ask (the real machine's runs are also cached across resolves
-// by program version, see netdriver.CachedRun).
+// arguments, whatever the checks ask, and a run asked for while the same one is under way
+// waits for it (the real machine's runs are also cached across resolves by program version,
+// see netdriver.CachedRun).
 func (h *host) once() *host {
 	g := *h
 	n := *h.net
 	run := h.net.Run
 	var mu sync.Mutex
 	type answer struct {
-		out []byte
-		err error
+		done chan struct{}
+		out  []byte
+		err  error
 	}
-	seen := map[string]answer{}
+	seen := map[string]*answer{}
 	n.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
 		key := fmt.Sprintf("%s\x00%q", name, args)
 		mu.Lock()
 		a, ok := seen[key]
+		if !ok {
+			a = &answer{done: make(chan struct{})}
+			seen[key] = a
+		}
 		mu.Unlock()
 		if ok {
-			return slices.Clone(a.out), a.err
+			select {
+			case <-a.done:
+				return slices.Clone(a.out), a.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 		if run == nil {
-			return nil, errors.New("host cannot run programs")
+			a.err = errors.New("host cannot run programs")
+		} else {
+			a.out, a.err = run(ctx, name, args...)
 		}
-		out, err := run(ctx, name, args...)
-		if ctx.Err() == nil { // a cancelled probe says nothing about the program
+		if ctx.Err() != nil { // a cancelled probe says nothing about the program: forget it
 			mu.Lock()
-			seen[key] = answer{slices.Clone(out), err}
+			delete(seen, key)
 			mu.Unlock()
 		}
-		return out, err
+		close(a.done)
+		return slices.Clone(a.out), a.err
 	}
 	g.net = &n
 	return &g

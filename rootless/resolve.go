@@ -148,6 +148,14 @@ func (r *resolver) run(ctx context.Context) {
 	}
 	// The probes start processes in new namespaces; they run while the rest is checked.
 	r.doc.probes = r.startProbes(ctx)
+	// The network programs' answers (slirp4netns --help, ...) come last on a cold start: select
+	// for the embedded engine's RootlessKit now, so that they are in (h runs each program once)
+	// when resolveDrivers selects for the RootlessKit the engine turns out to have.
+	var early sync.WaitGroup
+	defer early.Wait()
+	if c.engine != EngineExternal {
+		early.Go(func() { _, _ = selectDrivers(ctx, h.net, c.wants(), netdriver.LinkedRootlessKit) })
+	}
 	if err := checkRuntimeDir(r); diag.Blocking(err) != nil {
 		r.add(err) // it stands for the state directory's own problem too
 	} else {
@@ -286,7 +294,11 @@ func (r *resolver) findRootlessKit(ctx context.Context) (RootlessKit, error) {
 				"install it ("+r.doc.distro.install(pkgRootlessKit)+"), set Binaries.RootlessKit, or use the embedded engine"), err)
 		}
 	}
-	v, err := netdriver.RootlessKitVersion(ctx, h.net, path)
+	v, ok := rootlessKitBuildVersion(h, path)
+	var err error
+	if !ok {
+		v, err = netdriver.RootlessKitVersion(ctx, h.net, path)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return RootlessKit{}, ctx.Err()
