@@ -45,11 +45,13 @@ func (r *Report) Err() error {
 	return errors.Join(errs...)
 }
 
-// Check inspects the host for a daemon with the given options, without starting or changing
-// anything, and reports every finding at once, warnings and facts included. It is Resolve's
-// report: the same checks, with the findings that stop Resolve kept in the report instead of
-// returned as the error. The error is for a Check that could not run: invalid options
-// (ErrInvalidOption), a done ctx, ErrNotSupported off Linux.
+// Check inspects the host for a daemon with the given options and reports every finding at
+// once, warnings and notes included, with the plan as far as it got and what dockerd will do
+// with storage and cgroups. It is Resolve's report, not a second set of checks: the same
+// resolve, with the findings that stop Resolve kept in the report instead of returned as the
+// error. The error is for a Check that could not run: invalid options (ErrInvalidOption), a
+// done ctx, ErrNotSupported off Linux. Check starts nothing and changes nothing but its probes
+// (see "Host requirements" in the package documentation).
 //
 //	rep, err := rootless.Check(ctx)
 //	if err != nil {
