@@ -252,8 +252,8 @@ func TestDoctorFindings(t *testing.T) {
 			if f.Severity != tt.severity {
 				t.Errorf("%s has severity %s, want %s", tt.id, f.Severity, tt.severity)
 			}
-			if f.Severity != diag.Info && f.Fix == "" || f.Detail == "" {
-				t.Errorf("%s lacks a detail or fix: %+v", tt.id, f)
+			if f.Severity != diag.Info && f.Fix == "" || f.Detail == "" || f.Evidence == "" {
+				t.Errorf("%s lacks a detail, evidence or fix: %+v", tt.id, f)
 			}
 			all := f.Detail + "\n" + f.Evidence + "\n" + f.Fix
 			for _, w := range tt.want {
@@ -646,7 +646,13 @@ func TestReports(t *testing.T) {
 		"arch-tmp-runtime-dir":     {f: debian12().file("/etc/os-release", "NAME=\"Arch Linux\"\nPRETTY_NAME=\"Arch Linux\"\nID=arch\n").dir("/tmp/xdg-alice", 1000, 0o700).without("/usr/sbin/iptables"), env: []string{"XDG_RUNTIME_DIR=/tmp/xdg-alice"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			goldenFile(t, filepath.Join("reports", name+".golden"), reportText(checkOn(t, tt.f, tt.env, tt.opts...)))
+			rep := checkOn(t, tt.f, tt.env, tt.opts...)
+			for _, f := range rep.Findings {
+				if strings.HasPrefix(string(f.ID), "rootless.") && f.Evidence == "" {
+					t.Errorf("%s has no evidence", f.ID)
+				}
+			}
+			goldenFile(t, filepath.Join("reports", name+".golden"), reportText(rep))
 		})
 	}
 }

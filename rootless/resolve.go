@@ -324,16 +324,16 @@ func (r *resolver) resolveDrivers(ctx context.Context) error {
 	r.add(diag.Join(sel.warnings...))
 	if !sel.net.Properties().Namespace {
 		return problem(IDNetworkWithoutNamespace,
-			"Unsupported RootlessKit network driver: "+sel.net.Name()+" (dockerd needs a network namespace of its own)", "",
+			"Unsupported RootlessKit network driver: "+sel.net.Name()+" (dockerd needs a network namespace of its own)", fmt.Sprintf("WithNetwork(%T)", sel.net),
 			"choose slirp4netns, pasta, gvisor-tap-vsock, vpnkit or lxc-user-nic")
 	}
 	if p.Engine == EngineEmbedded {
 		if _, err := netdriver.Encode(sel.net); err != nil {
-			return problem(IDDriverNotEmbeddable, fmt.Sprintf("network driver %T is not one of package netdriver's, so the embedded engine cannot run it", sel.net), "",
+			return problem(IDDriverNotEmbeddable, fmt.Sprintf("network driver %T is not one of package netdriver's, so the embedded engine cannot run it", sel.net), fmt.Sprintf("WithNetwork(%T)", sel.net),
 				"use the external engine (WithEngine(EngineExternal)), which runs it through its Flags")
 		}
 		if _, err := portdriver.Encode(sel.port); err != nil {
-			return problem(IDDriverNotEmbeddable, fmt.Sprintf("port driver %T is not one of package portdriver's, so the embedded engine cannot run it", sel.port), "",
+			return problem(IDDriverNotEmbeddable, fmt.Sprintf("port driver %T is not one of package portdriver's, so the embedded engine cannot run it", sel.port), fmt.Sprintf("WithPortDriver(%T)", sel.port),
 				"use the external engine (WithEngine(EngineExternal)), which runs it through its Flags")
 		}
 	}
