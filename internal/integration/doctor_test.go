@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/testbed"
@@ -253,6 +254,19 @@ func TestDoctorProgram(t *testing.T) {
 			t.Errorf("exit %d, want 1", code)
 		}
 		hasError(t, rep, rootless.IDNoNewPrivs)
+		// No false alarm: RootlessKit itself fails there, and works without no_new_privs.
+		state := testbed.ScratchDir(t, bed, stack, u.RuntimeDir)
+		rk := exec.Command(setpriv, "--no-new-privs", stack.Binary("rootlesskit"), "--state-dir="+filepath.Join(state, "nnp"), "true")
+		rk.Env = env
+		if out, err := rk.CombinedOutput(); err == nil || !strings.Contains(string(out), "newuidmap") {
+			t.Errorf("rootlesskit under no_new_privs: %v\n%s; want newuidmap to fail", err, out)
+		}
+		rk = exec.Command(stack.Binary("rootlesskit"), "--state-dir="+filepath.Join(state, "ok"), "true")
+		rk.Env = env
+		if out, err := rk.CombinedOutput(); err != nil {
+			t.Errorf("rootlesskit without no_new_privs: %v\n%s", err, out)
+		}
+		testbed.AssertNoProcesses(t, 10*time.Second) // RootlessKit's children, as they die
 	})
 	t.Run("state dir in /tmp", func(t *testing.T) {
 		code, rep := runDoctor(t, bin, nil, env, "-path", stack.Bin, "-state-dir", "/tmp/rootlessd-doctor-test")
