@@ -139,6 +139,9 @@ func checkStateDirSafety(h *host, dir string) error {
 				"use a private directory such as $XDG_RUNTIME_DIR (/run/user/UID) or one under your home directory (WithStateDir)")
 		}
 		if a == "/" {
+			if f := uncreatable(h, dir, IDStateDirCreate, "WithStateDir"); f != nil {
+				return f
+			}
 			return nil
 		}
 	}
@@ -158,6 +161,9 @@ const nfsMagic = 0x6969
 // checkDataRoot refuses a data root on NFS (the seed's "lchown ... operation not permitted").
 // A data root that does not exist yet is judged by the file system it will be created on.
 func checkDataRoot(h *host, dir string) error {
+	if f := uncreatable(h, dir, IDDataRootCreate, "WithDataRoot"); f != nil {
+		return f
+	}
 	t, err := h.statfs(dir)
 	if err != nil || t != nfsMagic {
 		return nil // unknown: dockerd reports what it cannot do
@@ -166,6 +172,29 @@ func checkDataRoot(h *host, dir string) error {
 		fmt.Sprintf("data root %s is on NFS: image layers fail with \"lchown <FILE>: operation not permitted\" (NFS does not honour the user namespace's ids)", dir),
 		dir+" on nfs",
 		`put the data root on a local file system: rootless.WithDataRoot("/somewhere-out-of-nfs"), or {"data-root":"/somewhere-out-of-nfs"} in ~/.config/docker/daemon.json`)
+}
+
+// uncreatable reports a directory that does not exist and that Launch cannot create: the
+// nearest existing directory above it is another user's and not writable by everyone.
+func uncreatable(h *host, dir string, id diag.ID, option string) *diag.Finding {
+	if _, _, err := h.dir(dir); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	for a := parentDir(dir); ; a = parentDir(a) {
+		uid, mode, err := h.dir(a)
+		if err == nil {
+			if uid == h.uid || mode&0o002 != 0 {
+				return nil
+			}
+			return problem(id,
+				fmt.Sprintf("%s does not exist, and Launch cannot create it: %s belongs to uid %d and is mode %04o", dir, a, uid, mode&0o7777),
+				fmt.Sprintf("%s: owner uid %d, mode %04o", a, uid, mode&0o7777),
+				fmt.Sprintf("choose a directory you can write to (%s), or have it made for you: sudo install -d -m 0700 -o %s %s", option, orElse(h.user, strconv.Itoa(h.uid)), dir))
+		}
+		if !errors.Is(err, fs.ErrNotExist) || a == "/" {
+			return nil
+		}
+	}
 }
 
 // sysctl reads a sysctl of h.
@@ -382,4 +411,3 @@ func checkMTU(r *resolver) error {
 		"use rootless.WithMTUClamp(true)")
 }
 
-var _ fs.FileMode

@@ -205,6 +205,11 @@ func TestDoctorFindings(t *testing.T) {
 		{name: "XDG_RUNTIME_DIR to be made in home", f: debian12(), env: []string{"XDG_RUNTIME_DIR=/home/alice/.docker/run"},
 			absent: []diag.ID{IDRuntimeDirMissing, IDRuntimeDirOwner, IDRuntimeDirUnsafe}},
 
+		{name: "data root that cannot be made", f: debian12(), opts: []Option{WithDataRoot("/srv/docker")},
+			id: IDDataRootCreate, severity: diag.Error, want: []string{"/ belongs to uid 0", "sudo install -d -m 0700 -o alice /srv/docker"}},
+		{name: "state dir that cannot be made", f: debian12(), opts: []Option{WithStateDir("/srv/rl")},
+			id: IDStateDirCreate, severity: diag.Error, want: []string{"/srv/rl does not exist"}},
+
 		// Other daemons.
 		{name: "rootful daemon", f: debian12().socket("/var/run/docker.sock", nil), id: IDRootfulDaemon, severity: diag.Warning,
 			want: []string{"sudo systemctl disable --now docker.service docker.socket", "DOCKER_HOST=unix:///run/user/1000/rootlessd/docker.sock"}},

@@ -95,7 +95,7 @@ func TestPlans(t *testing.T) {
 			WithScriptEnv([]string{EnvScriptNet + "=slirp4netns", EnvScriptMTU + "=1500", EnvScriptHostLoopback + "=false"}),
 			WithNetwork(netdriver.Slirp4netns{MTU: 9000}), WithHostLoopback(false), WithDetachNetNS(false)}},
 		{"sandbox-auto-detached", current, []Option{WithNetwork(netdriver.Slirp4netns{Sandbox: netdriver.True})}},
-		{"paths", current, []Option{WithStateDir("/home/alice/.rl"), WithDataRoot("/data/docker"), WithDaemonConfig("/home/alice/daemon.json"),
+		{"paths", current.dir("/data", 1000, 0o755), []Option{WithStateDir("/home/alice/.rl"), WithDataRoot("/data/docker"), WithDaemonConfig("/home/alice/daemon.json"),
 			WithDockerdArgs("--debug")}},
 		// Refusals.
 		{"sandbox-detach", current, []Option{WithNetwork(netdriver.Slirp4netns{Sandbox: netdriver.True}), WithDetachNetNS(true)}},

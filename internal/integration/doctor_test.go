@@ -146,6 +146,10 @@ func TestCheckBrokenHosts(t *testing.T) {
 		refuses(t, rootless.IDRootlessKitUnusable, rootless.WithEngine(rootless.EngineExternal),
 			rootless.WithBinaries(rootless.Binaries{Path: []string{stack.Bin}, RootlessKit: filepath.Join(t.TempDir(), "rootlesskit")}))
 	})
+	t.Run("directories that cannot be made", func(t *testing.T) {
+		refuses(t, rootless.IDDataRootCreate, bins, rootless.WithDataRoot("/opt/rootlessd-doctor-absent/docker"))
+		refuses(t, rootless.IDStateDirCreate, bins, rootless.WithStateDir("/var/lib/rootlessd-doctor-absent"))
+	})
 	t.Run("containerd-rootless in the runtime dir", func(t *testing.T) {
 		state := filepath.Join(u.RuntimeDir, "containerd-rootless")
 		if err := os.Mkdir(state, 0o700); err != nil {
