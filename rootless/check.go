@@ -410,4 +410,3 @@ func checkMTU(r *resolver) error {
 		fmt.Sprintf("/sys/class/net/%s/mtu = %d", rt.Iface, rt.MTU),
 		"use rootless.WithMTUClamp(true)")
 }
-
