@@ -6,8 +6,6 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/rootless"
 )
@@ -31,8 +29,8 @@ func useColor(w io.Writer) bool {
 	if !ok {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0 // a terminal (or /dev/null), not a pipe or file
 }
 
 // painter returns a function that wraps text in an ANSI style when color is on.
