@@ -179,17 +179,30 @@ func (r *resolver) run(ctx context.Context) {
 	cgroups, err := outlookCgroups(r)
 	r.add(err)
 	r.doc.outlook = Outlook{Storage: storage, Cgroups: cgroups}
-	if r.blocked() {
+	// The drivers are chosen even when the host has problems already, so that Check names the
+	// drivers' problems too (a missing /dev/net/tun next to a denied user namespace); only an
+	// engine that could not be decided, or a done ctx, stops here.
+	if p.Engine != EngineEmbedded && p.Engine != EngineExternal || r.interrupted() {
 		r.add(checkPorts(r)) // without the port driver's binder
 		return
 	}
 	r.add(r.resolveDrivers(ctx))
-	if r.blocked() {
+	if p.Network == nil || r.interrupted() {
 		r.add(checkPorts(r))
 		return
 	}
 	r.add(checkChoices(r))
+	if r.blocked() {
+		return
+	}
 	r.add(r.resolveLaunch())
+}
+
+// interrupted reports errors that are not findings (a done ctx): nothing more can be learnt.
+func (r *resolver) interrupted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.other) > 0
 }
 
 // daemonPath is the PATH of RootlessKit and dockerd: the stack's directories, the caller's
