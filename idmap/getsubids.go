@@ -76,30 +76,6 @@ func (e *getsubidsError) Error() string {
 
 func (e *getsubidsError) Unwrap() error { return e.err }
 
-// answer is one getsubids query's result.
-type answer struct {
-	ranges []Range
-	diags  []Diag
-	err    error
-}
-
-// askAll runs every query of every kind at once (each is a process start, the slowest part of
-// a check) and returns the answers in the order kinds × keys.
-func askAll(ctx context.Context, exe string, keys []string) []answer {
-	answers := make([]answer, len(kinds)*len(keys))
-	var wg sync.WaitGroup
-	for i, k := range kinds {
-		for j, who := range keys {
-			wg.Go(func() {
-				a := &answers[i*len(keys)+j]
-				a.ranges, a.diags, a.err = runGetsubids(ctx, exe, k, who)
-			})
-		}
-	}
-	wg.Wait()
-	return answers
-}
-
 // runGetsubids runs one query and parses its output.
 func runGetsubids(ctx context.Context, exe string, k kind, who string) ([]Range, []Diag, error) {
 	args := []string{who}
@@ -175,19 +151,37 @@ func (g Getsubids) lookup(ctx context.Context, u User) *Subids {
 		return s
 	}
 	keys := u.keys()
-	answers := askAll(ctx, exe, keys)
+	// The queries (name and uid, for uids and gids) are independent: run them at once, and
+	// read the answers in RootlessKit's order.
+	type answer struct {
+		rs    []Range
+		diags []Diag
+		err   error
+	}
+	answers := make([][]answer, len(kinds))
+	var wg sync.WaitGroup
+	for i, k := range kinds {
+		answers[i] = make([]answer, len(keys))
+		for j, q := range keys {
+			wg.Go(func() {
+				rs, diags, err := runGetsubids(ctx, exe, k, q)
+				answers[i][j] = answer{rs, diags, err}
+			})
+		}
+	}
+	wg.Wait()
 	for i, k := range kinds {
 		var (
 			all  []Range
 			errs []error
 		)
-		for _, a := range answers[i*len(keys) : (i+1)*len(keys)] {
+		for _, a := range answers[i] {
 			s.Diags = append(s.Diags, a.diags...)
 			if a.err != nil {
 				errs = append(errs, a.err)
 				continue
 			}
-			all = append(all, a.ranges...)
+			all = append(all, a.rs...)
 		}
 		if ctx.Err() != nil {
 			return s

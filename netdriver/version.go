@@ -170,9 +170,6 @@ func RootlessKitVersion(ctx context.Context, h *Host, binary string) (Version, e
 	if err != nil {
 		return Version{}, Problem(IDBinaryMissing, "rootlesskit", err.Error(), "install rootlesskit (apt-get install rootlesskit, dnf install rootlesskit), or use the embedded engine")
 	}
-	if v, ok := h.moduleVersion(p, "github.com/rootless-containers/rootlesskit"); ok {
-		return v, nil
-	}
 	out, err := h.Output(ctx, p, "--version")
 	if err != nil {
 		if ctx.Err() != nil {

@@ -2,8 +2,6 @@ package rootless
 
 import (
 	"encoding/json"
-	"io/fs"
-	"path/filepath"
 	"strings"
 )
 
@@ -31,39 +29,17 @@ func (r *resolver) firewallArgs() []string {
 	if _, err := r.h.net.LookPath("nft"); err != nil {
 		return nil
 	}
-	if cfg := r.daemonConfig(); cfg != nil {
-		if _, ok := cfg["firewall-backend"]; ok {
-			return nil
-		}
-		if v, ok := cfg["iptables"].(bool); ok && !v {
-			return nil
-		}
-		if v, ok := cfg["bridge"].(string); ok && v == "none" {
-			return nil
-		}
+	cfg, _ := r.daemonConfig()
+	if _, ok := cfg["firewall-backend"]; ok {
+		return nil
+	}
+	var iptables bool
+	if raw, ok := cfg["iptables"]; ok && json.Unmarshal(raw, &iptables) == nil && !iptables {
+		return nil
+	}
+	var bridge string
+	if raw, ok := cfg["bridge"]; ok && json.Unmarshal(raw, &bridge) == nil && bridge == "none" {
+		return nil
 	}
 	return []string{"--firewall-backend=nftables"}
-}
-
-// daemonConfig reads the daemon.json dockerd will read (WithDaemonConfig, else dockerd's
-// rootless default under XDG_CONFIG_HOME); nil if there is none or it is not a JSON object
-// (dockerd then reports that itself).
-func (r *resolver) daemonConfig() map[string]any {
-	path := r.p.Paths.DaemonConfig
-	if path == "" {
-		dir := envLookup(r.c.environ)("XDG_CONFIG_HOME")
-		if dir == "" {
-			dir = filepath.Join(r.h.home, ".config")
-		}
-		path = filepath.Join(dir, "docker", "daemon.json")
-	}
-	b, err := fs.ReadFile(r.h.fs, strings.TrimPrefix(filepath.Clean(path), "/"))
-	if err != nil {
-		return nil
-	}
-	var cfg map[string]any
-	if json.Unmarshal(b, &cfg) != nil {
-		return nil
-	}
-	return cfg
 }

@@ -50,6 +50,25 @@ type host struct {
 	selinux func() bool
 	// dockerdCache keeps what probeDockerd learnt, by binary version; nil: no cache.
 	dockerdCache *sync.Map
+
+	// overlay mounts a read-write overlay in a new user and mount namespace, on directories it
+	// makes (and removes) in dir, as dockerd's overlay2 driver and containerd's overlayfs
+	// snapshotter will: nil when that works, else the mount's output and error. nil: the host
+	// cannot probe.
+	overlay func(ctx context.Context, dir string) ([]byte, error)
+	// nsRun runs argv (an absolute path first) with env as the root of a new user namespace that
+	// maps only this user, in a new network namespace: where dockerd runs iptables. nil: the
+	// host cannot probe.
+	nsRun func(ctx context.Context, env []string, argv ...string) ([]byte, error)
+	// dial connects to the unix socket at the absolute path p and hangs up at once.
+	dial func(p string) error
+	// fileID returns the device (as /proc/locks writes it, "fd:01") and the inode of p.
+	fileID func(p string) (dev string, ino uint64, err error)
+	// openRW opens the device p for reading and writing and closes it (/dev/fuse).
+	openRW func(p string) error
+	// probeCache keeps the answers of successful probes (namespaces, subordinate ids) by the
+	// versions of the programs and files they depend on; nil: no cache.
+	probeCache *sync.Map
 }
 
 // The real machine: built once, since nothing in it changes during the life of a process
@@ -73,7 +92,8 @@ func localHost(pathEnv string) *host {
 func newLocalHost() *host {
 	h := &host{uid: os.Getuid(), gid: os.Getgid(), fs: os.DirFS("/"), net: netdriver.LocalHost(),
 		cgroups: cgroupdeleg.Host(), subids: func(s idmap.Source) idmap.Source { return s },
-		helper: idmap.FindHelper, namespace: idmap.CurrentNamespace, dockerdCache: new(sync.Map)}
+		helper: idmap.FindHelper, namespace: idmap.CurrentNamespace, dockerdCache: new(sync.Map),
+		probeCache: new(sync.Map)}
 	h.home = os.Getenv("HOME")
 	if u, err := user.LookupId(strconv.Itoa(h.uid)); err == nil {
 		h.user = u.Username
@@ -87,36 +107,49 @@ func newLocalHost() *host {
 }
 
 // once returns h with its probes memoised: each program is run at most once with the same
-// arguments, whatever the checks ask (the real machine's runs are also cached across resolves
-// by program version, see netdriver.CachedRun).
+// arguments, whatever the checks ask, and a run asked for while the same one is under way
+// waits for it (the real machine's runs are also cached across resolves by program version,
+// see netdriver.CachedRun).
 func (h *host) once() *host {
 	g := *h
 	n := *h.net
 	run := h.net.Run
 	var mu sync.Mutex
 	type answer struct {
-		out []byte
-		err error
+		done chan struct{}
+		out  []byte
+		err  error
 	}
-	seen := map[string]answer{}
+	seen := map[string]*answer{}
 	n.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
 		key := fmt.Sprintf("%s\x00%q", name, args)
 		mu.Lock()
 		a, ok := seen[key]
+		if !ok {
+			a = &answer{done: make(chan struct{})}
+			seen[key] = a
+		}
 		mu.Unlock()
 		if ok {
-			return slices.Clone(a.out), a.err
+			select {
+			case <-a.done:
+				return slices.Clone(a.out), a.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 		if run == nil {
-			return nil, errors.New("host cannot run programs")
+			a.err = errors.New("host cannot run programs")
+		} else {
+			a.out, a.err = run(ctx, name, args...)
 		}
-		out, err := run(ctx, name, args...)
-		if ctx.Err() == nil { // a cancelled probe says nothing about the program
+		if ctx.Err() != nil { // a cancelled probe says nothing about the program: forget it
 			mu.Lock()
-			seen[key] = answer{slices.Clone(out), err}
+			delete(seen, key)
 			mu.Unlock()
 		}
-		return out, err
+		close(a.done)
+		return slices.Clone(a.out), a.err
 	}
 	g.net = &n
 	return &g

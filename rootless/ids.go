@@ -17,8 +17,9 @@ const (
 	IDRoot diag.ID = "rootless.root"
 	// IDNoInit: rootless.Init was not called first in main (wraps ErrNoInit).
 	IDNoInit diag.ID = "rootless.no-init"
-	// IDRuntimeDirMissing: no state directory was given, XDG_RUNTIME_DIR is unset (or not
-	// absolute) and /run/user/UID does not exist.
+	// IDRuntimeDirMissing: no state directory was given, and XDG_RUNTIME_DIR is unset (or not
+	// absolute) and /run/user/UID does not exist, or it names a directory that does not exist
+	// and cannot be made.
 	IDRuntimeDirMissing diag.ID = "rootless.runtime-dir-missing"
 	// IDStateDirUnsafe: the state directory lies inside a directory every user can write to
 	// (/tmp), where another user could create or replace it first.
@@ -76,11 +77,14 @@ const (
 	IDCgroupUnknown diag.ID = "rootless.cgroup-unknown"
 	// IDIptablesMissing: iptables is missing and dockerd is not told to do without.
 	IDIptablesMissing diag.ID = "rootless.iptables-missing"
-	// IDKernelModuleMissing: the iptables kernel module is not loaded.
+	// IDKernelModuleMissing: iptables (or nft) cannot use a table inside a user and network
+	// namespace, the probe shows: the kernel lacks a netfilter module only root can load.
 	IDKernelModuleMissing diag.ID = "rootless.kernel-module-missing"
-	// IDPingDisabled: net.ipv4.ping_group_range lets no group ping.
+	// IDPingDisabled: net.ipv4.ping_group_range leaves out the user's gid, so ping fails in
+	// containers.
 	IDPingDisabled diag.ID = "rootless.ping-disabled"
-	// IDPrivilegedPorts: ports below net.ipv4.ip_unprivileged_port_start cannot be published.
+	// IDPrivilegedPorts: ports below net.ipv4.ip_unprivileged_port_start cannot be published
+	// (a warning), or can be because the binding program has CAP_NET_BIND_SERVICE (info).
 	IDPrivilegedPorts diag.ID = "rootless.privileged-ports"
 	// IDTunUnusable: /dev/net/tun cannot be opened, so the tap device cannot be created.
 	IDTunUnusable diag.ID = "rootless.tun-unusable"
@@ -90,13 +94,14 @@ const (
 
 // IDs lists the IDs of the findings this package reports itself.
 func IDs() []diag.ID {
-	return []diag.ID{IDRoot, IDNoInit, IDRuntimeDirMissing, IDStateDirUnsafe, IDStateDirOwner, IDStateDirMode,
+	ids := []diag.ID{IDRoot, IDNoInit, IDRuntimeDirMissing, IDStateDirUnsafe, IDStateDirOwner, IDStateDirMode,
 		IDStateDirCreate, IDSocketPathTooLong, IDDataRootNoHome, IDDataRootNFS, IDDataRootCreate, IDDockerdMissing,
 		IDDockerdUnusable, IDEngineProgramMissing, IDRootlessKitMissing, IDRootlessKitUnusable, IDRootlessKitTooOld,
 		IDDriverNotEmbeddable, IDNoUsableNetwork, IDNetworkWithoutNamespace, IDDetachNetNSUnsupported,
 		IDDockerProxyMissing, IDDockerProxyTooOld, IDNsenterMissing, IDUsernsCloneDisabled, IDMaxUserNamespacesZero, IDUserUnknown,
 		IDCgroupUnknown, IDIptablesMissing, IDKernelModuleMissing, IDPingDisabled, IDPrivilegedPorts, IDTunUnusable,
 		IDMTUAboveRoute}
+	return append(ids, doctorIDs()...)
 }
 
 // AllIDs lists, sorted, the ID of every finding Resolve, Check and Launch can report: this

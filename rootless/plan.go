@@ -69,6 +69,8 @@ type Plan struct {
 	binder string
 	// fellBack marks the plan of EngineAuto's fallback to the installed rootlesskit.
 	fellBack bool
+	// doc is what the host checks learnt for Check's report.
+	doc *doctor
 }
 
 // RootlessKit identifies the RootlessKit in use.

@@ -80,9 +80,11 @@ func TestPlans(t *testing.T) {
 		// Only RootlessKit's library runs pasta with builtin: no flags, no fallback.
 		{"pasta-builtin-embedded", trixie(), []Option{WithNetwork(netdriver.Pasta{}), WithPortDriver(portdriver.Builtin{})}},
 		{"pasta-builtin-external", trixie(), []Option{WithEngine(EngineExternal), WithNetwork(netdriver.Pasta{}), WithPortDriver(portdriver.Builtin{})}},
-		{"apparmor-restricted", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1"), nil},
+		{"apparmor-restricted", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1").
+			file("/etc/apparmor.d/rootlesskit", ubuntuRootlessKitProfile), nil},
+		{"apparmor-restricted-unprofiled", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1"), nil},
 		{"apparmor-restricted-no-rootlesskit", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1").
-			without("/usr/bin/rootlesskit"), nil},
+			without("/usr/bin/rootlesskit").probe("overlay", "mount: /home/alice/.local/share/docker/m: permission denied.\n", errors.New("exit status 32")), nil},
 		{"apparmor-off", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "0"), nil},
 		{"ipv6", current, []Option{WithIPv6(true)}},
 		{"host-loopback", current, []Option{WithHostLoopback(true)}},
@@ -99,7 +101,7 @@ func TestPlans(t *testing.T) {
 			WithScriptEnv([]string{EnvScriptNet + "=slirp4netns", EnvScriptMTU + "=1500", EnvScriptHostLoopback + "=false"}),
 			WithNetwork(netdriver.Slirp4netns{MTU: 9000}), WithHostLoopback(false), WithDetachNetNS(false)}},
 		{"sandbox-auto-detached", current, []Option{WithNetwork(netdriver.Slirp4netns{Sandbox: netdriver.True})}},
-		{"paths", current, []Option{WithStateDir("/home/alice/.rl"), WithDataRoot("/data/docker"), WithDaemonConfig("/home/alice/daemon.json"),
+		{"paths", current.dir("/data", 1000, 0o755), []Option{WithStateDir("/home/alice/.rl"), WithDataRoot("/data/docker"), WithDaemonConfig("/home/alice/daemon.json"),
 			WithDockerdArgs("--debug")}},
 		// Refusals.
 		{"sandbox-detach", current, []Option{WithNetwork(netdriver.Slirp4netns{Sandbox: netdriver.True}), WithDetachNetNS(true)}},

@@ -83,7 +83,7 @@ func selectDrivers(ctx context.Context, h *netdriver.Host, w wants, v netdriver.
 		return sel, nil
 	}
 	return selection{}, diag.Join(append([]error{problem(IDNoUsableNetwork,
-		"no network driver works on this host (tried "+strings.Join(networkOrder(), ", ")+"); the problems of each follow", "",
+		"no network driver works on this host (tried "+strings.Join(networkOrder(), ", ")+"); the problems of each follow", strings.Join(skipped, "; "),
 		"fix one of them: installing slirp4netns is the usual way (Debian/Ubuntu: sudo apt-get install slirp4netns; Fedora: sudo dnf install slirp4netns)")},
 		errs...)...)
 }

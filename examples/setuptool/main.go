@@ -278,7 +278,7 @@ func (t *tool) launcher(flagValue string) (string, error) {
 // problem is one finding, from this package's Check or from rootless.Check.
 type problem struct {
 	id, detail, fix string
-	warning         bool
+	severity        diag.Severity
 }
 
 func problems(err error) []problem {
@@ -288,13 +288,13 @@ func problems(err error) []problem {
 		switch e := e.(type) {
 		case nil:
 		case *diag.Finding:
-			out = append(out, problem{string(e.ID), e.Detail, e.Fix, e.Severity < diag.Error})
+			out = append(out, problem{string(e.ID), e.Detail, e.Fix, e.Severity})
 		case interface{ Unwrap() []error }:
 			for _, c := range e.Unwrap() {
 				walk(c)
 			}
 		default:
-			out = append(out, problem{"error", e.Error(), rootless.Remedy(e), false})
+			out = append(out, problem{"error", e.Error(), rootless.Remedy(e), diag.Error})
 		}
 	}
 	walk(err)
@@ -305,8 +305,11 @@ func problems(err error) []problem {
 func (t *tool) report(err error) (blocking bool) {
 	for _, p := range problems(err) {
 		print := t.fail
-		if p.warning {
+		switch p.severity {
+		case diag.Warning:
 			print = t.warn
+		case diag.Info:
+			print = t.info
 		}
 		print("%s: %s", p.id, p.detail)
 		for _, l := range strings.Split(p.fix, "\n") {
@@ -314,7 +317,7 @@ func (t *tool) report(err error) (blocking bool) {
 				print("  fix: %s", l)
 			}
 		}
-		blocking = blocking || !p.warning
+		blocking = blocking || p.severity == diag.Error
 	}
 	return blocking
 }

@@ -4,11 +4,9 @@ package integration
 
 import (
 	"context"
-	"debug/buildinfo"
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -19,7 +17,6 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/rootlessd/rootlessd/internal/testbed"
-	"github.com/rootlessd/rootlessd/netdriver"
 )
 
 // TestSpeedupsKeepNetworking launches a daemon of each stack with the default choices, which
@@ -136,46 +133,5 @@ func waitGet(t *testing.T, cli *client.Client, bed *testbed.Bed, n, url string) 
 			t.Fatalf("GET %s from %s: exit %d, %q", url, n, code, out)
 		}
 		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-// TestRootlessKitVersionWithoutRunning: the version of a rootlesskit built by go install is
-// read from its build information without running it, and agrees with its --version; one
-// built otherwise (Debian's) is still asked.
-func TestRootlessKitVersionWithoutRunning(t *testing.T) {
-	bed := testbed.Require(t)
-	bins := []string{}
-	for _, s := range bed.Stacks {
-		bins = append(bins, s.Binary("rootlesskit"))
-	}
-	if bed.OldRootlessKit != "" {
-		bins = append(bins, bed.OldRootlessKit)
-	}
-	for _, bin := range bins {
-		out, err := exec.Command(bin, "--version").Output()
-		if err != nil {
-			t.Fatalf("%s --version: %v", bin, err)
-		}
-		want, err := netdriver.ParseVersion(string(out))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := netdriver.LocalHost()
-		ran := 0
-		run := h.Run
-		h.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
-			ran++
-			return run(ctx, name, args...)
-		}
-		got, err := netdriver.RootlessKitVersion(t.Context(), h, bin)
-		if err != nil || got != want {
-			t.Fatalf("RootlessKitVersion(%s) = %v, %v; --version says %v", bin, got, err, want)
-		}
-		bi, err := buildinfo.ReadFile(bin)
-		goInstalled := err == nil && strings.HasPrefix(bi.Main.Version, "v")
-		if goInstalled != (ran == 0) {
-			t.Errorf("%s (go-installed: %v): --version ran %d times", bin, goInstalled, ran)
-		}
-		t.Logf("%s: %v, go-installed %v, ran %d", bin, got, goInstalled, ran)
 	}
 }

@@ -18,8 +18,8 @@ const RootfulSocket = "/var/run/docker.sock"
 // Check inspects the host before Install, as dockerd-rootless-setuptool.sh's init does, and
 // returns every problem at once (errors.Join): the findings of this package and rootless.Check's
 // (all *diag.Finding) for the daemon as the unit will run it: the
-// same settings, PATH and runtime directory. Warnings are included; a nil result means Install
-// can go ahead.
+// same settings, PATH and runtime directory. Warnings and facts (info) are included: Install
+// can go ahead when diag.Blocking of the result is nil.
 //
 // On top of rootless.Check it reports a rootful Docker whose socket the user can write to
 // (unless WithForce), a systemd host whose user manager this session cannot reach (the
@@ -94,6 +94,10 @@ func (h *host) daemonCheck(ctx context.Context, runtimeDir string) error {
 	}
 	var errs []error
 	for _, f := range rep.Findings {
+		// Check reports these in the script's words, as errors (IDRootful, IDContainerdRL).
+		if f.ID == rootless.IDRootfulDaemon || f.ID == rootless.IDContainerdRootless {
+			continue
+		}
 		errs = append(errs, f)
 	}
 	return errors.Join(errs...)
