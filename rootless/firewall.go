@@ -3,6 +3,8 @@ package rootless
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/idmap"
 )
 
 // symNftables proves dockerd's nftables firewall backend (Docker 29, moby#49614), for builds
@@ -42,4 +44,18 @@ func (r *resolver) firewallArgs() []string {
 		return nil
 	}
 	return []string{"--firewall-backend=nftables"}
+}
+
+// subidSource is RootlessKit's --subid-source for the plan. With the default source (auto:
+// getsubids, then the files), when /etc/nsswitch.conf sends the subid database to the files,
+// getsubids only reads /etc/subuid and /etc/subgid: RootlessKit is told to read them itself
+// ("static"), the ranges lookupSubids predicted, which spares its parent four getsubids
+// process starts, one after the other, on the way to the namespaces (the script's rootlesskit
+// runs them). Any other source or database is passed on as it is.
+func (r *resolver) subidSource() string {
+	src := r.c.subidSource
+	if a, ok := src.(idmap.Auto); ok && a == (idmap.Auto{}) && nssFiles(r.h) {
+		return idmap.Files{}.RootlessKit()
+	}
+	return src.RootlessKit()
 }

@@ -2,7 +2,10 @@ package rootless
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/rootlessd/rootlessd/idmap"
 )
 
 func TestFirewallBackend(t *testing.T) {
@@ -37,6 +40,36 @@ func TestFirewallBackend(t *testing.T) {
 			}
 			if got := slices.Contains(p.DockerdArgs, nft); got != tc.want {
 				t.Errorf("%s in dockerd's arguments: %v, want %v (%q)", nft, got, tc.want, p.DockerdArgs)
+			}
+		})
+	}
+}
+
+// TestSubidSourceFlag: RootlessKit reads the subid files itself only when getsubids would read
+// nothing else; another database, or a source the caller chose, is passed on as it is.
+func TestSubidSourceFlag(t *testing.T) {
+	cases := []struct {
+		name string
+		f    fixture
+		opts []Option
+		want string
+	}{
+		{name: "no subid line", f: debian12(), want: "--subid-source=static"},
+		{name: "subid: files", f: debian12().file("/etc/nsswitch.conf", "passwd: files\nsubid: files\n"), want: "--subid-source=static"},
+		{name: "subid: sss", f: debian12().file("/etc/nsswitch.conf", "passwd: files\nsubid: sss\n")},
+		{name: "the caller chose getsubids", f: debian12(), opts: []Option{WithSubidSource(idmap.Getsubids{})}, want: "--subid-source=dynamic"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _, _ := resolveOn(t, tc.f, tc.opts...)
+			var got string
+			for _, f := range p.RootlessKitFlags {
+				if strings.HasPrefix(f, "--subid-source") {
+					got = f
+				}
+			}
+			if got != tc.want {
+				t.Errorf("RootlessKit's flags have %q, want %q (%q)", got, tc.want, p.RootlessKitFlags)
 			}
 		})
 	}

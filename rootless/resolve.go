@@ -458,7 +458,7 @@ func (r *resolver) resolveLaunch() error {
 	p.spec = engine.Spec{
 		StateDir: l.RootlessKitStateDir, Net: p.Network, Port: p.Port, Publish: p.Publish,
 		DetachNetNS: p.DetachNetNS, PIDNS: true,
-		CopyUp: []string{"/etc", "/run"}, Propagation: "rslave", SubidSource: c.subidSource.RootlessKit(),
+		CopyUp: []string{"/etc", "/run"}, Propagation: "rslave", SubidSource: r.subidSource(),
 		Debug:  c.debug(),
 		Target: engine.Target{Argv: p.DockerdArgs, Env: r.dockerdEnv(selinux), Prepare: true, SELinux: selinux},
 	}
