@@ -64,6 +64,9 @@ type results struct {
 	Rounds  int         `json:"rounds"`
 	Stacks  []StackInfo `json:"stacks"`
 	Records []*Record   `json:"records"`
+	Skipped []string    `json:"skipped,omitempty"` // stack and drivers the anchor cannot run, and why
+	Minutes float64     `json:"minutes"`           // how long the run took
+	Command string      `json:"command"`           // the command line that made it
 }
 
 func newResults() *results { return &results{} }
@@ -110,35 +113,38 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-func (b *bench) write(r *results) error {
+func (b *bench) write(r *results) error { return write(r, b.o) }
+
+// write prints the table and writes the files o names: the JSON records, the chart, the report.
+func write(r *results, o *options) error {
 	fmt.Print(table(r)) // the figures, also for -short
-	for _, f := range []string{b.o.jsonOut, b.o.chart, b.o.doc} {
+	for _, f := range []string{o.jsonOut, o.chart, o.doc} {
 		if f != "" {
 			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 				return err
 			}
 		}
 	}
-	if b.o.jsonOut != "" {
+	if o.jsonOut != "" {
 		j, err := json.MarshalIndent(r, "", "  ")
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(b.o.jsonOut, append(j, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(o.jsonOut, append(j, '\n'), 0o644); err != nil {
 			return err
 		}
 	}
-	if b.o.chart != "" {
-		if err := writeChart(r, b.o.chart); err != nil {
+	if o.chart != "" {
+		if err := writeChart(r, o.chart); err != nil {
 			return fmt.Errorf("chart: %w", err)
 		}
 	}
-	md := markdown(r, b.o)
-	if b.o.doc != "" {
-		if err := os.WriteFile(b.o.doc, []byte(md), 0o644); err != nil {
+	md := markdown(r, o)
+	if o.doc != "" {
+		if err := os.WriteFile(o.doc, []byte(md), 0o644); err != nil {
 			return err
 		}
-		b.logf("wrote %s", b.o.doc)
+		fmt.Fprintf(os.Stderr, "bench: wrote %s\n", o.doc)
 	}
 	return nil
 }
@@ -201,4 +207,20 @@ func stackInfo(st testbed.Stack) StackInfo {
 		si.RootlessKit = strings.TrimSpace(string(out))
 	}
 	return si
+}
+
+// readResults reads a run's -json file, for -render.
+func readResults(path string) (*results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	r := &results{}
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(r.Records) == 0 {
+		return nil, fmt.Errorf("%s has no records: is it the -json file of a run?", path)
+	}
+	return r, nil
 }
