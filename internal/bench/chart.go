@@ -47,16 +47,19 @@ var panels = []panel{
 // writeChart draws the medians of r as grouped bars, one panel per unit, to path (.svg or .png).
 func writeChart(r *results, path string) error {
 	var plots [][]*plot.Plot
+	most := 0
 	for _, pn := range panels {
-		p, ok := pn.plot(r)
-		if ok {
+		p, n := pn.plot(r)
+		if n > 0 {
 			plots = append(plots, []*plot.Plot{p})
+			most = max(most, n)
 		}
 	}
 	if len(plots) == 0 {
 		return nil
 	}
-	w, h := 10*vg.Inch, vg.Length(len(plots))*3.6*vg.Inch
+	// Each group of bars gets room for its three-line label.
+	w, h := max(10*vg.Inch, vg.Length(most)*1.25*vg.Inch), vg.Length(len(plots))*3.6*vg.Inch
 	var c interface {
 		vg.CanvasSizer
 		io.WriterTo
@@ -87,7 +90,8 @@ func writeChart(r *results, path string) error {
 	return f.Close()
 }
 
-func (pn panel) plot(r *results) (*plot.Plot, bool) {
+// plot draws pn's metrics of r; it returns the number of groups of bars (0: nothing to draw).
+func (pn panel) plot(r *results) (*plot.Plot, int) {
 	type group struct{ metric, stack, drivers string }
 	var groups []group
 	for _, m := range pn.metrics {
@@ -99,7 +103,7 @@ func (pn panel) plot(r *results) (*plot.Plot, bool) {
 		}
 	}
 	if len(groups) == 0 {
-		return nil, false
+		return nil, 0
 	}
 	multiDrivers := false
 	for _, g := range groups {
@@ -113,7 +117,7 @@ func (pn panel) plot(r *results) (*plot.Plot, bool) {
 	for _, g := range groups {
 		n := pn.labels[g.metric] + "\n" + g.stack
 		if multiDrivers {
-			n += " " + g.drivers
+			n += "\n" + g.drivers
 		}
 		names = append(names, n)
 	}
@@ -142,5 +146,5 @@ func (pn panel) plot(r *results) (*plot.Plot, bool) {
 	}
 	p.Legend.Top = true
 	p.NominalX(names...)
-	return p, true
+	return p, len(groups)
 }
