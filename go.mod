@@ -12,6 +12,7 @@ require (
 	github.com/moby/sys/userns v0.2.1
 	github.com/rootless-containers/rootlesskit/v3 v3.3.0
 	golang.org/x/sys v0.50.0
+	gonum.org/v1/plot v0.17.0
 )
 
 require (
@@ -69,6 +70,5 @@ require (
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.13.0 // indirect
 	golang.org/x/tools v0.49.0 // indirect
-	gonum.org/v1/plot v0.17.0 // indirect
 	gvisor.dev/gvisor v0.0.0-20240916094835-a174eb65023f // indirect
 )
