@@ -176,26 +176,26 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 				if started {
 					for _, c := range rotate([]string{cRootlessd, cAnchor, cFloor}, round) {
 						if err := b.sampleStart(ctx, st, dv, c); err != nil {
-							return nil, fmt.Errorf("%s %s %s: %w", st.Name, dv, c, err)
+							return b.res, fmt.Errorf("%s %s %s: %w", st.Name, dv, c, err)
 						}
 					}
 				}
 				if o.metrics[mThroughput] {
 					if err := b.sampleLoopback(st, dv); err != nil {
-						return nil, fmt.Errorf("loopback throughput: %w", err)
+						return b.res, fmt.Errorf("loopback throughput: %w", err)
 					}
 				}
 				if o.metrics[mCheck] && first {
 					for _, c := range rotate([]string{cRootlessd, cAnchor}, round) {
 						if err := b.sampleCheck(ctx, st, dv, c); err != nil {
-							return nil, fmt.Errorf("%s %s check: %w", st.Name, c, err)
+							return b.res, fmt.Errorf("%s %s check: %w", st.Name, c, err)
 						}
 					}
 				}
 				if o.metrics[mDensity] && first {
 					for _, c := range rotate([]string{cRootlessd, cAnchor}, round) {
 						if err := b.sampleDensity(ctx, st, dv, c); err != nil {
-							return nil, fmt.Errorf("%s %s density: %w", st.Name, c, err)
+							return b.res, fmt.Errorf("%s %s density: %w", st.Name, c, err)
 						}
 					}
 				}

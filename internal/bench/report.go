@@ -181,6 +181,9 @@ func markdown(r *results, o *options) string {
 	b.WriteString("```\n" + command + "\n```\n\n")
 	fmt.Fprintf(&b, "Machine: %s, %d cores (%s), %.0f GiB, kernel %s, %s. Load average (1, 5, 15 min): %.2f %.2f %.2f at the start, %.2f %.2f %.2f at the end.\n\n",
 		m.OS, m.Cores, m.CPU, m.MemoryGiB, m.Kernel, m.Go, m.LoadStart[0], m.LoadStart[1], m.LoadStart[2], m.LoadEnd[0], m.LoadEnd[1], m.LoadEnd[2])
+	if r.Failed != "" {
+		fmt.Fprintf(&b, "> **This run failed** before it measured everything, so the table is incomplete: %s\n\n", strings.ReplaceAll(strings.SplitN(r.Failed, "\n", 2)[0], "|", "\\|"))
+	}
 	if m.UnderLoad() {
 		fmt.Fprintf(&b, "> **Measured under load:** the machine's 1-minute load average was above %.1f (other work ran at the same time), so absolute times are inflated and the ratios noisier than on a quiet machine. Run the command above again on a quiet machine.\n\n", m.QuietLoad)
 	}

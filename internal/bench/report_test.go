@@ -115,7 +115,7 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.rounds != 7 || len(o.drivers) != 3 || o.doc != "docs/performance.md" || !o.metrics[mDensity] || o.metrics[mDockerd] {
+	if o.rounds != 7 || len(o.drivers) != 2 || o.doc != "docs/performance.md" || !o.metrics[mDensity] || o.metrics[mDockerd] {
 		t.Errorf("defaults: %+v", o)
 	}
 	for _, bad := range [][]string{{"-rounds", "0"}, {"-drivers", "slirp4netns"}, {"-metrics", "speed"}, {"-bytes", "lots"}, {"extra"}} {

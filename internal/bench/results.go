@@ -67,6 +67,7 @@ type results struct {
 	Skipped []string    `json:"skipped,omitempty"` // stack and drivers the anchor cannot run, and why
 	Minutes float64     `json:"minutes"`           // how long the run took
 	Command string      `json:"command"`           // the command line that made it
+	Failed  string      `json:"failed,omitempty"`  // the error that ended a run early
 }
 
 func newResults() *results { return &results{} }
