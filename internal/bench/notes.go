@@ -25,10 +25,12 @@ var missedWhy = map[string]string{
 		"rootlesskit 1.1, a small program without gvisor; against rootlesskit 3 (current stack) the two are even. " +
 		"What would close it: a small helper executable for the helper and child roles (only RootlessKit's parent and child " +
 		"code, no Docker client), started by the SDK instead of the host program.",
-	mThroughput: "Why: both run the same RootlessKit port driver code (builtin: a Go copy loop in the parent and child; " +
-		"gvisor-tap-vsock and lxc-user-nic: the same programs), so the stream's path is the same; one stream of 2 GB on 2 shared " +
-		"cores differs by a few per cent from run to run either way, which this miss is within. " +
-		"What would close it: nothing in rootlessd's own code; a quiet machine and more rounds to tell the difference from noise.",
+	mThroughput: "Why: both run the same RootlessKit port driver code (builtin: a Go copy loop in the parent and child, the " +
+		"same in rootlesskit 3.3 and in the embedded RootlessKit), so the stream's path is the same; what differs is the load: " +
+		"in the run of 2026-12-02 (load 7-14 on 2 cores) one contender's samples spread over 2-3× (rootlessd on distro " +
+		"2.4-6.0 Gbit/s, the anchor 2.8-4.8), far more than the gap between the medians. " +
+		"What would close it: nothing measured in rootlessd's own code; a quiet machine and more rounds to tell a real " +
+		"difference from the load (the samples are in the -json file).",
 	mCheck: "Why: the figure is a fresh process: Go's start of a 29 MB program and the probes' process starts (the same as for " +
 		"time to ready), on a loaded machine. In a running program a repeated Check takes 3-4 ms (BenchmarkCheck), because " +
 		"its probes are kept by program version. What would close it for fresh processes: keep the probe answers across " +
