@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
+	"github.com/rootlessd/rootlessd/idmap"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 )
 
@@ -47,6 +51,7 @@ func TestSpeedupsKeepNetworking(t *testing.T) {
 				t.Fatalf("docker info says firewall backend %+v, want nftables", fb)
 			}
 			t.Logf("%s: dockerd %s, nftables backend %v", stack.Name, d.Info().Dockerd.Version, nft)
+			checkStaticSubids(t, d.Info().RootlessKitFlags, d.Info().Paths.RootlessKitStateDir)
 
 			// Outbound: a container reaches a server on the host's own address.
 			hostURL := serveHTTP(t, outboundAddr(t), "rootlessd-outbound-ok")
@@ -133,5 +138,48 @@ func waitGet(t *testing.T, cli *client.Client, bed *testbed.Bed, n, url string) 
 			t.Fatalf("GET %s from %s: exit %d, %q", url, n, code, out)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// checkStaticSubids: on the bed, whose nsswitch.conf sends the subid database to the files,
+// RootlessKit reads /etc/subuid and /etc/subgid itself (no getsubids runs), and the daemon's
+// user namespace maps this user to root and the user's subordinate ranges after it, as the
+// files say.
+func checkStaticSubids(t *testing.T, flags []string, stateDir string) {
+	t.Helper()
+	if !slices.Contains(flags, "--subid-source=static") {
+		t.Fatalf("RootlessKit's flags %q lack --subid-source=static", flags)
+	}
+	u, err := idmap.LookupUser(strconv.Itoa(os.Getuid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := idmap.Lookup(t.Context(), idmap.Files{}, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := os.ReadFile(filepath.Join(stateDir, "child_pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		file   string
+		id     uint32
+		ranges []idmap.Range
+	}{{"uid_map", u.UID, s.UIDs}, {"gid_map", u.GID, s.GIDs}} {
+		b, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/" + m.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Fields(string(b))
+		want := []string{"0", strconv.FormatUint(uint64(m.id), 10), "1"}
+		next := uint64(1)
+		for _, r := range m.ranges {
+			want = append(want, strconv.FormatUint(next, 10), strconv.FormatUint(uint64(r.Start), 10), strconv.FormatUint(uint64(r.Count), 10))
+			next += uint64(r.Count)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("RootlessKit's child's %s is %q, want %q (from /etc/sub%sid)", m.file, got, want, m.file[:1])
+		}
 	}
 }
