@@ -7,4 +7,3 @@ type detachState struct {
 	release     chan struct{} // closed by Release: stop following the log
 	releaseOnce sync.Once
 }
-
