@@ -106,7 +106,7 @@ type config struct {
 	output      io.Writer
 	progress    func(Progress)
 	stopTimeout time.Duration
-	environ     []string // the environment dockerd inherits (proxies, TZ, ...)
+	environ     []string      // the environment dockerd inherits (proxies, TZ, ...)
 	detached    bool          // WithDetach (detach.go)
 	idleStop    time.Duration // WithIdleStop (activation.go)
 }
