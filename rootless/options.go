@@ -106,9 +106,10 @@ type config struct {
 	output      io.Writer
 	progress    func(Progress)
 	stopTimeout time.Duration
-	environ     []string      // the environment dockerd inherits (proxies, TZ, ...)
-	detached    bool          // WithDetach (detach.go)
-	idleStop    time.Duration // WithIdleStop (activation.go)
+	environ     []string // the environment dockerd inherits (proxies, TZ, ...)
+
+	detached bool          // WithDetach (detach.go)
+	idleStop time.Duration // WithIdleStop (activation.go)
 }
 
 // WithStateDir sets the directory for the daemon's sockets, pid file, exec root, RootlessKit's
