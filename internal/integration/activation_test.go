@@ -24,7 +24,7 @@ const activatorIdle = 2 * time.Second
 
 // serveActivator starts an Activator for stack on STATEDIR/activator.sock and stops it at
 // cleanup, checking that Serve returned nil. It returns the activator and the socket.
-func serveActivator(t *testing.T, bed *testbed.Bed, stack testbed.Stack, opts ...rootless.Option) (*rootless.Activator, string) {
+func serveActivator(t testing.TB, bed *testbed.Bed, stack testbed.Stack, opts ...rootless.Option) (*rootless.Activator, string) {
 	t.Helper()
 	u := bed.Self()
 	state := testbed.ScratchDir(t, bed, stack, u.RuntimeDir)
@@ -57,14 +57,14 @@ func serveActivator(t *testing.T, bed *testbed.Bed, stack testbed.Stack, opts ..
 }
 
 // dockerCLI runs the docker CLI against sock.
-func dockerCLI(t *testing.T, sock string, args ...string) (string, error) {
+func dockerCLI(t testing.TB, sock string, args ...string) (string, error) {
 	cmd := exec.CommandContext(t.Context(), "docker", append([]string{"-H", "unix://" + sock}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
 
 // waitFor polls cond until it holds or the time box ends (a bound on a wait, not a timing).
-func waitFor(t *testing.T, what string, box time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, box time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(box)
 	for !cond() {

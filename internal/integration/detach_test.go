@@ -158,6 +158,11 @@ func TestDetachedDaemon(t *testing.T) {
 				t.Fatal(err)
 			}
 
+			// A second attachment sees the daemon die (it did not stop it) through Done and Err.
+			other, err := rootless.Attach(t.Context(), rootless.WithStateDir(state))
+			if err != nil {
+				t.Fatalf("second Attach: %v", err)
+			}
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			if err := d.Shutdown(ctx); err != nil {
@@ -166,6 +171,14 @@ func TestDetachedDaemon(t *testing.T) {
 			<-d.Done()
 			if err := d.Err(); err != nil {
 				t.Errorf("Err after Shutdown: %v", err)
+			}
+			select {
+			case <-other.Done():
+			case <-time.After(time.Minute):
+				t.Fatal("the other attachment's Done is not closed a minute after the daemon stopped")
+			}
+			if ee, ok := errors.AsType[*rootless.ExitError](other.Err()); !ok || len(ee.Log) == 0 {
+				t.Errorf("the other attachment's Err = %v, want an *ExitError with the log's last lines", other.Err())
 			}
 			testbed.AssertNoProcesses(t, 10*time.Second)
 			for _, f := range []string{"rootlessd.json", "docker.sock", "docker.pid"} {
