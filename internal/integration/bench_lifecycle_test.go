@@ -21,14 +21,17 @@ import (
 )
 
 // BenchmarkActivation measures socket activation on each stack (figures, not assertions):
+//
 //   - cold: the time from a first connection on an activator's socket whose daemon is stopped
 //     to the answer of GET /version (the daemon starts on it), median over b.N cold starts;
+//
 //   - warm: the same request through the activator's socket to the running daemon (spliced),
 //     and straight to the daemon's own socket, median over 20 requests each per iteration;
+//
 //   - idle stop: the PSS and RSS of this user's processes (the daemon's tree) while the daemon
 //     runs idle, all of which the idle stop returns (after it, no process is left).
 //
-//	go test -tags integration -run '^$' -bench Activation -benchtime 5x ./internal/integration/
+//     go test -tags integration -run '^$' -bench Activation -benchtime 5x ./internal/integration/
 func BenchmarkActivation(b *testing.B) {
 	bed := testbed.Require(b)
 	for _, stack := range bed.Stacks {
