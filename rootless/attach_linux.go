@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rootlessd/rootlessd/internal/engine"
@@ -24,7 +26,10 @@ import (
 // Shutdown, Done and Err work as for the Daemon Launch returned; Done closes when the daemon
 // exits, whoever stops it (a pidfd), and Err is then an *ExitError with the log's last lines
 // (its exit status is unknown: Code is -1). Close lets go of it without stopping it; Shutdown
-// stops it and leaves nothing behind. Any number of processes may attach at once.
+// stops it and leaves nothing behind. After Close, Done and Err still report the daemon's
+// exit while this process lives. Any number of processes may attach at once. A daemon still
+// starting (Launch records it as soon as its tree runs, so that one whose launcher was killed
+// during start-up is not lost) is waited for until it answers, bounded by ctx and two minutes.
 //
 // It returns an error wrapping ErrNotRunning when no daemon runs there: no record, or the
 // record of a daemon that has exited, even if its pid now belongs to another process (the
@@ -61,16 +66,19 @@ func Attach(ctx context.Context, opts ...Option) (*Daemon, error) {
 		return nil, notRunning("the recorded daemon (pid %d) has exited: %v", rec.PID, err)
 	}
 	if !lockedByOther(filepath.Join(paths.StateDir, lockFile)) {
+		proc.Abandon()
 		return nil, notRunning("process %d runs, but nothing holds %s: it is not the daemon", rec.PID, lockFile)
 	}
 	d := &Daemon{info: *info, proc: proc, sink: sink, log: c.logger, grace: c.stopTimeout, done: make(chan struct{})}
 	d.lc.detached = true
 	if d.ports, err = portdriver.NewManager(filepath.Join(paths.RootlessKitStateDir, engine.StateAPISock),
 		portdriver.WithHost(h.net), portdriver.WithBinder(rec.Binder)); err != nil {
+		proc.Abandon()
 		return nil, err
 	}
 	if err := d.check(ctx); err != nil {
 		d.ports.Close()
+		proc.Abandon()
 		return nil, err
 	}
 	go d.watch()
@@ -78,18 +86,36 @@ func Attach(ctx context.Context, opts ...Option) (*Daemon, error) {
 	return d, nil
 }
 
-// check asks RootlessKit's API and the Docker API whether the attached daemon works.
+// attachWait bounds how long Attach waits for a daemon that is still starting.
+const attachWait = 2 * time.Minute
+
+// check asks RootlessKit's API and the Docker API whether the attached daemon works. A daemon
+// still starting (its launcher records it at once) is waited for, until it answers, exits, or
+// ctx or attachWait ends.
 func (d *Daemon) check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, attachWait)
 	defer cancel()
-	if _, err := d.ports.Info(ctx); err != nil {
-		return fmt.Errorf("rootless: attach: RootlessKit's API (%s) does not answer: %w", filepath.Join(d.info.Paths.RootlessKitStateDir, engine.StateAPISock), err)
-	}
 	cli, err := d.Client()
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
+	var rkErr, apiErr error
+	err = poll(ctx, d.proc, func() (bool, error) {
+		if _, rkErr = d.ports.Info(ctx); rkErr != nil {
+			return false, nil
+		}
+		_, apiErr = cli.Ping(ctx)
+		return apiErr == nil, nil
+	})
+	switch {
+	case errors.Is(err, errExited):
+		return fmt.Errorf("%w: %s: the daemon exited while Attach waited for it to answer", ErrNotRunning, d.info.Paths.StateDir)
+	case err != nil && rkErr != nil:
+		return fmt.Errorf("rootless: attach: RootlessKit's API (%s) does not answer: %w (%w)", filepath.Join(d.info.Paths.RootlessKitStateDir, engine.StateAPISock), rkErr, err)
+	case err != nil:
+		return fmt.Errorf("rootless: attach: the Docker API (%s) does not answer: %w (%w)", d.info.Paths.Socket, apiErr, err)
+	}
 	di, err := cli.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("rootless: attach: the Docker API (%s) does not answer: %w", d.info.Paths.Socket, err)
@@ -98,6 +124,13 @@ func (d *Daemon) check(ctx context.Context) error {
 		return fmt.Errorf("rootless: attach: the daemon on %s does not report rootless mode (security options %v)", d.info.Paths.Socket, di.SecurityOptions)
 	}
 	d.info.ServerVersion, d.info.StorageDriver, d.info.CgroupDriver = di.ServerVersion, di.Driver, di.CgroupDriver
+	if d.info.ChildPID == 0 { // recorded during start-up: RootlessKit has written it since
+		b, err := os.ReadFile(filepath.Join(d.info.Paths.RootlessKitStateDir, engine.StateChildPID))
+		if err != nil {
+			return fmt.Errorf("rootless: attach: %w", err)
+		}
+		d.info.ChildPID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
 	return nil
 }
 

@@ -53,7 +53,24 @@ func (l *launcher) startTree(p *Plan, so engine.StartOptions) (*engine.Process, 
 	if err := rotateLog(log); err != nil {
 		return nil, err
 	}
-	return engine.StartDetached(&p.spec, so, engine.Detach{Log: log, Inherit: l.locks})
+	proc, err := engine.StartDetached(&p.spec, so, engine.Detach{Log: log, Inherit: l.locks})
+	if err != nil {
+		return nil, err
+	}
+	// Recorded at once, so that a launcher killed during start-up leaves a daemon that Attach
+	// can still find (and stop); the record is completed once the daemon is ready.
+	rec := filepath.Join(p.Paths.StateDir, recordFile)
+	l.undo = append(l.undo, func() error {
+		if err := os.Remove(rec); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+	if err := writeRecord(p.Paths.StateDir, proc.PID(), &Info{Plan: *p.clone(), FellBack: p.fellBack}, p.binder); err != nil {
+		_ = stopProcess(proc, startupGrace)
+		return nil, err
+	}
+	return proc, nil
 }
 
 // rotateLog keeps one previous log, once the log has grown past 8 MiB.
@@ -70,11 +87,12 @@ func (l *launcher) detached(d *Daemon, p *Plan) error {
 		return nil
 	}
 	d.lc.detached = true
-	return writeRecord(d, p.binder)
+	return writeRecord(d.info.Paths.StateDir, d.proc.PID(), &d.info, p.binder)
 }
 
-func writeRecord(d *Daemon, binder string) error {
-	st, err := engine.StartTime(d.proc.PID())
+// writeRecord writes the record of the tree led by pid, running i, atomically.
+func writeRecord(stateDir string, pid int, i *Info, binder string) error {
+	st, err := engine.StartTime(pid)
 	if err != nil {
 		return fmt.Errorf("record the daemon: %w", err)
 	}
@@ -82,19 +100,18 @@ func writeRecord(d *Daemon, binder string) error {
 	if err != nil {
 		return fmt.Errorf("record the daemon: %w", err)
 	}
-	plan, err := d.info.Plan.MarshalJSON()
+	plan, err := i.Plan.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("record the daemon: %w", err)
 	}
-	i := d.info
-	b, err := json.MarshalIndent(daemonRecord{Version: recordVersion, PID: d.proc.PID(), StartTime: st, BootID: boot, Binder: binder,
+	b, err := json.MarshalIndent(daemonRecord{Version: recordVersion, PID: pid, StartTime: st, BootID: boot, Binder: binder,
 		Plan: plan, FellBack: i.FellBack, ChildPID: i.ChildPID, ServerVersion: i.ServerVersion,
 		StorageDriver: i.StorageDriver, CgroupDriver: i.CgroupDriver}, "", "  ")
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(d.info.Paths.StateDir, recordFile)
-	f, err := os.CreateTemp(d.info.Paths.StateDir, ".rootlessd-record-*") // 0600
+	path := filepath.Join(stateDir, recordFile)
+	f, err := os.CreateTemp(stateDir, ".rootlessd-record-*") // 0600
 	if err != nil {
 		return fmt.Errorf("record the daemon: %w", err)
 	}

@@ -6,4 +6,5 @@ import "sync"
 type detachState struct {
 	release     chan struct{} // closed by Release: stop following the log
 	releaseOnce sync.Once
+	pidfd       interface{ Close() error } // an adopted tree's pidfd, closed by Abandon
 }

@@ -137,6 +137,14 @@ func (p *Process) Release() {
 	}
 }
 
+// Abandon stops watching an adopted tree that the caller will not use (Done then closes, and
+// means nothing); the tree runs on. It does nothing for other trees.
+func (p *Process) Abandon() {
+	if p.detach != nil && p.detach.pidfd != nil {
+		_ = p.detach.pidfd.Close()
+	}
+}
+
 // Detached reports whether the tree runs detached (StartDetached) or was adopted (Adopt).
 func (p *Process) Detached() bool { return p.detach != nil }
 
@@ -167,6 +175,7 @@ func Adopt(pid int, startTime uint64, log string, out io.Writer) (*Process, erro
 	p := &Process{cmd: &exec.Cmd{Process: proc}, done: make(chan struct{}), copied: make(chan struct{}),
 		detach: &detachState{release: make(chan struct{})}}
 	f := os.NewFile(uintptr(fd), "pidfd")
+	p.detach.pidfd = f
 	go func() {
 		defer f.Close()
 		if rc, err := f.SyscallConn(); err == nil {

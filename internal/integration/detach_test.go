@@ -79,19 +79,31 @@ func hostCommand(t *testing.T, hc hostConfig) (*exec.Cmd, <-chan string) {
 	return cmd, lines
 }
 
-// hostLine waits for the host program's first line (it prints one: READY, ATTACHED or ERROR).
+// hostLine waits for the host program's first line other than a STAGE line (READY, ATTACHED
+// or ERROR).
 func hostLine(t *testing.T, lines <-chan string) string {
 	t.Helper()
-	select {
-	case l, ok := <-lines:
-		if !ok {
-			t.Fatal("the host program exited without a word")
+	return hostLineWith(t, lines, "")
+}
+
+// hostLineWith waits for the host program's first line that starts with prefix, or any line
+// but a STAGE one with prefix "".
+func hostLineWith(t *testing.T, lines <-chan string, prefix string) string {
+	t.Helper()
+	timeout := time.After(3 * time.Minute)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the host program exited without a word")
+			}
+			if strings.HasPrefix(l, "ERROR") || prefix == "" && !strings.HasPrefix(l, "STAGE ") || prefix != "" && strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-timeout:
+			t.Fatal("the host program said nothing for 3 minutes")
 		}
-		return l
-	case <-time.After(3 * time.Minute):
-		t.Fatal("the host program said nothing for 3 minutes")
 	}
-	return ""
 }
 
 // TestDetachedDaemon, on each stack: a daemon launched WithDetach survives its launcher's Close
@@ -226,6 +238,39 @@ func TestDetachedDaemon(t *testing.T) {
 			b, _ = json.Marshal(m)
 			write(b)
 			assertNotRunning("a record naming a live process with its own start time")
+		})
+	}
+}
+
+// TestDetachedLauncherKilledDuringStartup: a launcher killed while dockerd starts leaves a
+// detached daemon that Attach waits for and takes over, and whose Shutdown leaves nothing.
+func TestDetachedLauncherKilledDuringStartup(t *testing.T) {
+	bed := testbed.Require(t)
+	for _, stack := range bed.Stacks {
+		t.Run(stack.Name, func(t *testing.T) {
+			u := bed.Self()
+			state := testbed.ScratchDir(t, bed, stack, u.RuntimeDir)
+			host, lines := hostCommand(t, hostConfig{Bin: stack.Bin, StateDir: state, DataRoot: testbed.ScratchDir(t, bed, stack, u.Home), Detach: true})
+			if l := hostLineWith(t, lines, "STAGE dockerd"); l != "STAGE dockerd" {
+				t.Fatalf("launcher: %s", l)
+			}
+			if err := host.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			_ = host.Wait()
+			d, err := rootless.Attach(t.Context(), rootless.WithStateDir(state))
+			if err != nil {
+				t.Fatalf("Attach to the daemon whose launcher died during start-up: %v", err)
+			}
+			if d.Info().ServerVersion == "" || d.Info().ChildPID <= 0 {
+				t.Errorf("Info: server %q, child %d", d.Info().ServerVersion, d.Info().ChildPID)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			if err := d.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			testbed.AssertNoProcesses(t, 10*time.Second)
 		})
 	}
 }

@@ -46,7 +46,9 @@ func hostProcess(raw string) int {
 	if hc.Attach {
 		return attachProcess(hc)
 	}
-	d, err := rootless.Launch(context.Background(), rootless.WithDetach(hc.Detach),
+	d, err := rootless.Launch(context.Background(), rootless.WithDetach(hc.Detach), rootless.WithProgress(func(p rootless.Progress) {
+		fmt.Println("STAGE", p.Stage) // detach_test.go kills it at a stage
+	}),
 		rootless.WithStateDir(hc.StateDir), rootless.WithDataRoot(hc.DataRoot),
 		rootless.WithBinaries(rootless.Binaries{Path: []string{hc.Bin}}))
 	if err != nil {
