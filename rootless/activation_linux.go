@@ -30,6 +30,9 @@ import (
 // connections through it count as activity. Under systemd, [SystemdListeners] returns the socket
 // a socket unit (rootless/setup's, ListenStream=) passed to the service.
 //
+// If a detached daemon ([WithDetach]) already runs for the state directory, the activator
+// attaches to it instead (and its Close at the end of Serve lets go of it).
+//
 // A connection that comes while the daemon cannot start gets an HTTP 503 answer whose JSON
 // message (the Docker API's error form, which docker prints) is the launch error.
 type Activator struct {
@@ -207,6 +210,12 @@ func (a *Activator) acquire(ctx context.Context) (*Daemon, error) {
 func (a *Activator) start(ctx context.Context, att *startAttempt) {
 	began := time.Now()
 	d, err := Launch(ctx, a.opts...)
+	if errors.Is(err, ErrAlreadyRunning) {
+		// A detached daemon (WithDetach) of this state directory runs already: serve that one.
+		if ad, aerr := Attach(ctx, a.opts...); aerr == nil {
+			d, err = ad, nil
+		}
+	}
 	a.mu.Lock()
 	a.starting = nil
 	att.d, att.err = d, err

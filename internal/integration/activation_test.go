@@ -56,9 +56,9 @@ func serveActivator(t testing.TB, bed *testbed.Bed, stack testbed.Stack, opts ..
 	return a, sock
 }
 
-// dockerCLI runs the docker CLI against sock.
-func dockerCLI(t testing.TB, sock string, args ...string) (string, error) {
-	cmd := exec.CommandContext(t.Context(), "docker", append([]string{"-H", "unix://" + sock}, args...)...)
+// dockerCLI runs the stack's docker CLI (Debian's 20.10 one for distro) against sock.
+func dockerCLI(t testing.TB, stack testbed.Stack, sock string, args ...string) (string, error) {
+	cmd := exec.CommandContext(t.Context(), stack.Binary("docker"), append([]string{"-H", "unix://" + sock}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
@@ -81,9 +81,6 @@ func waitFor(t testing.TB, what string, box time.Duration, cond func() bool) {
 // process; and the next connection starts it again with the image kept.
 func TestActivation(t *testing.T) {
 	bed := testbed.Require(t)
-	if _, err := exec.LookPath("docker"); err != nil {
-		t.Fatalf("the docker CLI is missing: %v", err)
-	}
 	for _, stack := range bed.Stacks {
 		t.Run(stack.Name, func(t *testing.T) {
 			a, sock := serveActivator(t, bed, stack, rootless.WithIdleStop(activatorIdle))
@@ -94,7 +91,7 @@ func TestActivation(t *testing.T) {
 			outs := make([]string, 4)
 			errs := make([]error, len(outs))
 			for i := range outs {
-				wg.Go(func() { outs[i], errs[i] = dockerCLI(t, sock, "version", "--format", "{{.Server.Version}}") })
+				wg.Go(func() { outs[i], errs[i] = dockerCLI(t, stack, sock, "version", "--format", "{{.Server.Version}}") })
 			}
 			wg.Wait()
 			d := a.Daemon()
@@ -127,13 +124,13 @@ func TestActivation(t *testing.T) {
 			if n := a.IdleStops(); n != 0 || a.Daemon() == nil {
 				t.Fatalf("the daemon was stopped as idle (%d) with a running container", n)
 			}
-			if out, err := dockerCLI(t, sock, "rm", "-f", c.ID); err != nil {
+			if out, err := dockerCLI(t, stack, sock, "rm", "-f", c.ID); err != nil {
 				t.Fatalf("docker rm: %v: %s", err, out)
 			}
 			waitFor(t, "the idle stop", 2*time.Minute, func() bool { return a.IdleStops() == 1 && a.Daemon() == nil })
 			testbed.AssertNoProcesses(t, 10*time.Second)
 
-			out, err := dockerCLI(t, sock, "image", "inspect", "--format", "{{.Id}}", bed.ImageTag)
+			out, err := dockerCLI(t, stack, sock, "image", "inspect", "--format", "{{.Id}}", bed.ImageTag)
 			if err != nil {
 				t.Fatalf("docker image inspect after the idle stop: %v: %s", err, out)
 			}

@@ -3,10 +3,12 @@
 package integration
 
 import (
+	"bufio"
 	"errors"
 	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,7 +57,7 @@ func TestDevtool(t *testing.T) {
 		t.Errorf("DOCKER_HOST %s is not in the project's state dir under %s", host, xdg)
 	}
 	// devtool has exited; the daemon runs on and answers.
-	if out, err := exec.CommandContext(t.Context(), "docker", "-H", host, "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(t.Context(), stack.Binary("docker"), "-H", host, "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
 		t.Fatalf("docker version after devtool exited: %v: %s", err, out)
 	}
 	if out, code := devtool("env"); code != 0 || strings.Contains(out, "started") || !strings.Contains(out, host) {
@@ -74,4 +76,33 @@ func TestDevtool(t *testing.T) {
 	if out, code := devtool("status"); code != 3 {
 		t.Errorf("status after stop: exit %d: %s", code, out)
 	}
+
+	// serve: the socket first, the daemon on the first connection, all gone on SIGTERM.
+	serve := exec.Command(bin, "-C", proj, "-path", stack.Bin, "-idle", "1m", "serve")
+	serve.Env = []string{"HOME=" + u.Home, "USER=" + u.Name, "XDG_RUNTIME_DIR=" + xdg, "XDG_DATA_HOME=" + dataHome, "PATH=" + testbed.SystemPath}
+	var serveErr testbed.LockedBuffer
+	serve.Stderr = &serveErr
+	sout, err := serve.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = serve.Process.Kill(); _ = serve.Wait() }()
+	line, err := bufio.NewReader(sout).ReadString('\n')
+	served, ok := strings.CutPrefix(strings.TrimSpace(line), "DOCKER_HOST=")
+	if err != nil || !ok {
+		t.Fatalf("serve printed %q (%v); stderr:\n%s", line, err, serveErr.String())
+	}
+	if out, err := exec.CommandContext(t.Context(), stack.Binary("docker"), "-H", served, "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
+		t.Fatalf("docker version on serve's cold socket: %v: %s", err, out)
+	}
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Wait(); err != nil {
+		t.Errorf("serve after SIGTERM: %v\n%s", err, serveErr.String())
+	}
+	testbed.AssertNoProcesses(t, 10*time.Second)
 }
