@@ -44,16 +44,17 @@ type daemonRecord struct {
 
 const recordVersion = 1
 
-// startTree starts the engine for p: attached to this process (the default), or detached.
-func (l *launcher) startTree(p *Plan, so engine.StartOptions) (*engine.Process, error) {
+// startTree starts the engine for spec (p's): attached to this process (the default), or
+// detached.
+func (l *launcher) startTree(p *Plan, spec *engine.Spec, so engine.StartOptions) (*engine.Process, error) {
 	if !l.c.detached {
-		return engine.Start(&p.spec, so)
+		return engine.Start(spec, so)
 	}
 	log := filepath.Join(p.Paths.StateDir, daemonLogFile)
 	if err := rotateLog(log); err != nil {
 		return nil, err
 	}
-	proc, err := engine.StartDetached(&p.spec, so, engine.Detach{Log: log, Inherit: l.locks})
+	proc, err := engine.StartDetached(spec, so, engine.Detach{Log: log, Inherit: l.locks})
 	if err != nil {
 		return nil, err
 	}
