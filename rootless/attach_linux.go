@@ -69,8 +69,7 @@ func Attach(ctx context.Context, opts ...Option) (*Daemon, error) {
 		proc.Abandon()
 		return nil, notRunning("process %d runs, but nothing holds %s: it is not the daemon", rec.PID, lockFile)
 	}
-	d := &Daemon{info: *info, proc: proc, sink: sink, log: c.logger, grace: c.stopTimeout, done: make(chan struct{})}
-	d.lc.detached = true
+	d := newAttached(info, proc, sink, c)
 	if d.ports, err = portdriver.NewManager(filepath.Join(paths.RootlessKitStateDir, engine.StateAPISock),
 		portdriver.WithHost(h.net), portdriver.WithBinder(rec.Binder)); err != nil {
 		proc.Abandon()
@@ -101,7 +100,7 @@ func (d *Daemon) check(ctx context.Context) error {
 	}
 	defer cli.Close()
 	var rkErr, apiErr error
-	err = poll(ctx, d.proc, func() (bool, error) {
+	err = poll(ctx, d.tree(), func() (bool, error) {
 		if _, rkErr = d.ports.Info(ctx); rkErr != nil {
 			return false, nil
 		}

@@ -88,7 +88,7 @@ func (l *launcher) detached(d *Daemon, p *Plan) error {
 		return nil
 	}
 	d.lc.detached = true
-	return writeRecord(d.info.Paths.StateDir, d.proc.PID(), &d.info, p.binder)
+	return writeRecord(d.info.Paths.StateDir, d.tree().PID(), &d.info, p.binder)
 }
 
 // writeRecord writes the record of the tree led by pid, running i, atomically.
@@ -155,11 +155,11 @@ func (d *Daemon) letGo() error {
 	default:
 	}
 	d.lc.released.Store(true)
-	d.proc.Release()
+	d.tree().Release()
 	for _, f := range d.locks {
 		f.Close()
 	}
-	d.log.Info("letting go of the detached daemon; it keeps running", slog.Int("pid", d.proc.PID()))
+	d.log.Info("letting go of the detached daemon; it keeps running", slog.Int("pid", d.tree().PID()))
 	return nil
 }
 
@@ -178,4 +178,16 @@ func (d *Daemon) releaseFiles() {
 	if err != nil {
 		d.log.Warn("cleanup after daemon exit", slog.Any("error", err))
 	}
+}
+
+// tree is the daemon's current process tree. The lifecycle code reaches the Daemon's internals
+// only through tree and newAttached.
+func (d *Daemon) tree() *engine.Process { return d.proc }
+
+// newAttached is the Daemon of a tree that another process launched detached (Attach); its
+// watch is not started yet.
+func newAttached(info *Info, proc *engine.Process, sink *logSink, c *config) *Daemon {
+	d := &Daemon{info: *info, proc: proc, sink: sink, log: c.logger, grace: c.stopTimeout, done: make(chan struct{})}
+	d.lc.detached = true
+	return d
 }
