@@ -70,7 +70,7 @@ func Attach(ctx context.Context, opts ...Option) (*Daemon, error) {
 		return nil, notRunning("process %d runs, but nothing holds %s: it is not the daemon", rec.PID, lockFile)
 	}
 	d := newAttached(info, proc, sink, c)
-	if d.ports, err = portdriver.NewManager(filepath.Join(paths.RootlessKitStateDir, engine.StateAPISock),
+	if d.ports, err = portdriver.NewManager(filepath.Join(info.Paths.RootlessKitStateDir, engine.StateAPISock), // the launcher's
 		portdriver.WithHost(h.net), portdriver.WithBinder(rec.Binder)); err != nil {
 		proc.Abandon()
 		return nil, err
