@@ -41,6 +41,7 @@ type Daemon struct {
 	err       error
 	closeOnce sync.Once
 	closeErr  error
+	lc        lifecycle // detached or attached (detach_linux.go)
 }
 
 func newDaemon(ctx context.Context, p *Plan, proc *engine.Process, sink *logSink, locks []*os.File) (*Daemon, error) {
@@ -96,9 +97,7 @@ func (d *Daemon) watch() {
 		d.log.Error("daemon exited unexpectedly", slog.Int("exit_code", err.Code), slog.String("cause", cause))
 	}
 	d.ports.Close()
-	if err := d.info.Paths.removeRuntimeFiles(); err != nil {
-		d.log.Warn("cleanup after daemon exit", slog.Any("error", err))
-	}
+	d.releaseFiles()
 	for _, f := range d.locks {
 		f.Close()
 	}
@@ -219,8 +218,13 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 }
 
 // Close shuts the daemon down, allowing it WithStopTimeout (default 15s) before killing it. It
-// is idempotent: later calls wait for the first and return its result.
+// is idempotent: later calls wait for the first and return its result. A detached daemon
+// (WithDetach) or an attached one (Attach) is not stopped: Close lets go of it and returns at
+// once; Shutdown stops it.
 func (d *Daemon) Close() error {
+	if d.lc.detached {
+		return d.letGo()
+	}
 	d.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), d.grace)
 		defer cancel()

@@ -139,6 +139,36 @@
 // [Daemon.Done], [Daemon.Wait] and [Daemon.Err] report an unexpected exit as an [*ExitError]
 // with the exit status and log tail.
 //
+// # Lifecycles for dev tools
+//
+// A CI job wants the default: the daemon dies with its owner. An IDE or dev tool wants one
+// daemon per workspace that outlives its own restarts and crashes, a socket that costs nothing
+// until used, and a daemon that stops itself when nobody uses it:
+//
+//   - [WithDetach](true): the daemon's tree gets its own session and no parent-death signal,
+//     and logs to STATEDIR/daemon.log; Close lets go of it, Shutdown stops it (it still runs in
+//     its own PID namespace, so nothing is left).
+//   - [Attach]: a later process (or several at once) finds the detached daemon of a state
+//     directory, checks it through the Docker API and RootlessKit's, and gets a [Daemon] whose
+//     Done and Err report its exit; [ErrNotRunning] when none runs there, also when its
+//     recorded pid now belongs to another process.
+//   - [Activator]: serves the Docker socket before the daemon exists, starts it on the first
+//     connection and splices every connection through once the API answers (a cold `docker
+//     version` answers, it is not reset); [WithIdleStop] stops it again after a quiet period.
+//     Under systemd, [SystemdListeners] takes the socket of a socket unit (rootless/setup's
+//     SocketActivation writes both units).
+//
+// examples/devtool puts them together: one daemon per project directory.
+//
+//	d, err := rootless.Attach(ctx, rootless.WithStateDir(dir))
+//	if errors.Is(err, rootless.ErrNotRunning) {
+//		d, err = rootless.Launch(ctx, rootless.WithStateDir(dir), rootless.WithDetach(true))
+//	}
+//	if err != nil {
+//		return err
+//	}
+//	defer d.Close() // lets go; the daemon runs on
+//
 // # Logging
 //
 // Nothing is printed unless asked. [WithLogger] receives lifecycle events and the daemon's own

@@ -118,6 +118,9 @@ func (l *launcher) launch(ctx context.Context, p *Plan) (d *Daemon, err error) {
 		return nil, err
 	}
 	d, err = newDaemon(ctx, p, proc, sink, l.locks)
+	if err == nil {
+		err = l.detached(d, p)
+	}
 	if err != nil {
 		return nil, l.startError(StageDockerd, err, sink, proc)
 	}
@@ -186,7 +189,7 @@ func (l *launcher) tryEngine(ctx context.Context, p *Plan, sink *logSink) (*engi
 	so := engine.StartOptions{Executable: p.h.executable, RootlessKit: p.RootlessKit.Path, Version: p.RootlessKit.Version,
 		SpecDir: p.Paths.StateDir, Env: p.helperEnv, Output: sink}
 	l.log.Debug("engine", slog.String("engine", p.Engine.String()), slog.Any("dockerd", p.DockerdArgs), slog.Any("rootlesskit_flags", p.RootlessKitFlags))
-	proc, err := engine.Start(&p.spec, so)
+	proc, err := l.startTree(p, &p.spec, so)
 	if err != nil {
 		return nil, l.startError(StageNamespaces, err, sink, nil)
 	}

@@ -107,6 +107,9 @@ type config struct {
 	progress    func(Progress)
 	stopTimeout time.Duration
 	environ     []string // the environment dockerd inherits (proxies, TZ, ...)
+
+	detached bool          // WithDetach (detach.go)
+	idleStop time.Duration // WithIdleStop (activation.go)
 }
 
 // WithStateDir sets the directory for the daemon's sockets, pid file, exec root, RootlessKit's

@@ -51,3 +51,6 @@ func (d *Daemon) Command(ctx context.Context, name string, args ...string) *exec
 	cmd.Err = ErrNotSupported
 	return cmd
 }
+
+// Attach returns ErrNotSupported: rootless Docker runs on Linux.
+func Attach(ctx context.Context, opts ...Option) (*Daemon, error) { return nil, ErrNotSupported }

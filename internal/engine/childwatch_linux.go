@@ -76,7 +76,12 @@ func (p *Process) watchChild(stateDir string) {
 	_ = p.Kill()
 }
 
-// awaitChildPID polls for StateChildPID until it holds a PID or the tree exits.
+// awaitChildPID polls for RootlessKit's child until it is known or the tree exits. RootlessKit
+// 3 writes StateChildPID as soon as the child runs; 1.1 writes it only after its network and
+// port drivers are up, so a child that fails during set-up never appears there. The child is
+// then found among the parent's children: RootlessKit re-executes itself through /proc/self/exe,
+// so the child's command name is "exe", unlike newuidmap, slirp4netns and the other programs
+// the parent starts.
 func (p *Process) awaitChildPID(stateDir string) int {
 	file := filepath.Join(stateDir, StateChildPID)
 	delay := 10 * time.Millisecond
@@ -86,6 +91,9 @@ func (p *Process) awaitChildPID(stateDir string) int {
 				return pid
 			}
 		}
+		if pid := reexecChild(p.PID()); pid > 0 {
+			return pid
+		}
 		select {
 		case <-p.done:
 			return 0
@@ -93,6 +101,32 @@ func (p *Process) awaitChildPID(stateDir string) int {
 		}
 		delay = min(2*delay, 200*time.Millisecond)
 	}
+}
+
+// reexecChild returns the child of parent whose command name is "exe" (a re-execution of
+// /proc/self/exe), or 0. It reads /proc/PID/task/*/children, which lists the children each
+// thread started.
+func reexecChild(parent int) int {
+	if parent <= 0 {
+		return 0
+	}
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(parent) + "/task/*/children")
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range bytes.Fields(b) {
+			pid, err := strconv.Atoi(string(f))
+			if err != nil || pid <= 0 {
+				continue
+			}
+			if comm, err := os.ReadFile("/proc/" + string(f) + "/comm"); err == nil && string(bytes.TrimSpace(comm)) == "exe" {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // procStat returns the parent and the state letter of pid from /proc/PID/stat.

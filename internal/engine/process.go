@@ -38,6 +38,7 @@ type Process struct {
 	copied chan struct{} // closed when the tree's output has been copied to the end
 	err    error         // the Wait result; read only after done is closed
 	lost   atomic.Bool   // watchChild stopped the tree (ErrChildLost)
+	detach *detachState  // set for a detached or adopted tree (detach_linux.go)
 }
 
 // PID is the helper's (or rootlesskit's) process id, which is also the process group id.

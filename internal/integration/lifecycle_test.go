@@ -32,6 +32,7 @@ const envHost = "ROOTLESSD_IT_HOST"
 
 type hostConfig struct {
 	Bin, StateDir, DataRoot string
+	Detach, Attach          bool // detach_test.go: launch WithDetach and Close, or only attach
 }
 
 // hostProcess is the host program that other tests start and kill; TestMain runs it instead
@@ -42,12 +43,23 @@ func hostProcess(raw string) int {
 		fmt.Println("ERROR", err)
 		return 1
 	}
-	d, err := rootless.Launch(context.Background(),
+	if hc.Attach {
+		return attachProcess(hc)
+	}
+	d, err := rootless.Launch(context.Background(), rootless.WithDetach(hc.Detach), rootless.WithProgress(func(p rootless.Progress) {
+		fmt.Println("STAGE", p.Stage) // detach_test.go kills it at a stage
+	}),
 		rootless.WithStateDir(hc.StateDir), rootless.WithDataRoot(hc.DataRoot),
 		rootless.WithBinaries(rootless.Binaries{Path: []string{hc.Bin}}))
 	if err != nil {
 		fmt.Println("ERROR", strings.ReplaceAll(err.Error(), "\n", " | "))
 		return 1
+	}
+	if hc.Detach {
+		if err := d.Close(); err != nil { // lets go: the daemon runs on
+			fmt.Println("ERROR close:", err)
+			return 1
+		}
 	}
 	fmt.Println("READY", d.Host())
 	select {} // until killed

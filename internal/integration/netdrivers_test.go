@@ -411,23 +411,30 @@ func TestLXCUserNICNoBridge(t *testing.T) {
 
 // TestLXCUserNICNoDHCP: on a bridge no DHCP server serves, RootlessKit's child gives up after
 // 30 s, and RootlessKit's parent, still waiting for its port driver, would wait forever, and
-// Launch with it. The engine notices the lost child on both engines: Launch fails with the
-// cause and the fix, and leaves no process behind.
+// Launch with it. The engine notices the lost child on both engines and with rootlesskit 1.1,
+// which writes its child's PID only after set-up: Launch fails with the cause and the fix, and
+// leaves no process behind.
 func TestLXCUserNICNoDHCP(t *testing.T) {
 	bed := testbed.Require(t)
 	if bed.LXCNoDHCPBridge == "" {
 		t.Fatal("the bed has no bridge without DHCP; run: sudo hack/provision")
 	}
-	stack, _ := bed.Stack("current")
 	t.Run("engines", func(t *testing.T) {
-		for _, eng := range []rootless.Engine{rootless.EngineEmbedded, rootless.EngineExternal} {
-			t.Run(eng.String(), func(t *testing.T) {
+		for _, c := range []struct {
+			stack string
+			eng   rootless.Engine
+		}{{"current", rootless.EngineEmbedded}, {"current", rootless.EngineExternal}, {"distro", rootless.EngineExternal}} {
+			stack, ok := bed.Stack(c.stack)
+			if !ok {
+				t.Fatalf("no stack %s", c.stack)
+			}
+			t.Run(c.stack+"/"+c.eng.String(), func(t *testing.T) {
 				t.Parallel() // 30 s each, waiting for DHCP
 				u := bed.Self()
 				// Far above RootlessKit's 30 s: a Launch that ends by this deadline hung.
 				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 				defer cancel()
-				d, err := rootless.Launch(ctx, rootless.WithEngine(eng),
+				d, err := rootless.Launch(ctx, rootless.WithEngine(c.eng),
 					rootless.WithStateDir(testbed.ScratchDir(t, bed, stack, u.RuntimeDir)),
 					rootless.WithDataRoot(testbed.ScratchDir(t, bed, stack, u.Home)),
 					rootless.WithBinaries(rootless.Binaries{Path: []string{stack.Bin}}),
