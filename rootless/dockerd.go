@@ -88,13 +88,14 @@ func readDockerd(ctx context.Context, h *host, path, name string) (Dockerd, erro
 	if major, minor, ok := dockerRelease(info.Version); ok {
 		info.PortsViaAPI = major >= 28
 		info.DetachNetNS = major > 29 || major == 29 && minor >= 5
+		info.Nftables = major >= 29
 		return info, nil
 	}
-	found, err := scanFile(f, ra, symDetachNetNS, symPortsAPI)
+	found, err := scanFile(f, ra, symDetachNetNS, symPortsAPI, symNftables)
 	if err != nil {
 		return info, err
 	}
-	info.DetachNetNS, info.PortsViaAPI = found[0], found[1]
+	info.DetachNetNS, info.PortsViaAPI, info.Nftables = found[0], found[1], found[2]
 	return info, nil
 }
 

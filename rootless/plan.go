@@ -98,6 +98,8 @@ type Dockerd struct {
 	// PortsViaAPI: this dockerd publishes `docker run -p` ports through RootlessKit's API
 	// itself (Docker 28); older ones run rootlesskit-docker-proxy.
 	PortsViaAPI bool `json:"ports_via_api"`
+	// Nftables: this dockerd has the nftables firewall backend (Docker 29).
+	Nftables bool `json:"nftables,omitempty"`
 }
 
 // Paths are where a daemon's files live. Every one comes from an option or its default.

@@ -453,12 +453,12 @@ func (r *resolver) resolveLaunch() error {
 	if l.DaemonConfig != "" {
 		args = append(args, "--config-file="+l.DaemonConfig)
 	}
-	p.DockerdArgs = append(append(args, p.DockerdArgs...), c.dockerdArgs...)
+	p.DockerdArgs = append(append(append(args, p.DockerdArgs...), r.firewallArgs()...), c.dockerdArgs...)
 	selinux := h.selinux != nil && h.selinux()
 	p.spec = engine.Spec{
 		StateDir: l.RootlessKitStateDir, Net: p.Network, Port: p.Port, Publish: p.Publish,
 		DetachNetNS: p.DetachNetNS, PIDNS: true,
-		CopyUp: []string{"/etc", "/run"}, Propagation: "rslave", SubidSource: c.subidSource.RootlessKit(),
+		CopyUp: []string{"/etc", "/run"}, Propagation: "rslave", SubidSource: r.subidSource(),
 		Debug:  c.debug(),
 		Target: engine.Target{Argv: p.DockerdArgs, Env: r.dockerdEnv(selinux), Prepare: true, SELinux: selinux},
 	}

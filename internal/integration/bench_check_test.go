@@ -5,6 +5,7 @@ package integration
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,4 +100,10 @@ func BenchmarkCheck(b *testing.B) {
 				median(append([]time.Duration{}, doctors...)), mt, len(checks))
 		})
 	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

@@ -8,9 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +22,7 @@ import (
 type ScriptDaemon struct {
 	Host     string // DOCKER_HOST
 	Ready    time.Duration
+	Started  time.Time // just before the process started
 	stack    Stack
 	cmd      *exec.Cmd
 	done     chan struct{}
@@ -68,23 +66,12 @@ func RemoveAll(tb testing.TB, stack Stack, dir string) {
 func StartScript(tb testing.TB, bed *Bed, stack Stack, extraEnv ...string) *ScriptDaemon {
 	tb.Helper()
 	u := bed.Self()
-	d := &ScriptDaemon{stack: stack, done: make(chan struct{}), log: &LockedBuffer{}}
-	d.runDir = ScratchDir(tb, bed, stack, u.RuntimeDir)
-	d.dataRoot = ScratchDir(tb, bed, stack, u.Home)
-	sock := filepath.Join(d.runDir, "docker.sock")
-	d.Host = "unix://" + sock
-	d.cmd = exec.Command(stack.Binary("dockerd-rootless.sh"), "--data-root", d.dataRoot)
-	d.cmd.Env = append([]string{
-		"HOME=" + u.Home, "USER=" + u.Name, "LOGNAME=" + u.Name,
-		"XDG_RUNTIME_DIR=" + d.runDir, "PATH=" + stack.Path(),
-	}, extraEnv...)
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	start := time.Now()
-	if err := d.cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", d.cmd.Path, err)
+	runDir := ScratchDir(tb, bed, stack, u.RuntimeDir)
+	dataRoot := ScratchDir(tb, bed, stack, u.Home)
+	d, err := SpawnDropIn(u, stack, stack.Binary("dockerd-rootless.sh"), runDir, dataRoot, extraEnv...)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	go func() { d.waitErr = d.cmd.Wait(); close(d.done) }()
 	tb.Cleanup(func() {
 		if err := d.Stop(); err != nil {
 			tb.Errorf("stop dockerd-rootless.sh: %v", err)
@@ -93,10 +80,10 @@ func StartScript(tb testing.TB, bed *Bed, stack Stack, extraEnv ...string) *Scri
 			tb.Logf("dockerd-rootless.sh (%s) output:\n%s", stack.Name, d.log.String())
 		}
 	})
-	if err := waitPing(tb.Context(), sock, d.done, 2*time.Minute); err != nil {
+	if err := waitPing(tb.Context(), d.Socket(), d.done, 2*time.Minute); err != nil {
 		tb.Fatalf("dockerd-rootless.sh (%s) did not become ready: %v\n%s", stack.Name, err, d.log.String())
 	}
-	d.Ready = time.Since(start)
+	d.Ready = time.Since(d.Started)
 	return d
 }
 
@@ -135,30 +122,9 @@ func (d *ScriptDaemon) Stop() error {
 // waitPing polls GET /_ping on the unix socket until it answers 200, the process exits, or wait
 // passes.
 func waitPing(ctx context.Context, sock string, exited <-chan struct{}, wait time.Duration) error {
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}, Timeout: 2 * time.Second}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	var last error
-	for {
-		resp, err := hc.Get("http://docker/_ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("status %s", resp.Status)
-		}
-		last = err
-		select {
-		case <-exited:
-			return fmt.Errorf("exited before ready (last ping error: %v)", last)
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last ping error: %v)", ctx.Err(), last)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return WaitPing(ctx, sock, exited, 50*time.Millisecond)
 }
 
 // LockedBuffer is a bytes.Buffer that several goroutines may write and read.

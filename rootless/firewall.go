@@ -1,0 +1,61 @@
+package rootless
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/rootlessd/rootlessd/idmap"
+)
+
+// symNftables proves dockerd's nftables firewall backend (Docker 29, moby#49614), for builds
+// whose version says nothing.
+var symNftables = []byte("firewall-backend is set to nftables")
+
+// firewallArgs picks dockerd's nftables firewall backend when dockerd has it and nft is
+// installed, unless the caller's dockerd arguments or daemon.json choose a backend or turn the
+// firewall off. The rules are the same (NAT, published ports, isolation between networks, for
+// IPv4 and, where dockerd has it on, IPv6); the iptables backend programs them with one iptables
+// or ip6tables process per rule, over a hundred at every start (each behind nsenter with a
+// detached network namespace), where nft loads each table at once. What the nftables backend
+// lacks is the DOCKER-USER chain, which rootless users reach only by entering RootlessKit's
+// namespace; --firewall-backend=iptables (WithDockerdArgs or daemon.json) keeps it.
+func (r *resolver) firewallArgs() []string {
+	if !r.p.Dockerd.Nftables {
+		return nil
+	}
+	for _, a := range r.c.dockerdArgs {
+		if strings.HasPrefix(a, "--firewall-backend") || strings.HasPrefix(a, "--iptables=false") || a == "--bridge=none" {
+			return nil
+		}
+	}
+	if _, err := r.h.net.LookPath("nft"); err != nil {
+		return nil
+	}
+	cfg, _ := r.daemonConfig()
+	if _, ok := cfg["firewall-backend"]; ok {
+		return nil
+	}
+	var iptables bool
+	if raw, ok := cfg["iptables"]; ok && json.Unmarshal(raw, &iptables) == nil && !iptables {
+		return nil
+	}
+	var bridge string
+	if raw, ok := cfg["bridge"]; ok && json.Unmarshal(raw, &bridge) == nil && bridge == "none" {
+		return nil
+	}
+	return []string{"--firewall-backend=nftables"}
+}
+
+// subidSource is RootlessKit's --subid-source for the plan. With the default source (auto:
+// getsubids, then the files), when /etc/nsswitch.conf sends the subid database to the files,
+// getsubids only reads /etc/subuid and /etc/subgid: RootlessKit is told to read them itself
+// ("static"), the ranges lookupSubids predicted, which spares its parent four getsubids
+// process starts, one after the other, on the way to the namespaces (the script's rootlesskit
+// runs them). Any other source or database is passed on as it is.
+func (r *resolver) subidSource() string {
+	src := r.c.subidSource
+	if a, ok := src.(idmap.Auto); ok && a == (idmap.Auto{}) && nssFiles(r.h) {
+		return idmap.Files{}.RootlessKit()
+	}
+	return src.RootlessKit()
+}
