@@ -92,8 +92,8 @@ func ExampleWithScriptEnv() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// rootless: invalid option: WithScriptEnv: DOCKERD_ROOTLESS_ROOTLESSKIT_NET: Unsupported RootlessKit network driver: host (dockerd needs a network namespace)
-	// rootless: invalid option: WithScriptEnv: DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS: Unknown DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS value: auto
+	// rootless: invalid option: WithScriptEnv: DOCKERD_ROOTLESS_ROOTLESSKIT_NET: "host" is not usable: dockerd needs a network namespace of its own (valid: slirp4netns, pasta, vpnkit, lxc-user-nic, gvisor-tap-vsock, none)
+	// rootless: invalid option: WithScriptEnv: DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS: "auto" is not a boolean (valid: true, false, 1, 0)
 }
 
 // A TCP API needs TLS verification; WithDockerdArgs refuses it otherwise.
