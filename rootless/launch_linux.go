@@ -137,7 +137,7 @@ func (l *launcher) prepare(p *Plan) error {
 	}
 	stateLock, err := lock(filepath.Join(paths.StateDir, lockFile))
 	if err != nil {
-		return fmt.Errorf("state directory %s: %w", paths.StateDir, err)
+		return inUse("state directory", paths.StateDir, "WithStateDir", err)
 	}
 	l.undo = append(l.undo, stateLock.Close)
 	if err := os.MkdirAll(paths.DataRoot, 0o710); err != nil {
@@ -146,7 +146,7 @@ func (l *launcher) prepare(p *Plan) error {
 	}
 	dataLock, err := lock(filepath.Join(paths.DataRoot, dataLockFile))
 	if err != nil {
-		return fmt.Errorf("data root %s: %w", paths.DataRoot, err)
+		return inUse("data root", paths.DataRoot, "WithDataRoot", err)
 	}
 	l.undo = append(l.undo, dataLock.Close)
 	l.locks = []*os.File{stateLock, dataLock}
