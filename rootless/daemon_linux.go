@@ -88,7 +88,7 @@ func (d *Daemon) watch() {
 	} else {
 		awaitOutput(d.proc) // the last lines say why
 		tail := d.sink.Tail()
-		cause, fix := diagnose(tail)
+		cause, fix := explain(tail, d.info.Paths, freeSpace)
 		err := &ExitError{Code: d.proc.ExitCode(), Cause: cause, Fix: fix, Log: tail}
 		d.mu.Lock()
 		d.err = err

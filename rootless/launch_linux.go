@@ -58,13 +58,14 @@ func (p *Plan) Launch(ctx context.Context) (*Daemon, error) {
 }
 
 func (p *Plan) launch(ctx context.Context, start time.Time) (*Daemon, error) {
-	l := &launcher{c: p.c, start: start, log: p.c.logger}
+	l := &launcher{c: p.c, paths: p.Paths, start: start, log: p.c.logger}
 	return l.launch(ctx, p)
 }
 
 // launcher carries one Launch call's state and its undo stack.
 type launcher struct {
 	c     *config
+	paths Paths
 	start time.Time
 	log   *slog.Logger
 	undo  []func() error
@@ -259,9 +260,18 @@ func (l *launcher) startError(s Stage, err error, sink *logSink, proc *engine.Pr
 	if proc != nil && errors.Is(err, errExited) {
 		awaitOutput(proc) // the last lines explain the failure
 	}
-	tail := sink.Tail()
-	cause, fix := diagnose(tail)
-	return &StartError{Stage: s, Cause: cause, Fix: fix, Log: tail, Err: err}
+	cause, fix := explain(sink.Retained(), l.paths, freeSpace) // the whole start-up, not just its tail
+	return &StartError{Stage: s, Cause: cause, Fix: fix, Log: sink.Tail(), Err: err}
+}
+
+// freeSpace reports the free and total bytes of the file system of dir (or of its nearest
+// existing ancestor).
+func freeSpace(dir string) (avail, total uint64, ok bool) {
+	_, st, err := statfsExisting(dir)
+	if err != nil {
+		return 0, 0, false
+	}
+	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), true
 }
 
 // awaitOutput waits until the exited tree's output has been copied, for at most a second (a
