@@ -105,7 +105,8 @@ type config struct {
 	output      io.Writer
 	progress    func(Progress)
 	stopTimeout time.Duration
-	environ     []string // the environment dockerd inherits (proxies, TZ, ...)
+	environ     []string // the caller's environment: WithEnviron's, else os.Environ()
+	environSet  bool     // WithEnviron chose it: all of it reaches the daemon (daemonEnviron)
 }
 
 // WithStateDir sets the directory for the daemon's sockets, pid file, exec root, RootlessKit's
@@ -426,11 +427,22 @@ func WithStopTimeout(d time.Duration) Option {
 	})
 }
 
-// WithEnviron sets the environment dockerd inherits (HTTP_PROXY, NO_PROXY, TZ, ...), in the
-// form of os.Environ. HOME, PATH and XDG_RUNTIME_DIR are set by Launch. Default: os.Environ().
+// WithEnviron sets the environment the daemon's processes inherit (dockerd, RootlessKit, the
+// network programs), in the form of os.Environ, and the one whose XDG_RUNTIME_DIR,
+// XDG_DATA_HOME and PATH pick the default paths and programs. Every variable passed reaches
+// dockerd, except those Launch sets (PATH, HOME, XDG_RUNTIME_DIR) and those of the caller's own
+// session (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*, DOCKER_HOST, DOCKER_CONTEXT,
+// DOCKERD_ROOTLESS_*, ROOTLESSKIT_*). Default: os.Environ(), of which the daemon inherits only
+// an allow-list, so that the caller's secrets (tokens, cloud credentials, CI variables) stay
+// out of its tree: HTTP_PROXY, HTTPS_PROXY, NO_PROXY, ALL_PROXY, FTP_PROXY (and lower case), TZ,
+// LANG, LANGUAGE, LC_*, TMPDIR, DOCKER_TMPDIR, SSL_CERT_FILE, SSL_CERT_DIR,
+// DBUS_SESSION_BUS_ADDRESS, XDG_CONFIG_HOME, XDG_DATA_HOME, USER, LOGNAME, and the Go runtime's
+// GODEBUG, GOMAXPROCS, GOGC, GOMEMLIMIT, GOTRACEBACK, GOCOVERDIR. To hand the daemon more, pass
+// the variables it needs: WithEnviron(append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=...")).
 func WithEnviron(env []string) Option {
 	return optionFunc(func(c *config) error {
 		c.environ = slices.Clone(env)
+		c.environSet = true
 		return nil
 	})
 }
@@ -466,7 +478,7 @@ func newConfig(opts []Option) (*config, error) {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
-	if c.environ == nil {
+	if !c.environSet {
 		c.environ = os.Environ()
 	}
 	return c, errors.Join(errs...)
