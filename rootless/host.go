@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/rootlessd/rootlessd/cgroupdeleg"
 	"github.com/rootlessd/rootlessd/idmap"
@@ -50,7 +51,23 @@ type host struct {
 	selinux func() bool
 	// dockerdCache keeps what probeDockerd learnt, by binary version; nil: no cache.
 	dockerdCache *sync.Map
+	// probeTimeout bounds each program the probes run (dockerd --version, slirp4netns --help),
+	// whatever ctx allows: a wrapper script that never exits must not hang Resolve or Check.
+	// 0: no bound of its own.
+	probeTimeout time.Duration
 }
+
+// probeTimeout bounds each probe of the real machine.
+const probeTimeout = 30 * time.Second
+
+// probeTimedOut is the cause of a probe that ran out of the host's probeTimeout.
+type probeTimedOut struct{ d time.Duration }
+
+func (e *probeTimedOut) Error() string {
+	return fmt.Sprintf("it did not finish within %v (a wrapper script that never exits?)", e.d)
+}
+
+func (e *probeTimedOut) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // The real machine: built once, since nothing in it changes during the life of a process
 // except what the probes cache by program version.
@@ -82,6 +99,7 @@ func newLocalHost() *host {
 		}
 	}
 	h.executable, _ = os.Executable()
+	h.probeTimeout = probeTimeout
 	setLocalOS(h)
 	return h
 }
@@ -110,12 +128,20 @@ func (h *host) once() *host {
 		if run == nil {
 			return nil, errors.New("host cannot run programs")
 		}
-		out, err := run(ctx, name, args...)
-		if ctx.Err() == nil { // a cancelled probe says nothing about the program
-			mu.Lock()
-			seen[key] = answer{slices.Clone(out), err}
-			mu.Unlock()
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if h.probeTimeout > 0 {
+			pctx, cancel = context.WithTimeoutCause(ctx, h.probeTimeout, &probeTimedOut{h.probeTimeout})
 		}
+		out, err := run(pctx, name, args...)
+		ended := pctx.Err() != nil
+		cancel()
+		if ended {
+			// The program was killed (with its process group); say why, not "signal: killed".
+			return out, fmt.Errorf("no answer: %w", context.Cause(pctx))
+		}
+		mu.Lock() // a cancelled probe says nothing about the program, an answered one does
+		seen[key] = answer{slices.Clone(out), err}
+		mu.Unlock()
 		return out, err
 	}
 	g.net = &n

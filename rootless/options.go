@@ -101,12 +101,13 @@ type config struct {
 	// fallback marks the Resolve of EngineAuto's fallback to the external engine.
 	fallback bool
 
-	logger      *slog.Logger
-	output      io.Writer
-	progress    func(Progress)
-	stopTimeout time.Duration
-	environ     []string // the caller's environment: WithEnviron's, else os.Environ()
-	environSet  bool     // WithEnviron chose it: all of it reaches the daemon (daemonEnviron)
+	logger       *slog.Logger
+	output       io.Writer
+	progress     func(Progress)
+	stopTimeout  time.Duration
+	startTimeout time.Duration
+	environ      []string // the caller's environment: WithEnviron's, else os.Environ()
+	environSet   bool     // WithEnviron chose it: all of it reaches the daemon (daemonEnviron)
 }
 
 // WithStateDir sets the directory for the daemon's sockets, pid file, exec root, RootlessKit's
@@ -427,6 +428,24 @@ func WithStopTimeout(d time.Duration) Option {
 	})
 }
 
+// WithStartTimeout bounds Launch when its ctx has no earlier deadline: the host checks and
+// their probes, RootlessKit's set-up of the namespaces, and dockerd's start until its API
+// answers. When it passes, Launch stops everything it started and returns a *StartError that
+// names the stage and what stopped answering (a process that is stopped, RootlessKit that did
+// not finish, dockerd that did not serve its API); the error matches
+// context.DeadlineExceeded. It applies to restarts by the watchdog too. Default: 2m, ample for
+// a first start on a slow machine, so that a daemon that never serves its API cannot hang its
+// caller.
+func WithStartTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return optionError("WithStartTimeout", "%v is not positive", d)
+		}
+		c.startTimeout = d
+		return nil
+	})
+}
+
 // WithEnviron sets the environment the daemon's processes inherit (dockerd, RootlessKit, the
 // network programs), in the form of os.Environ, and the one whose XDG_RUNTIME_DIR,
 // XDG_DATA_HOME and PATH pick the default paths and programs. Every variable passed reaches
@@ -459,7 +478,7 @@ func (c *config) debug() bool { return c.logger.Enabled(context.Background(), sl
 
 // newConfig applies every option and reports all invalid ones together.
 func newConfig(opts []Option) (*config, error) {
-	c := &config{stopTimeout: defaultStopTimeout, subidSource: idmap.Auto{}}
+	c := &config{stopTimeout: defaultStopTimeout, startTimeout: defaultStartTimeout, subidSource: idmap.Auto{}}
 	var errs []error
 	for _, o := range opts {
 		if o == nil {
@@ -486,3 +505,6 @@ func newConfig(opts []Option) (*config, error) {
 
 // defaultStopTimeout bounds Close: dockerd first stops the running containers.
 const defaultStopTimeout = 15 * time.Second
+
+// defaultStartTimeout bounds Launch when its ctx has no earlier deadline.
+const defaultStartTimeout = 2 * time.Minute

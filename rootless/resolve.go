@@ -204,7 +204,7 @@ func (r *resolver) resolveDockerd(ctx context.Context) error {
 	info, err := probeDockerd(ctx, h, path)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return err // it names the probe that ctx's end cut short
 		}
 		return because(problem(IDDockerdUnusable, "cannot tell the version of "+path+": "+err.Error(), path,
 			"point Binaries.Dockerd at a working dockerd"), err)
@@ -267,7 +267,7 @@ func (r *resolver) findRootlessKit(ctx context.Context) (RootlessKit, error) {
 	v, err := netdriver.RootlessKitVersion(ctx, h.net, path)
 	if err != nil {
 		if ctx.Err() != nil {
-			return RootlessKit{}, ctx.Err()
+			return RootlessKit{}, fmt.Errorf("%s --version: %w", path, err)
 		}
 		return RootlessKit{}, because(problem(IDRootlessKitUnusable, "cannot tell the version of "+path+": "+err.Error(), path,
 			"point Binaries.RootlessKit at rootlesskit 1.1 or newer"), err)
