@@ -81,6 +81,11 @@ type Target struct {
 	// relabel /run for SELinux, and turn on IP forwarding in the daemon's network namespace.
 	Prepare bool `json:"prepare,omitempty"`
 	SELinux bool `json:"selinux,omitempty"`
+	// ProbeSocket is a unix socket of the host process. Before the program starts, the target
+	// sends it, as SCM_RIGHTS, a UDP socket created in the containers' network namespace: the
+	// host's health watchdog sends datagrams through the network driver with it (see
+	// ReceiveProbeSocket). "" for none; a failure is reported on stderr and not fatal.
+	ProbeSocket string `json:"probe_socket,omitempty"`
 }
 
 // Validate reports what makes s unusable, every problem at once.

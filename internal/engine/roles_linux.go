@@ -165,6 +165,11 @@ func runTarget() int {
 			return fail("target", fmt.Errorf("prepare namespace: %w", err))
 		}
 	}
+	if cfg.Target.ProbeSocket != "" {
+		if err := sendProbeSocket(cfg.Target.ProbeSocket, containersNetNS(cfg)); err != nil {
+			fmt.Fprintf(os.Stderr, "[rootlesskit:target] warning: no health probe through the network: %v\n", err)
+		}
+	}
 	if cfg.Target.Dir != "" {
 		if err := os.Chdir(cfg.Target.Dir); err != nil {
 			return fail("target", err)
