@@ -106,6 +106,7 @@ type launcher struct {
 	log   *slog.Logger
 	undo  []func() error
 	locks []*os.File
+	probe *engine.ProbeListener // receives the watchdog's socket from the target; nil if none
 }
 
 // stage reports that stage s begins, and stops the launch if ctx has ended: a cancel during
@@ -153,26 +154,79 @@ func (l *launcher) launch(ctx context.Context, p *Plan) (d *Daemon, err error) {
 	}
 
 	sink := newLogSink(l.c.output, l.log)
-	p, proc, err := l.startEngine(ctx, p, sink)
+	st, err := l.run(ctx, p, sink)
 	if err != nil {
 		return nil, err
 	}
-	if err := l.stage(ctx, StageDockerd); err != nil {
-		return nil, l.startError(StageDockerd, err.(*StartError).Err, sink, proc)
-	}
-	if err := l.waitAPI(ctx, p, proc, sink); err != nil {
-		return nil, err
-	}
-	d, err = newDaemon(ctx, p, proc, sink, l.locks)
+	d, err = newDaemon(st.plan, st, sink, l.locks)
 	if err != nil {
-		return nil, l.startError(StageDockerd, err, sink, proc)
+		if st.probe != nil {
+			st.probe.Close()
+		}
+		return nil, l.startError(StageDockerd, err, sink, st.proc)
 	}
 	l.undo = nil // the Daemon owns everything now
 	_ = l.stage(context.Background(), StageReady)
-	l.log.LogAttrs(ctx, slog.LevelInfo, "daemon ready", slog.String("host", d.Host()), slog.Int("pid", proc.PID()),
-		slog.String("engine", p.Engine.String()), slog.String("net_driver", p.Network.Name()), slog.String("port_driver", p.Port.Name()),
+	l.log.LogAttrs(ctx, slog.LevelInfo, "daemon ready", slog.String("host", d.Host()), slog.Int("pid", st.proc.PID()),
+		slog.String("engine", st.plan.Engine.String()), slog.String("net_driver", st.plan.Network.Name()), slog.String("port_driver", st.plan.Port.Name()),
 		slog.Duration("startup", time.Since(l.start)))
 	return d, nil
+}
+
+// run starts the engine, waits until dockerd answers and confirms rootless mode: what a
+// restart in place repeats. The plan it returns is p, or EngineAuto's fallback plan.
+func (l *launcher) run(ctx context.Context, p *Plan, sink *logSink) (started, error) {
+	p, proc, err := l.startEngine(ctx, p, sink)
+	if l.probe != nil {
+		defer func() { l.probe.Close(); l.probe = nil }()
+	}
+	if err != nil {
+		return started{}, err
+	}
+	if err := l.stage(ctx, StageDockerd); err != nil {
+		return started{}, l.startError(StageDockerd, err.(*StartError).Err, sink, proc)
+	}
+	if err := l.waitAPI(ctx, p, proc, sink); err != nil {
+		return started{}, err
+	}
+	info, err := confirm(ctx, p)
+	if err != nil {
+		return started{}, l.startError(StageDockerd, err, sink, proc)
+	}
+	st := started{plan: p, proc: proc, info: info}
+	if l.probe != nil {
+		// The target sent it before dockerd started, long ago by now.
+		if f, err := l.probe.Receive(time.Now().Add(2 * time.Second)); err == nil {
+			st.probe = f
+		} else {
+			l.log.Debug("health: no probe socket from the target", slog.Any("error", err))
+		}
+	}
+	return st, nil
+}
+
+// relaunch starts the daemon of p again for a restart in place: the Daemon holds the locks,
+// and l.locks are they; what the old tree left is removed first.
+func (l *launcher) relaunch(ctx context.Context, p *Plan, sink *logSink) (st started, err error) {
+	defer func() {
+		if err != nil {
+			if rerr := l.rollback(); rerr != nil {
+				l.log.Warn("rollback after failed restart", slog.Any("error", rerr))
+			}
+		}
+	}()
+	if err := l.stage(ctx, StagePrepare); err != nil {
+		return started{}, err
+	}
+	if err := l.clean(p.Paths); err != nil {
+		return started{}, err
+	}
+	st, err = l.run(ctx, p, sink)
+	if err == nil {
+		l.undo = nil
+		_ = l.stage(context.Background(), StageReady)
+	}
+	return st, err
 }
 
 // prepare makes the state directory, takes the locks and removes stale files.
@@ -196,6 +250,11 @@ func (l *launcher) prepare(p *Plan) error {
 	}
 	l.undo = append(l.undo, dataLock.Close)
 	l.locks = []*os.File{stateLock, dataLock}
+	return l.clean(paths)
+}
+
+// clean removes what a killed daemon left, with the locks held, and makes the directories.
+func (l *launcher) clean(paths Paths) error {
 	if err := paths.cleanStale(); err != nil {
 		return err
 	}
@@ -234,7 +293,15 @@ func (l *launcher) tryEngine(ctx context.Context, p *Plan, sink *logSink) (*engi
 	so := engine.StartOptions{Executable: p.h.executable, RootlessKit: p.RootlessKit.Path, Version: p.RootlessKit.Version,
 		SpecDir: p.Paths.StateDir, Env: p.helperEnv, Output: sink}
 	l.log.Debug("engine", slog.String("engine", p.Engine.String()), slog.Any("dockerd", p.DockerdArgs), slog.Any("rootlesskit_flags", p.RootlessKitFlags))
-	proc, err := engine.Start(&p.spec, so)
+	spec := p.spec
+	if path := filepath.Join(p.Paths.StateDir, probeSocketFile); len(path) <= maxSocketPath && l.probe == nil {
+		// The target hands over a socket in the containers' network namespace (the watchdog's
+		// network check); without it, only that check is missing.
+		if pl, err := engine.ListenProbe(path); err == nil {
+			l.probe, spec.Target.ProbeSocket = pl, path
+		}
+	}
+	proc, err := engine.Start(&spec, so)
 	if err != nil {
 		return nil, l.startError(StageNamespaces, err, sink, nil)
 	}

@@ -106,6 +106,7 @@ type config struct {
 	progress     func(Progress)
 	stopTimeout  time.Duration
 	startTimeout time.Duration
+	watchdog     Watchdog
 	environ      []string // the caller's environment: WithEnviron's, else os.Environ()
 	environSet   bool     // WithEnviron chose it: all of it reaches the daemon (daemonEnviron)
 }
@@ -478,7 +479,7 @@ func (c *config) debug() bool { return c.logger.Enabled(context.Background(), sl
 
 // newConfig applies every option and reports all invalid ones together.
 func newConfig(opts []Option) (*config, error) {
-	c := &config{stopTimeout: defaultStopTimeout, startTimeout: defaultStartTimeout, subidSource: idmap.Auto{}}
+	c := &config{stopTimeout: defaultStopTimeout, startTimeout: defaultStartTimeout, watchdog: Watchdog{}.withDefaults(), subidSource: idmap.Auto{}}
 	var errs []error
 	for _, o := range opts {
 		if o == nil {

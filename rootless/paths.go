@@ -11,6 +11,9 @@ import (
 const (
 	lockFile     = "rootlessd.lock"      // flock held for the daemon's lifetime: one daemon per state dir
 	dataLockFile = "rootlessd-data.lock" // the same, in the data root: one daemon per data root (also when it equals the state dir)
+	// probeSocketFile is where the engine's target hands over the watchdog's socket during
+	// start-up; it is removed once the daemon is ready.
+	probeSocketFile = "rootlessd-probe.sock"
 )
 
 // maxSocketPath is the size of sockaddr_un.sun_path minus its NUL.

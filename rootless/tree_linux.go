@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,4 +74,76 @@ func signalName(sig int) string {
 		return n
 	}
 	return "signal " + strconv.Itoa(sig)
+}
+
+// treeExit reads what RootlessKit printed about the end of its child, or of the program the
+// child ran (dockerd: the engine's target execs it), and returns that process and its wait
+// status:
+//
+//	[rootlesskit:child ] error: command [/proc/self/exe] exited: signal: killed
+//	[rootlesskit:child ] error: command [/proc/self/exe] exited: exit status 1
+//	[rootlesskit:parent] error: child exited: signal: killed
+//
+// The parent's line about its child comes last; when the child only passed on its target's
+// end ("exit status N"), the child's own line, just before it, says more.
+func treeExit(lines []string) (process string, status int, ok bool) {
+	child := func(line string) (int, bool) {
+		if !strings.Contains(line, "[rootlesskit:child") || !strings.Contains(line, "error: command [") {
+			return 0, false
+		}
+		_, rest, ok := strings.Cut(line, "] exited: ")
+		if !ok {
+			return 0, false
+		}
+		return waitStatusOf(rest)
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		if ws, ok := child(lines[i]); ok {
+			return "dockerd", ws, true
+		}
+		_, rest, isParent := strings.Cut(lines[i], "[rootlesskit:parent] error: child exited: ")
+		if !isParent {
+			continue
+		}
+		ws, ok := waitStatusOf(rest)
+		if !ok {
+			return "", 0, false
+		}
+		if ws&0x7f == 0 {
+			for j := i - 1; j >= max(0, i-5); j-- {
+				if cws, ok := child(lines[j]); ok {
+					return "dockerd", cws, true
+				}
+			}
+		}
+		return "RootlessKit's child", ws, true
+	}
+	return "", 0, false
+}
+
+// waitStatusOf reads Go's description of a process's end: "signal: killed", "exit status 1".
+func waitStatusOf(s string) (int, bool) {
+	s = strings.TrimSpace(s)
+	if name, ok := strings.CutPrefix(s, "signal: "); ok {
+		if sig := signalNumber(name); sig > 0 {
+			return sig, true
+		}
+		return 0, false
+	}
+	if n, ok := strings.CutPrefix(s, "exit status "); ok {
+		if code, err := strconv.Atoi(n); err == nil && code >= 0 && code <= 255 {
+			return code << 8, true
+		}
+	}
+	return 0, false
+}
+
+// signalNumber is the number of the signal Go describes as name ("killed", "terminated").
+func signalNumber(name string) int {
+	for sig := 1; sig < 65; sig++ {
+		if syscall.Signal(sig).String() == name {
+			return sig
+		}
+	}
+	return 0
 }

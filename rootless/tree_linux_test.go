@@ -60,3 +60,51 @@ func TestExitString(t *testing.T) {
 		}
 	}
 }
+
+// TestTreeExit (regression, issue 14): a killed dockerd was reported as "status 255" of
+// /proc/self/exe; RootlessKit's lines (the same in 1.1.0, 3.3.0 and the embedded engine) say
+// which process ended and how.
+func TestTreeExit(t *testing.T) {
+	for _, tt := range []struct {
+		lines   []string
+		process string
+		status  int
+	}{
+		{[]string{`level=info msg="API listen on /run/user/2006/x/docker.sock"`,
+			"[rootlesskit:child ] error: command [/proc/self/exe] exited: signal: killed",
+			"[rootlesskit:parent] error: child exited: exit status 255"}, "dockerd", 9},
+		{[]string{"[rootlesskit:child ] error: command [/opt/app/host --flag] exited: signal: terminated",
+			"[rootlesskit:parent] error: child exited: exit status 255"}, "dockerd", 15},
+		{[]string{"failed to start daemon: x", "[rootlesskit:child ] error: command [/proc/self/exe] exited: exit status 1",
+			"[rootlesskit:parent] error: child exited: exit status 1"}, "dockerd", 1 << 8},
+		{[]string{"[rootlesskit:parent] error: child exited: signal: killed"}, "RootlessKit's child", 9},
+		{[]string{"[rootlesskit:parent] error: child exited: exit status 3"}, "RootlessKit's child", 3 << 8},
+	} {
+		process, status, ok := treeExit(tt.lines)
+		if !ok || process != tt.process || status != tt.status {
+			t.Errorf("treeExit(%q) = %q, %#x, %v; want %q, %#x", tt.lines, process, status, ok, tt.process, tt.status)
+		}
+	}
+	for _, lines := range [][]string{nil, {"level=info msg=x"}, {"[rootlesskit:parent] error: child exited: signal: nonsense"}} {
+		if p, s, ok := treeExit(lines); ok {
+			t.Errorf("treeExit(%q) = %q, %d, want nothing", lines, p, s)
+		}
+	}
+}
+
+func TestExitErrorNamesTheProcess(t *testing.T) {
+	for _, tt := range []struct {
+		e    ExitError
+		want string
+	}{
+		{ExitError{Process: "dockerd", Signal: syscall.SIGKILL, Code: 137}, "rootless: daemon exited unexpectedly: dockerd was killed by SIGKILL"},
+		{ExitError{Process: "dockerd", Code: 1}, "rootless: daemon exited unexpectedly: dockerd exited with status 1"},
+		{ExitError{Code: 255}, "rootless: daemon exited unexpectedly with status 255"},
+		{ExitError{Process: "slirp4netns", Signal: syscall.SIGKILL, Err: &HealthError{Check: CheckProcess, Process: "slirp4netns", PID: 42, Detail: "was killed by SIGKILL", Status: 9}},
+			"rootless: the watchdog stopped the daemon: health: process: slirp4netns (pid 42) was killed by SIGKILL"},
+	} {
+		if got := tt.e.Error(); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("Error() = %q\nwant %q", got, tt.want)
+		}
+	}
+}

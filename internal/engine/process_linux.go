@@ -101,6 +101,21 @@ func (p *Process) supervise(started chan<- error) {
 	close(p.done)
 }
 
+// WaitStatus is the wait status of the exited process; ok is false before Done or when the
+// process could not be started.
+func (p *Process) WaitStatus() (ws syscall.WaitStatus, ok bool) {
+	select {
+	case <-p.done:
+	default:
+		return 0, false
+	}
+	if p.cmd.ProcessState == nil {
+		return 0, false
+	}
+	ws, ok = p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ws, ok
+}
+
 // Kill sends SIGKILL to the whole process group. Everything in the PID namespace dies with its
 // init (RootlessKit's child), which is in the group.
 func (p *Process) Kill() error {
