@@ -294,7 +294,7 @@ type echoProbe struct {
 	inside  net.PacketConn // in the containers' network namespace
 	host    *net.UDPConn   // on the host, echoing
 	target  net.Addr
-	through string // the network driver's name
+	through string      // the network driver's name
 	armed   atomic.Bool // a datagram got through once: failures count from then on
 }
 
