@@ -245,10 +245,11 @@ func (d *Daemon) exitError(g *generation, verdict *HealthError) *ExitError {
 		}
 	}
 	if verdict != nil {
-		e.Err, e.Process = verdict, verdict.Process
-		e.Signal = 0
-		if verdict.Status >= 0 && verdict.Status&0x7f != 0 {
-			e.Signal = syscall.Signal(verdict.Status & 0x7f)
+		e.Err, e.Process, e.Signal = verdict, verdict.Process, 0
+		if ws := verdict.Status; ws >= 0 && ws&0x7f != 0 {
+			e.Signal, e.Code = syscall.Signal(ws&0x7f), 128+ws&0x7f
+		} else if ws >= 0 {
+			e.Code = ws >> 8 & 0xff
 		}
 		if e.Cause == "" {
 			e.Cause, e.Fix = verdictCause(verdict)

@@ -87,13 +87,13 @@ const (
 
 // IDs lists the IDs of the findings this package reports itself.
 func IDs() []diag.ID {
-	return []diag.ID{IDRoot, IDNoInit, IDRuntimeDirMissing, IDStateDirUnsafe, IDStateDirOwner, IDStateDirMode,
+	return slices.Concat([]diag.ID{IDRoot, IDNoInit, IDRuntimeDirMissing, IDStateDirUnsafe, IDStateDirOwner, IDStateDirMode,
 		IDStateDirCreate, IDSocketPathTooLong, IDDataRootNoHome, IDDataRootNFS, IDDataRootCreate, IDDockerdMissing,
 		IDDockerdUnusable, IDEngineProgramMissing, IDRootlessKitMissing, IDRootlessKitUnusable, IDRootlessKitTooOld,
 		IDDriverNotEmbeddable, IDNoUsableNetwork, IDNetworkWithoutNamespace, IDDetachNetNSUnsupported,
 		IDDockerProxyMissing, IDNsenterMissing, IDUsernsCloneDisabled, IDMaxUserNamespacesZero, IDUserUnknown,
 		IDCgroupUnknown, IDIptablesMissing, IDKernelModuleMissing, IDPingDisabled, IDPrivilegedPorts, IDTunUnusable,
-		IDMTUAboveRoute}
+		IDMTUAboveRoute}, reliabilityIDs())
 }
 
 // AllIDs lists, sorted, the ID of every finding Resolve, Check and Launch can report: this

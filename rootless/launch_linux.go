@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/engine"
 )
@@ -246,6 +248,14 @@ func (l *launcher) prepare(p *Plan) error {
 	}
 	dataLock, err := lock(filepath.Join(paths.DataRoot, dataLockFile))
 	if err != nil {
+		if errors.Is(err, unix.EROFS) || errors.Is(err, os.ErrPermission) {
+			why := "is on a read-only file system"
+			if !errors.Is(err, unix.EROFS) {
+				why = "is not writable by this user"
+			}
+			return because(problem(IDDataRootUnwritable, fmt.Sprintf("the data root %s %s: dockerd keeps images, containers and volumes there", paths.DataRoot, why),
+				err.Error(), "choose a data root on a writable local file system (WithDataRoot), or remount it read-write"), err)
+		}
 		return inUse("data root", paths.DataRoot, "WithDataRoot", err)
 	}
 	l.undo = append(l.undo, dataLock.Close)

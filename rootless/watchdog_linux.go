@@ -70,6 +70,19 @@ func (d *Daemon) newGeneration(st started) *generation {
 	return g
 }
 
+// ending reports a tree that is going away on its own: the engine process has exited, or
+// RootlessKit's child has, after which RootlessKit tears down the rest (it kills the network
+// program first).
+func (g *generation) ending() bool {
+	select {
+	case <-g.proc.Done():
+		return true
+	default:
+	}
+	p, err := readProc(g.childPID)
+	return err != nil || p.exited()
+}
+
 // checks lists what the watchdog probes on g now.
 func (g *generation) checks() []HealthCheck {
 	c := []HealthCheck{CheckProcess, CheckAPI}
@@ -126,6 +139,9 @@ func (d *Daemon) watch(g *generation) {
 		case <-g.stop:
 			return
 		case he := <-exited:
+			if g.ending() {
+				continue // RootlessKit kills its network program as it exits; supervise reports why
+			}
 			if fail(he, true) {
 				return
 			}
@@ -137,6 +153,9 @@ func (d *Daemon) watch(g *generation) {
 			case <-g.stop: // the tree ended during the probe: supervise reports that
 				return
 			default:
+			}
+			if he != nil && he.Check == CheckProcess && g.ending() {
+				continue // the tree is exiting: supervise reports why
 			}
 			if he == nil {
 				if failures > 0 || len(d.Health().Checks) != len(g.checks()) {

@@ -16,5 +16,8 @@ func TestMain(m *testing.M) {
 	if raw := os.Getenv(envHost); raw != "" {
 		os.Exit(hostProcess(raw)) // a host program that other tests start and kill
 	}
+	if raw := os.Getenv(envFaultHost); raw != "" {
+		os.Exit(faultHost(raw)) // the fault suite's host program
+	}
 	testbed.Main(m)
 }

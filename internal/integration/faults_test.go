@@ -1,0 +1,590 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/rootlessd/rootlessd/internal/testbed"
+	"github.com/rootlessd/rootlessd/rootless"
+)
+
+// The fault-injection suite (issue 14). Every scenario runs on both engine stacks, against one
+// fixture per stack: a state directory and a data root that hold an image and a container
+// created before any fault. After every scenario:
+//
+//   - no process of the test user survives unless the scenario means it to;
+//   - no stale lock, pid file or socket blocks the next Launch on the same directories;
+//   - the data root still holds the image, and docker ps -a still lists the container.
+//
+// TestFaults writes a table of every scenario to $ROOTLESSD_RELIABILITY_REPORT when it is set
+// (hack/reliability puts it in docs/reliability.md). ROOTLESSD_RELIABILITY=full runs the long
+// versions of the kill loop and of the concurrent launches; see shortNote.
+
+const (
+	envFaultHost = "ROOTLESSD_IT_FAULTHOST"       // the test binary acts as a host program (faultHost)
+	envReport    = "ROOTLESSD_RELIABILITY_REPORT" // where TestFaults writes its table
+	envMode      = "ROOTLESSD_RELIABILITY"        // "full" for the long runs
+)
+
+// full reports the full run; CI runs the short one.
+func full() bool { return os.Getenv(envMode) == "full" }
+
+// shortNote says what the short mode shortens, in the report.
+const shortNote = "The short run (CI) does 3 cycles of the kill loop instead of 10, and 4 concurrent launches on different directories instead of 10: on 2 cores each launch of the longer runs adds seconds without covering more code. `ROOTLESSD_RELIABILITY=full` runs them in full."
+
+// faultRow is one line of the report.
+type faultRow struct {
+	Family, Scenario, Stack string
+	Pass                    bool
+	Orphans                 int    // processes of the test user left after the scenario (then killed)
+	DataKept                string // "yes", "no", or "n/a" (the scenario does not touch the fixture)
+	Seen                    string // the error or event the scenario saw, first line
+	Detect                  time.Duration
+	DetectWhat              string // what Detect measures
+	Took                    time.Duration
+}
+
+// faultReport collects the rows and rewrites the report after each one, so that a run that
+// stops half-way still leaves its table.
+type faultReport struct {
+	mu    sync.Mutex
+	rows  []faultRow
+	start time.Time
+}
+
+var faults = &faultReport{start: time.Now()}
+
+func (r *faultReport) add(row faultRow) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rows = append(r.rows, row)
+	if path := os.Getenv(envReport); path != "" {
+		if err := os.WriteFile(path, []byte(r.render()), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "fault report: %v\n", err)
+		}
+	}
+}
+
+// render writes the report in Markdown.
+func (r *faultReport) render() string {
+	var b strings.Builder
+	mode := "short (CI)"
+	if full() {
+		mode = "full"
+	}
+	passed := 0
+	for _, row := range r.rows {
+		if row.Pass {
+			passed++
+		}
+	}
+	fmt.Fprintf(&b, "# Reliability: the fault-injection suite\n\n")
+	fmt.Fprintf(&b, "Written by `TestFaults` (internal/integration/faults*_test.go) from a real run; regenerate with `sudo hack/reliability`.\n")
+	fmt.Fprintf(&b, "Every scenario runs on both engine stacks against a state directory and data root that hold an image and a container made before the fault; after each one the suite checks that no process of the test user is left, that a Launch on the same directories works, and that the image and the container are still there.\n\n")
+	fmt.Fprintf(&b, "- date: %s\n- machine: %s\n- stacks: %s\n- mode: %s; %s\n- result: %d of %d scenario runs passed, in %v\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), stacksLine(), mode, shortNote, passed, len(r.rows), time.Since(r.start).Round(time.Second))
+	b.WriteString("Columns: **orphans** are processes of the test user left when the scenario ended (each one fails it); **data kept**: the image and the container made before the fault were there afterwards (n/a: the scenario never starts a daemon on the fixture); **seen** is the error or event the caller got; **detect** is the time from the fault to what the caller saw (what it measures follows the figure).\n\n")
+	b.WriteString("| family | scenario | stack | result | orphans | data kept | seen | detect | took |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, row := range r.rows {
+		res := "pass"
+		if !row.Pass {
+			res = "**FAIL**"
+		}
+		det := "–"
+		if row.Detect > 0 {
+			det = row.Detect.Round(time.Millisecond).String()
+			if row.DetectWhat != "" {
+				det += " (" + row.DetectWhat + ")"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s | %s | %s | %v |\n", row.Family, row.Scenario, row.Stack, res, row.Orphans,
+			row.DataKept, cell(row.Seen), det, row.Took.Round(100*time.Millisecond))
+	}
+	return b.String()
+}
+
+// cell makes s fit in a table cell.
+func cell(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 220 {
+		s = s[:217] + "..."
+	}
+	s = strings.ReplaceAll(s, "|", `\|`)
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+func machine() string {
+	osName := runtime.GOOS
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "PRETTY_NAME="); ok {
+				osName = strings.Trim(v, `"`)
+			}
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%s, kernel %s, %d cores", osName, strings.TrimSpace(string(kernel)), runtime.NumCPU())
+}
+
+var stacksSeen sync.Map // stack name -> "dockerd VERSION"
+
+func stacksLine() string {
+	var parts []string
+	stacksSeen.Range(func(k, v any) bool { parts = append(parts, fmt.Sprintf("%s (%s)", k, v)); return true })
+	slices.Sort(parts)
+	return strings.Join(parts, ", ") + "; engine: RootlessKit embedded (the default)"
+}
+
+// fixture is a stack's state directory and data root with an image and a container made
+// before any fault.
+type fixture struct {
+	bed         *testbed.Bed
+	stack       testbed.Stack
+	state, data string
+	container   string
+}
+
+// opts are the options of a Launch on the fixture's directories.
+func (fx *fixture) opts(extra ...rootless.Option) []rootless.Option {
+	return append([]rootless.Option{rootless.WithStateDir(fx.state), rootless.WithDataRoot(fx.data),
+		rootless.WithBinaries(rootless.Binaries{Path: []string{fx.stack.Bin}}), rootless.WithStopTimeout(10 * time.Second)}, extra...)
+}
+
+// seed makes the fixture of stack: a launch, the test image, a container, a clean stop.
+func seed(t *testing.T, bed *testbed.Bed, stack testbed.Stack) *fixture {
+	t.Helper()
+	u := bed.Self()
+	fx := &fixture{bed: bed, stack: stack, state: testbed.ScratchDir(t, bed, stack, u.RuntimeDir), data: testbed.ScratchDir(t, bed, stack, u.Home)}
+	d, log := launchLogged(t, fx.opts()...)
+	cli := testbed.Client(t, d.Host())
+	testbed.LoadImage(t, cli, bed)
+	c, err := cli.ContainerCreate(t.Context(), &container.Config{Image: bed.ImageTag, Cmd: []string{"true"}}, nil, nil, nil, "rd-fixture")
+	if err != nil {
+		t.Fatalf("create the fixture's container: %v\n%s", err, log)
+	}
+	fx.container = c.ID
+	stacksSeen.Store(stack.Name, "dockerd "+d.Info().ServerVersion)
+	if err := d.Close(); err != nil {
+		t.Fatalf("close the fixture's daemon: %v", err)
+	}
+	return fx
+}
+
+// launchLogged launches with opts and a debug log kept for failures; the daemon is closed at
+// cleanup.
+func launchLogged(t *testing.T, opts ...rootless.Option) (*rootless.Daemon, *testbed.LockedBuffer) {
+	t.Helper()
+	out := &testbed.LockedBuffer{}
+	opts = append([]rootless.Option{rootless.WithLogger(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))}, opts...)
+	d, err := rootless.Launch(t.Context(), opts...)
+	if err != nil {
+		t.Fatalf("Launch: %v\nlog:\n%s", err, out.String())
+	}
+	t.Cleanup(func() {
+		_ = d.Close()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", out.String())
+		}
+	})
+	return d, out
+}
+
+// logger is a debug logger into buf.
+func logger(buf io.Writer) rootless.Option {
+	return rootless.WithLogger(slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// TestFaults runs every family of scenarios on every stack.
+func TestFaults(t *testing.T) {
+	bed := testbed.Require(t)
+	fixtures := map[string]*fixture{}
+	fixtureOf := func(t *testing.T, stack testbed.Stack) *fixture {
+		if fx, ok := fixtures[stack.Name]; ok {
+			return fx
+		}
+		fx := seed(t, bed, stack)
+		fixtures[stack.Name] = fx
+		return fx
+	}
+	// Fixtures outlive the family that made them: seed them in this test's scope.
+	for _, stack := range bed.Stacks {
+		fixtureOf(t, stack)
+	}
+	for _, fam := range []struct {
+		name      string
+		scenarios []scenario
+	}{
+		{"kill", killScenarios},
+		{"stop", stopScenarios},
+		{"cancel", cancelScenarios},
+		{"concurrency", concurrencyScenarios},
+		{"stale", staleScenarios},
+		{"sigterm", sigtermScenarios},
+		{"killloop", killLoopScenarios},
+		{"badinput", badInputScenarios},
+		{"security", securityScenarios},
+		{"watchdog", watchdogScenarios},
+	} {
+		t.Run(fam.name, func(t *testing.T) {
+			for _, stack := range bed.Stacks {
+				t.Run(stack.Name, func(t *testing.T) {
+					fx := fixtureOf(t, stack)
+					for _, sc := range fam.scenarios {
+						run(t, fam.name, sc, fx)
+					}
+				})
+			}
+		})
+	}
+}
+
+// scenario is one fault and what must follow it. f fills in the row; after it the suite
+// checks for orphans, and, unless untouched, that the fixture survived.
+type scenario struct {
+	name string
+	// untouched: the scenario never starts a daemon on the fixture; its directories are
+	// compared before and after instead of relaunching.
+	untouched bool
+	f         func(t *testing.T, fx *fixture, row *faultRow)
+}
+
+func run(t *testing.T, family string, sc scenario, fx *fixture) {
+	t.Run(sc.name, func(t *testing.T) {
+		row := &faultRow{Family: family, Scenario: sc.name, Stack: fx.stack.Name, DataKept: "n/a"}
+		start := time.Now()
+		before := ""
+		if sc.untouched {
+			before = listing(t, fx)
+		}
+		defer func() {
+			row.Took = time.Since(start)
+			row.Pass = !t.Failed()
+			faults.add(*row)
+		}()
+		sc.f(t, fx, row)
+		if t.Failed() {
+			row.Orphans = len(orphans(t, 20*time.Second))
+			return
+		}
+		if row.Orphans = len(orphans(t, 20*time.Second)); row.Orphans > 0 {
+			return
+		}
+		if sc.untouched {
+			if after := listing(t, fx); after != before {
+				t.Errorf("the fixture changed:\nbefore %s\nafter  %s", before, after)
+			} else {
+				row.DataKept = "yes (untouched)"
+			}
+			return
+		}
+		row.DataKept = verify(t, fx)
+		row.Orphans += len(orphans(t, 20*time.Second))
+	})
+}
+
+// orphans waits up to grace for the test user's processes (but this one) to be gone, and
+// reports and kills those that stay.
+func orphans(t *testing.T, grace time.Duration) []testbed.Proc {
+	t.Helper()
+	deadline := time.Now().Add(grace)
+	for {
+		left := testbed.ProcessesOf(os.Getuid())
+		left = slices.DeleteFunc(left, func(p testbed.Proc) bool { return strings.HasPrefix(p.Cmdline, "rootlesskit rm -rf") })
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			for _, p := range left {
+				t.Errorf("process left behind: %d %s", p.PID, p.Cmdline)
+				_ = syscall.Kill(p.PID, syscall.SIGKILL)
+			}
+			return left
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// verify relaunches on the fixture: it must start, and still hold the image and the container.
+func verify(t *testing.T, fx *fixture) string {
+	t.Helper()
+	out := &testbed.LockedBuffer{}
+	d, err := rootless.Launch(t.Context(), fx.opts(logger(out))...)
+	if err != nil {
+		t.Errorf("relaunch on the same directories after the fault: %v\nlog:\n%s", err, out.String())
+		return "no (no relaunch)"
+	}
+	defer d.Close()
+	cli := testbed.Client(t, d.Host())
+	kept := "yes"
+	if _, err := cli.ImageInspect(t.Context(), fx.bed.ImageTag); err != nil {
+		t.Errorf("the image is gone after the fault: %v", err)
+		kept = "no (image lost)"
+	}
+	list, err := cli.ContainerList(t.Context(), container.ListOptions{All: true})
+	if err != nil || !slices.ContainsFunc(list, func(c container.Summary) bool { return c.ID == fx.container }) {
+		t.Errorf("docker ps -a lacks the fixture's container %.12s after the fault (%v)", fx.container, err)
+		kept = "no (container lost)"
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("close after the relaunch: %v", err)
+	}
+	return kept
+}
+
+// listing describes the fixture's directories, to see that a scenario touched nothing.
+func listing(t *testing.T, fx *fixture) string {
+	t.Helper()
+	var b strings.Builder
+	for _, dir := range []string{fx.state, fx.data} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			info, _ := e.Info()
+			fmt.Fprintf(&b, "%s %v %d; ", filepath.Join(dir, e.Name()), info.Mode(), info.ModTime().UnixNano())
+		}
+	}
+	return b.String()
+}
+
+// short is the first line of err, for the report.
+func short(err error) string {
+	if err == nil {
+		return ""
+	}
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// hostConfig of faultHost, the host program that scenarios start, signal and kill.
+type faultHostConfig struct {
+	Bin, StateDir, DataRoot string
+	StopTimeout             time.Duration
+}
+
+// faultHost launches a daemon, prints "READY <DOCKER_HOST> <engine pid>", and on SIGTERM
+// closes it and prints "CLOSED <error or ok>"; TestMain runs it when envFaultHost is set.
+func faultHost(raw string) int {
+	var hc faultHostConfig
+	if err := json.Unmarshal([]byte(raw), &hc); err != nil {
+		fmt.Println("ERROR", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	opts := []rootless.Option{rootless.WithStateDir(hc.StateDir), rootless.WithDataRoot(hc.DataRoot),
+		rootless.WithBinaries(rootless.Binaries{Path: []string{hc.Bin}})}
+	if hc.StopTimeout > 0 {
+		opts = append(opts, rootless.WithStopTimeout(hc.StopTimeout))
+	}
+	d, err := rootless.Launch(context.Background(), opts...)
+	if err != nil {
+		fmt.Println("ERROR", strings.ReplaceAll(err.Error(), "\n", " | "))
+		return 1
+	}
+	fmt.Println("READY", d.Host(), d.PID())
+	select {
+	case <-sigs:
+		if err := d.Close(); err != nil {
+			fmt.Println("CLOSED", err)
+			return 1
+		}
+		fmt.Println("CLOSED ok")
+		return 0
+	case <-d.Done():
+		fmt.Println("EXITED", d.Err())
+		return 1
+	}
+}
+
+// hostProc is a running faultHost.
+type hostProc struct {
+	cmd   *exec.Cmd
+	host  string
+	pid   int // the engine's pid
+	lines chan string
+	done  chan struct{}
+}
+
+// startFaultHost starts faultHost on fx's directories and waits until its daemon is ready.
+func startFaultHost(t *testing.T, fx *fixture, stopTimeout time.Duration) *hostProc {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(faultHostConfig{Bin: fx.stack.Bin, StateDir: fx.state, DataRoot: fx.data, StopTimeout: stopTimeout})
+	h := &hostProc{cmd: exec.Command(exe), lines: make(chan string, 16), done: make(chan struct{})}
+	h.cmd.Env = append(os.Environ(), envFaultHost+"="+string(raw))
+	out, err := h.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cmd.Stderr = os.Stderr
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			h.lines <- sc.Text()
+		}
+		close(h.lines)
+		_ = h.cmd.Wait()
+		close(h.done)
+	}()
+	t.Cleanup(func() { _ = h.cmd.Process.Kill(); <-h.done })
+	select {
+	case line, ok := <-h.lines:
+		f := strings.Fields(line)
+		if !ok || len(f) != 3 || f[0] != "READY" {
+			t.Fatalf("host program: %q", line)
+		}
+		h.host = f[1]
+		h.pid, _ = strconv.Atoi(f[2])
+	case <-time.After(3 * time.Minute): // a guard against a hang
+		t.Fatal("host program not ready within 3 minutes")
+	}
+	return h
+}
+
+// await waits up to wait for ch; it fails t with what if ch stays open. A guard against a
+// hang, not a measurement: the times the report shows are measured separately.
+func await(t *testing.T, ch <-chan struct{}, wait time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(wait):
+		t.Fatalf("%s: not within %v", what, wait)
+	}
+}
+
+// awaitHealth waits until the daemon's health satisfies ok, or it has stopped, for up to wait.
+func awaitHealth(t *testing.T, d *rootless.Daemon, wait time.Duration, ok func(rootless.Health) bool) rootless.Health {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		h := d.Health()
+		if ok(h) {
+			return h
+		}
+		if h.State == rootless.Stopped {
+			t.Fatalf("the daemon stopped (%v) before its health was as expected", h.Err)
+		}
+		select {
+		case <-h.Changed:
+		case <-deadline:
+			t.Fatalf("health still %s (%v) after %v", h.State, h.Err, wait)
+		}
+	}
+}
+
+// treePIDs finds the processes below the daemon's engine process, by role: the network
+// program, dockerd, containerd and the shims, from /proc.
+func treePIDs(t *testing.T, d *rootless.Daemon) map[string][]int {
+	t.Helper()
+	info := d.Info()
+	dockerd, _ := filepath.EvalSymlinks(info.Dockerd.Path)
+	network := ""
+	if info.Network != nil && !info.Network.Properties().InProcess {
+		network = filepath.Base(info.Network.Properties().Program)
+	}
+	out := map[string][]int{}
+	for _, p := range below(d.PID()) {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p))
+		switch base := filepath.Base(exe); {
+		case p == info.ChildPID:
+			out["child"] = append(out["child"], p)
+		case exe == dockerd:
+			out["dockerd"] = append(out["dockerd"], p)
+		case network != "" && base == network:
+			out["network"] = append(out["network"], p)
+		case base == "containerd":
+			out["containerd"] = append(out["containerd"], p)
+		case strings.HasPrefix(base, "containerd-shim"):
+			out["shim"] = append(out["shim"], p)
+		}
+	}
+	return out
+}
+
+// below lists the processes below pid (not pid itself).
+func below(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		rest := s[strings.LastIndexByte(s, ')')+1:]
+		f := strings.Fields(rest)
+		if len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	var out []int
+	for p := range parent {
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// onePID returns the only pid of role in d's tree, failing t otherwise.
+func onePID(t *testing.T, d *rootless.Daemon, role string) int {
+	t.Helper()
+	pids := treePIDs(t, d)[role]
+	if len(pids) != 1 {
+		t.Fatalf("%d processes of role %s in the daemon's tree (%v), want 1", len(pids), role, treePIDs(t, d))
+	}
+	return pids[0]
+}
+
+// exitOf returns the daemon's *ExitError after Done.
+func exitOf(t *testing.T, d *rootless.Daemon) *rootless.ExitError {
+	t.Helper()
+	ee, ok := errors.AsType[*rootless.ExitError](d.Err())
+	if !ok {
+		t.Fatalf("Err = %v, want an *ExitError", d.Err())
+	}
+	return ee
+}
