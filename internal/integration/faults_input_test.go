@@ -316,9 +316,20 @@ func socketModes(t *testing.T, fx *fixture, row *faultRow) {
 			t.Errorf("%s: %v", p, err)
 			continue
 		}
+		// The state dir is private (0700), which protects all inside it; inside, others may
+		// write nothing (a unix socket needs write permission to connect), and the API socket
+		// (dockerd makes it 0660 with the group "docker" of the namespace's /etc/group) grants
+		// others nothing, and its group is one of the user's: its own or a subordinate id.
 		mode := os.FileMode(st.Mode & 0o777)
-		if int(st.Uid) != os.Getuid() || mode&0o007 != 0 || p == info.Paths.StateDir && mode != 0o700 {
-			t.Errorf("%s: owner %d, mode %v; want the user's, with no access for others (the state dir 0700)", p, st.Uid, mode)
+		switch {
+		case int(st.Uid) != os.Getuid(),
+			p == info.Paths.StateDir && mode != 0o700,
+			mode&0o002 != 0,
+			p == info.Paths.Socket && (mode&0o007 != 0 || !mappedGID(info.ChildPID, int(st.Gid))):
+			t.Errorf("%s: owner %d:%d, mode %v; want the user's, the state dir 0700, nothing writable by others, the socket closed to them", p, st.Uid, st.Gid, mode)
+		}
+		if p == info.Paths.Socket {
+			checked = append(checked, fmt.Sprintf("socket group %d", st.Gid))
 		}
 		checked = append(checked, fmt.Sprintf("%s %v", filepath.Base(p), mode))
 	}
@@ -329,6 +340,22 @@ func socketModes(t *testing.T, fx *fixture, row *faultRow) {
 	if err := d.Close(); err != nil {
 		t.Error(err)
 	}
+}
+
+// mappedGID reports whether gid is one of the host gids mapped into the namespace of pid: the
+// user's own, or its subordinate range.
+func mappedGID(pid, gid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/gid_map", pid))
+	if err != nil {
+		return false
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		var in, out, n int
+		if _, err := fmt.Sscan(line, &in, &out, &n); err == nil && gid >= out && gid < out+n {
+			return true
+		}
+	}
+	return false
 }
 
 func tcpWithoutTLS(t *testing.T, fx *fixture, row *faultRow) {

@@ -232,7 +232,7 @@ func scriptStateUntouched(t *testing.T, fx *fixture, row *faultRow) {
 	_, err := rootless.Launch(t.Context(), rootless.WithStateDir(state), rootless.WithDataRoot(testbed.ScratchDir(t, fx.bed, fx.stack, u.Home)),
 		rootless.WithBinaries(rootless.Binaries{Path: []string{fx.stack.Bin}}))
 	row.Seen = short(err)
-	if !errors.Is(err, rootless.ErrAlreadyRunning) || !strings.Contains(err.Error(), "not started by rootlessd") {
+	if !errors.Is(err, rootless.ErrAlreadyRunning) || !strings.Contains(err.Error(), "not started by rootlessd") && !strings.Contains(err.Error(), "locked by a running RootlessKit") {
 		t.Errorf("Launch on dockerd-rootless.sh's directory: %v, want ErrAlreadyRunning naming the foreign daemon", err)
 	}
 	if now := fileState(sock); now != before {
