@@ -147,7 +147,8 @@ type Health struct {
 	Checks []HealthCheck
 	// Since is when State last changed.
 	Since time.Time
-	// Changed is closed when this Health has been replaced by a newer one.
+	// Changed is closed when this Health has been replaced by a newer one. A Stopped Health
+	// is the last: its Changed is never closed.
 	Changed <-chan struct{}
 }
 

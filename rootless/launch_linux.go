@@ -197,8 +197,9 @@ func (l *launcher) run(ctx context.Context, p *Plan, sink *logSink) (started, er
 	}
 	st := started{plan: p, proc: proc, info: info}
 	if l.probe != nil {
-		// The target sent it before dockerd started, long ago by now.
-		if f, err := l.probe.Receive(time.Now().Add(2 * time.Second)); err == nil {
+		// The target sent it before dockerd started, long ago by now: it waits in the
+		// listener's queue, or was never sent.
+		if f, err := l.probe.Receive(time.Now().Add(250 * time.Millisecond)); err == nil {
 			st.probe = f
 		} else {
 			l.log.Debug("health: no probe socket from the target", slog.Any("error", err))

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rootlessd/rootlessd/internal/engine"
 )
 
 // checkPrivateDir refuses a state directory that another user could have created or could
@@ -202,6 +204,17 @@ func (l Paths) cleanStale() error {
 	}
 	if err := removeTree(l.ExecRoot); err != nil {
 		return fmt.Errorf("remove stale exec root: %w", err)
+	}
+	// A killed host program leaves the engine's spec file (it holds dockerd's environment) and
+	// the watchdog's hand-over socket; no engine of ours uses them while we hold the lock.
+	if !filepath.IsAbs(l.StateDir) {
+		return nil
+	}
+	left, _ := filepath.Glob(filepath.Join(l.StateDir, engine.SpecFilePattern))
+	for _, f := range append(left, filepath.Join(l.StateDir, probeSocketFile)) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove stale %s: %w", f, err)
+		}
 	}
 	return nil
 }

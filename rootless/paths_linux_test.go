@@ -512,6 +512,27 @@ func TestCleanStale(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	// Regression (issue 14): a SIGKILLed host program left the engine's spec file (with
+	// dockerd's environment) and the watchdog's hand-over socket in the state directory.
+	t.Run("spec file and hand-over socket of a killed host", func(t *testing.T) {
+		l := staleLayout(t)
+		spec := filepath.Join(l.StateDir, ".rootlessd-engine-1270674799.json")
+		if err := os.WriteFile(spec, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		probe := filepath.Join(l.StateDir, probeSocketFile)
+		listen(t, probe).Close()
+		keep := filepath.Join(l.StateDir, "mine.json")
+		if err := os.WriteFile(keep, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.cleanStale(); err != nil {
+			t.Fatal(err)
+		}
+		if exists(spec) || exists(probe) || !exists(keep) {
+			t.Errorf("spec file %v, hand-over socket %v, unrelated file %v", exists(spec), exists(probe), exists(keep))
+		}
+	})
 	t.Run("nothing to clean", func(t *testing.T) {
 		d := t.TempDir()
 		l := Paths{RootlessKitStateDir: filepath.Join(d, "rk"), Socket: filepath.Join(d, "s.sock"), PIDFile: filepath.Join(d, "p.pid")}

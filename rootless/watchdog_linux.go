@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -315,10 +316,10 @@ type echoProbe struct {
 	target  net.Addr
 	through string      // the network driver's name
 	armed   atomic.Bool // a datagram got through once: failures count from then on
+	// magic starts every datagram: "rootlessd-health " and a random token. The echo listens
+	// on an address others may reach; it answers nothing that lacks the token.
+	magic []byte
 }
-
-// echoMagic starts every datagram, so that the echo answers nothing else.
-var echoMagic = []byte("rootlessd-health ")
 
 // newEchoProbe sets up the echo for plan p with the socket the target handed over (it is
 // duplicated; the caller closes its copy). Drivers that put the host's own address inside the
@@ -341,14 +342,17 @@ func newEchoProbe(p *Plan, inside *os.File) (*echoProbe, error) {
 		host.Close()
 		return nil, err
 	}
-	e := &echoProbe{inside: pc, host: host, target: host.LocalAddr(), through: p.Network.Name()}
+	var token [16]byte
+	_, _ = rand.Read(token[:])
+	e := &echoProbe{inside: pc, host: host, target: host.LocalAddr(), through: p.Network.Name(),
+		magic: fmt.Appendf(nil, "rootlessd-health %x ", token)}
 	go e.serve()
 	return e, nil
 }
 
 // serve echoes the probe's datagrams until the host socket is closed.
 func (e *echoProbe) serve() {
-	buf := make([]byte, 64)
+	buf := make([]byte, 128)
 	for {
 		n, from, err := e.host.ReadFromUDP(buf)
 		if err != nil {
@@ -357,7 +361,7 @@ func (e *echoProbe) serve() {
 			}
 			continue
 		}
-		if bytes.HasPrefix(buf[:n], echoMagic) {
+		if bytes.HasPrefix(buf[:n], e.magic) {
 			_, _ = e.host.WriteToUDP(buf[:n], from)
 		}
 	}
@@ -367,7 +371,7 @@ func (e *echoProbe) serve() {
 func (e *echoProbe) ping(ctx context.Context) error {
 	var nonce [8]byte
 	_, _ = rand.Read(nonce[:])
-	msg := append(append([]byte(nil), echoMagic...), fmt.Sprintf("%x", nonce)...)
+	msg := fmt.Appendf(slices.Clone(e.magic), "%x", nonce)
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(defaultWatchTimeout)
@@ -377,7 +381,7 @@ func (e *echoProbe) ping(ctx context.Context) error {
 		return fmt.Errorf("cannot send through %s: %v", e.through, err)
 	}
 	_ = e.inside.SetReadDeadline(deadline)
-	buf := make([]byte, 64)
+	buf := make([]byte, 128)
 	for {
 		n, _, err := e.inside.ReadFrom(buf)
 		if err != nil {

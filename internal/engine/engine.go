@@ -227,13 +227,18 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// SpecFilePattern names the Spec's files in the directory of StartOptions.SpecDir
+// (os.CreateTemp's pattern, filepath.Glob's too). The file of a tree that was killed with its
+// owner stays behind; the next start in that directory may remove it.
+const SpecFilePattern = ".rootlessd-engine-*.json"
+
 // writeSpec writes s to a new private file in dir and returns its path.
 func writeSpec(s *Spec, dir string) (string, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return "", fmt.Errorf("encode engine spec: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".rootlessd-engine-*.json") // mode 0600
+	f, err := os.CreateTemp(dir, SpecFilePattern) // mode 0600
 	if err != nil {
 		return "", fmt.Errorf("write engine spec: %w", err)
 	}

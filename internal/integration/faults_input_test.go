@@ -230,8 +230,8 @@ func missingBinary(t *testing.T, fx *fixture, row *faultRow) {
 	}{
 		"NET=vpnkit, which is not installed": {fx.opts(rootless.WithScriptEnv([]string{rootless.EnvScriptNet + "=vpnkit"})),
 			func(err error) bool { return isClear(err, "vpnkit") }},
-		"lxc-user-nic, which is not installed": {fx.opts(rootless.WithNetwork(netdriver.LXCUserNIC{})),
-			func(err error) bool { return isClear(err, "lxc-user-nic") }},
+		"a network program not on PATH": {fx.opts(rootless.WithNetwork(netdriver.Slirp4netns{Binary: "slirp4netns-not-installed"})),
+			func(err error) bool { return isClear(err, "slirp4netns-not-installed") }},
 		"a dockerd that is not there": {fx.opts(rootless.WithBinaries(rootless.Binaries{Dockerd: "/nonexistent/bin/dockerd", Path: []string{fx.stack.Bin}})),
 			func(err error) bool { return isClear(err, "/nonexistent/bin/dockerd") }},
 	}

@@ -23,9 +23,9 @@ import (
 // relaunch on the same directories must work.
 var killScenarios = []scenario{
 	{name: "SIGKILL host program", f: killHost},
-	{name: "SIGKILL engine helper", f: killRole("helper", "the engine helper (RootlessKit's parent)")},
-	{name: "SIGKILL RootlessKit child", f: killRole("child", "RootlessKit's child")},
-	{name: "SIGKILL network process", f: killRole("network", "slirp4netns")},
+	{name: "SIGKILL engine helper", shared: true, f: killRole("helper", "the engine helper (RootlessKit's parent)")},
+	{name: "SIGKILL RootlessKit child", shared: true, f: killRole("child", "RootlessKit's child")},
+	{name: "SIGKILL network process", shared: true, f: killRole("network", "slirp4netns")},
 	{name: "SIGKILL dockerd", f: killRole("dockerd", "dockerd")},
 	{name: "SIGKILL containerd", f: killContainerd},
 	{name: "SIGKILL containerd-shim", f: killShim},

@@ -26,13 +26,13 @@ const startHang = 4 * time.Second
 // after the start-up timeout, without a ctx deadline; at steady state the watchdog must see it.
 var stopScenarios = []scenario{
 	{name: "SIGSTOP dockerd at start-up", f: stopAtStart("dockerd")},
-	{name: "SIGSTOP network process at start-up", f: stopAtStart("network")},
-	{name: "SIGSTOP RootlessKit child at start-up", f: stopAtStart("child")},
+	{name: "SIGSTOP network process at start-up", shared: true, f: stopAtStart("network")},
+	{name: "SIGSTOP RootlessKit child at start-up", shared: true, f: stopAtStart("child")},
 	{name: "SIGSTOP dockerd at steady state", f: stopSteady("dockerd", "dockerd")},
-	{name: "SIGSTOP network process at steady state", f: stopSteady("network", "slirp4netns")},
-	{name: "SIGSTOP RootlessKit child at steady state", f: stopSteady("child", "RootlessKit's child")},
+	{name: "SIGSTOP network process at steady state", shared: true, f: stopSteady("network", "slirp4netns")},
+	{name: "SIGSTOP RootlessKit child at steady state", shared: true, f: stopSteady("child", "RootlessKit's child")},
 	{name: "dockerd never serves its API", f: neverServes},
-	{name: "dockerd --version never answers", f: neverAnswersVersion},
+	{name: "dockerd --version never answers", shared: true, f: neverAnswersVersion},
 }
 
 // neverServes: a dockerd that runs but never serves its API, started without a ctx deadline
@@ -210,8 +210,8 @@ func stopSteady(role, process string) func(t *testing.T, fx *fixture, row *fault
 // cancelScenarios: cancel the ctx at each start-up stage, and in the middle of the two long
 // ones; the rollback must be complete.
 var cancelScenarios = []scenario{
-	{name: "cancel at stage check", f: cancelAt(rootless.StageCheck)},
-	{name: "cancel at stage prepare", f: cancelAt(rootless.StagePrepare)},
+	{name: "cancel at stage check", shared: true, f: cancelAt(rootless.StageCheck)},
+	{name: "cancel at stage prepare", shared: true, f: cancelAt(rootless.StagePrepare)},
 	{name: "cancel at stage namespaces", f: cancelAt(rootless.StageNamespaces)},
 	{name: "cancel at stage dockerd", f: cancelAt(rootless.StageDockerd)},
 	{name: "cancel while RootlessKit starts the network", f: cancelWhen("slirp4netns")},

@@ -28,7 +28,7 @@ import (
 
 // concurrencyScenarios: many Launch calls at once.
 var concurrencyScenarios = []scenario{
-	{name: "10 Launch on one state dir and data root", f: launchSameDirs},
+	{name: "10 Launch on one state dir and data root", shared: true, f: launchSameDirs},
 	{name: "concurrent Launch on different dirs", f: launchOwnDirs},
 }
 
@@ -128,7 +128,7 @@ func launchOwnDirs(t *testing.T, fx *fixture, row *faultRow) {
 // staleScenarios: what a SIGKILLed daemon left is recovered; a live daemon's state is never
 // touched.
 var staleScenarios = []scenario{
-	{name: "files of a SIGKILLed daemon, pid file naming a live process", f: staleFiles},
+	{name: "files of a SIGKILLed daemon, pid file naming a live process", checked: true, f: staleFiles},
 	{name: "a live daemon's state is never touched", f: liveStateUntouched},
 	{name: "a daemon started by dockerd-rootless.sh is never touched", f: scriptStateUntouched},
 }
@@ -168,6 +168,7 @@ func staleFiles(t *testing.T, fx *fixture, row *faultRow) {
 	d, _ := launchLogged(t, fx.opts()...)
 	row.Detect, row.DetectWhat = time.Since(start), "the relaunch"
 	row.Seen = "relaunched over " + strings.Join(left, ", ") + "; the process in the stale pid file was not signalled"
+	row.DataKept = checkData(t, fx, d)
 	if err := d.Close(); err != nil {
 		t.Error(err)
 	}
@@ -247,7 +248,7 @@ func scriptStateUntouched(t *testing.T, fx *fixture, row *faultRow) {
 }
 
 // sigtermScenarios: SIGTERM to a host program whose daemon runs containers.
-var sigtermScenarios = []scenario{{name: "SIGTERM with running containers", f: sigtermContainers}}
+var sigtermScenarios = []scenario{{name: "SIGTERM with running containers", checked: true, f: sigtermContainers}}
 
 // sigtermContainers: the host program stops its daemon on SIGTERM; dockerd stops the
 // containers (their processes see SIGTERM and exit 0) within the stop timeout, without the
@@ -312,6 +313,7 @@ func sigtermContainers(t *testing.T, fx *fixture, row *faultRow) {
 		}
 	}
 	row.Seen = fmt.Sprintf("Close returned nil; %d containers exited 0 and started again after the relaunch", len(ids))
+	row.DataKept = checkData(t, fx, d)
 	for _, id := range ids {
 		_ = cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 	}
@@ -321,7 +323,7 @@ func sigtermContainers(t *testing.T, fx *fixture, row *faultRow) {
 }
 
 // killLoopScenarios: launch, import, SIGKILL, relaunch at once, over and over.
-var killLoopScenarios = []scenario{{name: "kill loop", f: killLoop}}
+var killLoopScenarios = []scenario{{name: "kill loop", checked: true, f: killLoop}}
 
 func killLoop(t *testing.T, fx *fixture, row *faultRow) {
 	cycles := 3
@@ -357,6 +359,7 @@ func killLoop(t *testing.T, fx *fixture, row *faultRow) {
 		_, _ = cli.ImageRemove(t.Context(), ref, image.RemoveOptions{})
 	}
 	row.Seen = fmt.Sprintf("%d cycles: every relaunch worked, all %d imported images kept", cycles, cycles)
+	row.DataKept = checkData(t, fx, d)
 	if err := d.Close(); err != nil {
 		t.Error(err)
 	}

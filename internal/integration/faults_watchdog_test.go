@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-
-	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/rootless"
 )
 
@@ -21,10 +18,10 @@ import (
 // see it, and with Restart restart the daemon in place with its data. (SIGKILL and SIGSTOP of
 // slirp4netns without Restart are in the kill and hang families.)
 var watchdogScenarios = []scenario{
-	{name: "network stops forwarding (tap traffic dropped)", f: dropTap(false)},
-	{name: "restart in place: network stops forwarding", f: dropTap(true)},
-	{name: "restart in place: SIGKILL network process", f: restartAfterKill("network")},
-	{name: "restart in place: SIGKILL dockerd", f: restartAfterKill("dockerd")},
+	{name: "network stops forwarding (tap traffic dropped)", shared: true, f: dropTap(false)},
+	{name: "restart in place: network stops forwarding", shared: true, checked: true, f: dropTap(true)},
+	{name: "restart in place: SIGKILL network process", shared: true, checked: true, f: restartAfterKill("network")},
+	{name: "restart in place: SIGKILL dockerd", checked: true, f: restartAfterKill("dockerd")},
 }
 
 // fastWatchdog probes three times a second and gives up after two failures.
@@ -68,7 +65,7 @@ func dropTap(restart bool) func(t *testing.T, fx *fixture, row *faultRow) {
 		}
 		h = awaitHealth(t, d, 2*time.Minute, func(h rootless.Health) bool { return h.State == rootless.Healthy && h.Restarts == 1 })
 		row.Seen = fmt.Sprintf("%s; restarted in place, healthy again (restarts: %d)", short(he), h.Restarts)
-		checkAfterRestart(t, fx, d)
+		checkAfterRestart(t, fx, d, row)
 	}
 }
 
@@ -89,27 +86,20 @@ func restartAfterKill(role string) func(t *testing.T, fx *fixture, row *faultRow
 			t.Errorf("the tree was not replaced (engine %d, %s %d)", d.PID(), role, pid)
 		}
 		row.Seen = fmt.Sprintf("restarted in place after %s was killed; healthy, restarts: %d", role, h.Restarts)
-		checkAfterRestart(t, fx, d)
+		checkAfterRestart(t, fx, d, row)
 	}
 }
 
 // checkAfterRestart: the restarted daemon serves the fixture's image and container, and Done
 // is still open; then it stops cleanly.
-func checkAfterRestart(t *testing.T, fx *fixture, d *rootless.Daemon) {
+func checkAfterRestart(t *testing.T, fx *fixture, d *rootless.Daemon, row *faultRow) {
 	t.Helper()
 	select {
 	case <-d.Done():
 		t.Fatalf("Done closed although the daemon was restarted: %v", d.Err())
 	default:
 	}
-	cli := testbed.Client(t, d.Host())
-	if _, err := cli.ImageInspect(t.Context(), fx.bed.ImageTag); err != nil {
-		t.Errorf("the image is gone after the restart: %v", err)
-	}
-	list, err := cli.ContainerList(t.Context(), container.ListOptions{All: true})
-	if err != nil || !slices.ContainsFunc(list, func(c container.Summary) bool { return c.ID == fx.container }) {
-		t.Errorf("the fixture's container is gone after the restart (%v)", err)
-	}
+	row.DataKept = checkData(t, fx, d)
 	if err := d.Close(); err != nil {
 		t.Errorf("Close after the restart: %v", err)
 	}
