@@ -266,7 +266,7 @@ func (l *launcher) prepare(p *Plan) error {
 
 // clean removes what a killed daemon left, with the locks held, and makes the directories.
 func (l *launcher) clean(paths Paths) error {
-	if err := paths.cleanStale(); err != nil {
+	if err := paths.cleanStale(dyingTreeGrace); err != nil {
 		return err
 	}
 	for _, dir := range []string{filepath.Dir(paths.RootlessKitStateDir), filepath.Dir(paths.Socket), paths.ExecRoot} {

@@ -182,16 +182,20 @@ func lockedByOther(path string) bool {
 // cleanStale removes what a killed daemon left behind. It runs with the state lock held, so no
 // daemon of ours is alive here; a socket that still answers belongs to a daemon someone else
 // started, and is never touched.
-func (l Paths) cleanStale() error {
+//
+// grace is how long a socket may go on answering while a killed tree dies (dyingTreeGrace).
+func (l Paths) cleanStale(grace time.Duration) error {
 	if lockedByOther(filepath.Join(l.RootlessKitStateDir, "lock")) {
 		return fmt.Errorf("%w: RootlessKit state directory %s is locked by a running RootlessKit", ErrAlreadyRunning, l.RootlessKitStateDir)
 	}
 	if _, err := os.Lstat(l.Socket); err == nil {
-		if c, err := net.DialTimeout("unix", l.Socket, time.Second); err == nil {
-			c.Close()
+		// No daemon of ours holds the lock, but the tree of one that was just killed may
+		// still be dying (a relaunch right after a SIGKILL of its host program): give it a
+		// moment to go before taking the socket for a foreign daemon's.
+		if answers(l.Socket, grace) {
 			return fmt.Errorf("%w: a daemon not started by rootlessd answers on %s; stop it or choose another state directory", ErrAlreadyRunning, l.Socket)
 		}
-		if err := os.Remove(l.Socket); err != nil {
+		if err := os.Remove(l.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove stale socket: %w", err)
 		}
 	}
@@ -217,6 +221,27 @@ func (l Paths) cleanStale() error {
 		}
 	}
 	return nil
+}
+
+// dyingTreeGrace is how long a socket may go on answering after its daemon's lock was
+// released, while the killed tree dies.
+const dyingTreeGrace = 3 * time.Second
+
+// answers reports whether something still accepts connections on the unix socket after
+// grace; it returns false as soon as nothing does.
+func answers(socket string, grace time.Duration) bool {
+	deadline := time.Now().Add(grace)
+	for {
+		c, err := net.DialTimeout("unix", socket, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // removeTree removes dir like os.RemoveAll, first giving the owner write access to directories

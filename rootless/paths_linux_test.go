@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rootlessd/rootlessd/diag"
 	"golang.org/x/sys/unix"
@@ -469,7 +470,7 @@ func TestCleanStale(t *testing.T) {
 		if !exists(l.Socket) {
 			t.Fatal("the test socket vanished on close")
 		}
-		if err := l.cleanStale(); err != nil {
+		if err := l.cleanStale(100 * time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		if exists(l.Socket) || exists(l.PIDFile) {
@@ -479,12 +480,25 @@ func TestCleanStale(t *testing.T) {
 	t.Run("live socket", func(t *testing.T) {
 		l := staleLayout(t)
 		listen(t, l.Socket)
-		err := l.cleanStale()
+		err := l.cleanStale(100 * time.Millisecond)
 		if !errors.Is(err, ErrAlreadyRunning) || !strings.Contains(err.Error(), "answers on "+l.Socket) {
 			t.Errorf("err = %v, want ErrAlreadyRunning naming the socket", err)
 		}
 		if !exists(l.Socket) || !exists(l.PIDFile) {
 			t.Error("a live daemon's files were removed")
+		}
+	})
+	// A relaunch right after a SIGKILL of the host program meets the old tree still dying:
+	// its socket answers for a moment, and is then stale.
+	t.Run("socket of a dying tree", func(t *testing.T) {
+		l := staleLayout(t)
+		ln := listen(t, l.Socket)
+		time.AfterFunc(300*time.Millisecond, func() { ln.Close() })
+		if err := l.cleanStale(10 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if exists(l.Socket) {
+			t.Error("the dead tree's socket is left")
 		}
 	})
 	t.Run("running RootlessKit", func(t *testing.T) {
@@ -495,7 +509,7 @@ func TestCleanStale(t *testing.T) {
 		}
 		defer f.Close()
 		listen(t, l.Socket).Close()
-		err = l.cleanStale()
+		err = l.cleanStale(100 * time.Millisecond)
 		if !errors.Is(err, ErrAlreadyRunning) || !strings.Contains(err.Error(), l.RootlessKitStateDir) {
 			t.Errorf("err = %v, want ErrAlreadyRunning naming %s", err, l.RootlessKitStateDir)
 		}
@@ -508,7 +522,7 @@ func TestCleanStale(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(l.RootlessKitStateDir, "lock"), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.cleanStale(); err != nil {
+		if err := l.cleanStale(100 * time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -526,7 +540,7 @@ func TestCleanStale(t *testing.T) {
 		if err := os.WriteFile(keep, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.cleanStale(); err != nil {
+		if err := l.cleanStale(100 * time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		if exists(spec) || exists(probe) || !exists(keep) {
@@ -536,7 +550,7 @@ func TestCleanStale(t *testing.T) {
 	t.Run("nothing to clean", func(t *testing.T) {
 		d := t.TempDir()
 		l := Paths{RootlessKitStateDir: filepath.Join(d, "rk"), Socket: filepath.Join(d, "s.sock"), PIDFile: filepath.Join(d, "p.pid")}
-		if err := l.cleanStale(); err != nil {
+		if err := l.cleanStale(100 * time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	})

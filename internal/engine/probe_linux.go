@@ -50,13 +50,17 @@ type ProbeListener struct {
 // path as Target.ProbeSocket.
 func ListenProbe(path string) (*ProbeListener, error) {
 	_ = os.Remove(path) // a stale socket of a killed daemon
-	old := unix.Umask(0o177)
+	// Not through the umask: it is the process's, and a concurrent fork (another Launch's
+	// engine) would inherit it. The directory is private anyway.
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	unix.Umask(old)
 	if err != nil {
 		return nil, err
 	}
 	l.SetUnlinkOnClose(true)
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
 	return &ProbeListener{l: l, path: path}, nil
 }
 
