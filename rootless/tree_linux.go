@@ -147,3 +147,42 @@ func signalNumber(name string) int {
 	}
 	return 0
 }
+
+// daemonized finds a process of this user running the program called name whose command line
+// ours accepts: a network program that left the tree (pasta daemonizes).
+func daemonized(name string, ours func(args []string) bool) (procInfo, bool) {
+	entries, _ := os.ReadDir("/proc")
+	uid := os.Getuid()
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		// The real uid, from status: /proc/PID of a non-dumpable process (pasta) is root's.
+		if status, err := os.ReadFile("/proc/" + e.Name() + "/status"); err != nil || statusUID(string(status)) != uid {
+			continue
+		}
+		p, err := readProc(pid)
+		if err != nil || !strings.HasPrefix(p.Comm, name) && (len(p.Args) == 0 || !strings.HasPrefix(filepath.Base(p.Args[0]), name)) {
+			continue
+		}
+		if ours(p.Args) {
+			return p, true
+		}
+	}
+	return procInfo{}, false
+}
+
+// statusUID is the real uid in the text of /proc/PID/status; -1 if missing.
+func statusUID(status string) int {
+	for line := range strings.SplitSeq(status, "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil {
+					return n
+				}
+			}
+		}
+	}
+	return -1
+}

@@ -53,11 +53,22 @@ func (d *Daemon) newGeneration(st started) *generation {
 			g.network = &g.watched[len(g.watched)-1]
 		}
 	}
-	if g.network != nil { // the slice no longer moves
-		for i := range g.watched {
-			if g.watched[i].role == g.names.network {
-				g.network = &g.watched[i]
-			}
+	if g.network == nil && g.names.network != "" {
+		// pasta daemonizes out of the tree; its arguments name the child's namespaces: by a
+		// path in RootlessKit's state dir (detach-netns), else by the child's pid, last.
+		child := strconv.Itoa(st.info.ChildPID)
+		ours := func(args []string) bool {
+			all := strings.Join(args, " ")
+			return strings.Contains(all, st.info.Paths.RootlessKitStateDir+"/") || strings.Contains(all, "/proc/"+child+"/") ||
+				len(args) > 1 && args[len(args)-1] == child
+		}
+		if p, ok := daemonized(g.names.network, ours); ok {
+			g.watched = append(g.watched, watched{pid: p.PID, start: p.Start, role: g.names.network})
+		}
+	}
+	for i := range g.watched { // the slice no longer moves
+		if g.watched[i].role == g.names.network && g.names.network != "" {
+			g.network = &g.watched[i]
 		}
 	}
 	if st.probe != nil {

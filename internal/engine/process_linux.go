@@ -55,6 +55,11 @@ func Start(spec *Spec, so StartOptions) (*Process, error) {
 		Setpgid:   true,            // one group to signal and to kill
 		Pdeathsig: syscall.SIGKILL, // the tree dies with its owner; see supervise for the thread
 	}
+	if so.RootlessKit == "" {
+		// Our helper catches its owner's death to kill the tree itself and remove what would
+		// outlive it (hostDeathSignal); an installed rootlesskit would forward the signal.
+		cmd.SysProcAttr.Pdeathsig = hostDeathSignal
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		os.Remove(specFile)

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/rootlessd/rootlessd/internal/testbed"
+	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/rootless"
 )
 
@@ -27,6 +28,8 @@ var killScenarios = []scenario{
 	{name: "SIGKILL RootlessKit child", shared: true, f: killRole("child", "RootlessKit's child")},
 	{name: "SIGKILL network process", shared: true, f: killRole("network", "slirp4netns")},
 	{name: "SIGKILL dockerd", f: killRole("dockerd", "dockerd")},
+	{name: "SIGKILL host program (pasta)", f: killHostPasta},
+	{name: "SIGKILL network process (pasta)", f: killPasta},
 	{name: "SIGKILL containerd", f: killContainerd},
 	{name: "SIGKILL containerd-shim", f: killShim},
 }
@@ -160,5 +163,52 @@ func killShim(t *testing.T, fx *fixture, row *faultRow) {
 	}
 	if strings.Contains(row.Seen, "exited with 0") {
 		t.Errorf("%s: a killed shim cannot end its container cleanly", row.Seen)
+	}
+}
+
+// killHostPasta: pasta daemonizes out of the tree, so the tree's parent-death signals do not
+// reach it; the engine's helper removes the network namespace's file as its owner dies, and
+// pasta quits. (With detach-netns on the current stack; the distro stack's dockerd cannot
+// detach, and pasta follows RootlessKit's child by its pid.)
+func killHostPasta(t *testing.T, fx *fixture, row *faultRow) {
+	dir, why := pastaFor(t, fx)
+	if why != "" {
+		row.Seen = "n/a: " + why
+		return
+	}
+	h := startFaultHostWith(t, faultHostConfig{Bin: fx.stack.Bin, StateDir: fx.state, DataRoot: fx.data, Pasta: dir})
+	pasta := pastaOf(t, fx.state)
+	start := time.Now()
+	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-h.done
+	for len(testbed.ProcessesOf(os.Getuid())) > 0 && time.Since(start) < 20*time.Second {
+		time.Sleep(5 * time.Millisecond)
+	}
+	row.Detect, row.DetectWhat = time.Since(start), "until no process was left"
+	row.Seen = fmt.Sprintf("the tree and the daemonized pasta (pid %d) died with the host program", pasta)
+}
+
+// killPasta: the watchdog finds the daemonized pasta and sees it die.
+func killPasta(t *testing.T, fx *fixture, row *faultRow) {
+	dir, why := pastaFor(t, fx)
+	if why != "" {
+		row.Seen = "n/a: " + why
+		return
+	}
+	d, _ := launchLogged(t, fx.opts(rootless.WithNetwork(netdriver.Pasta{}), rootless.WithBinaries(rootless.Binaries{Path: []string{dir, fx.stack.Bin}}),
+		rootless.WithWatchdog(rootless.Watchdog{Interval: time.Second, Timeout: 2 * time.Second}))...)
+	pid := pastaOf(t, fx.state)
+	start := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	await(t, d.Done(), time.Minute, "Done after SIGKILL of pasta")
+	row.Detect, row.DetectWhat = time.Since(start), "until Done"
+	ee := exitOf(t, d)
+	row.Seen = short(ee)
+	if he, ok := errors.AsType[*rootless.HealthError](ee); !ok || he.Process != "pasta" || he.PID != pid {
+		t.Errorf("the watchdog did not report pasta's death: %v", ee)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/rootlessd/rootlessd/internal/testbed"
+	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/rootless"
 )
 
@@ -414,6 +415,7 @@ func short(err error) string {
 type faultHostConfig struct {
 	Bin, StateDir, DataRoot string
 	StopTimeout             time.Duration
+	Pasta                   string // a directory with a pasta new enough: use the pasta network
 }
 
 // faultHost launches a daemon, prints "READY <DOCKER_HOST> <engine pid>", and on SIGTERM
@@ -430,6 +432,9 @@ func faultHost(raw string) int {
 		rootless.WithBinaries(rootless.Binaries{Path: []string{hc.Bin}})}
 	if hc.StopTimeout > 0 {
 		opts = append(opts, rootless.WithStopTimeout(hc.StopTimeout))
+	}
+	if hc.Pasta != "" {
+		opts = append(opts, rootless.WithNetwork(netdriver.Pasta{}), rootless.WithBinaries(rootless.Binaries{Path: []string{hc.Pasta, hc.Bin}}))
 	}
 	d, err := rootless.Launch(context.Background(), opts...)
 	if err != nil {
@@ -463,11 +468,16 @@ type hostProc struct {
 // startFaultHost starts faultHost on fx's directories and waits until its daemon is ready.
 func startFaultHost(t *testing.T, fx *fixture, stopTimeout time.Duration) *hostProc {
 	t.Helper()
+	return startFaultHostWith(t, faultHostConfig{Bin: fx.stack.Bin, StateDir: fx.state, DataRoot: fx.data, StopTimeout: stopTimeout})
+}
+
+func startFaultHostWith(t *testing.T, hc faultHostConfig) *hostProc {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(faultHostConfig{Bin: fx.stack.Bin, StateDir: fx.state, DataRoot: fx.data, StopTimeout: stopTimeout})
+	raw, _ := json.Marshal(hc)
 	h := &hostProc{cmd: exec.Command(exe), lines: make(chan string, 16), done: make(chan struct{})}
 	h.cmd.Env = append(os.Environ(), envFaultHost+"="+string(raw))
 	out, err := h.cmd.StdoutPipe()
@@ -613,4 +623,50 @@ func exitOf(t *testing.T, d *rootless.Daemon) *rootless.ExitError {
 		t.Fatalf("Err = %v, want an *ExitError", d.Err())
 	}
 	return ee
+}
+
+// pastaFor returns a directory with a pasta that RootlessKit can use with fx's stack, or why
+// there is none: Debian 12's is too old; hack/provision may install a newer one
+// (ROOTLESSD_TESTBED_PASTA in the bed's testbed.env).
+func pastaFor(t *testing.T, fx *fixture) (string, string) {
+	t.Helper()
+	dir := ""
+	if b, err := os.ReadFile(filepath.Join(fx.bed.Root, "testbed.env")); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "ROOTLESSD_TESTBED_PASTA="); ok {
+				dir = v
+			}
+		}
+	}
+	var path []string
+	if dir != "" {
+		path = append(path, dir)
+	}
+	_, err := rootless.Resolve(t.Context(), rootless.WithStateDir(fx.state), rootless.WithDataRoot(fx.data),
+		rootless.WithNetwork(netdriver.Pasta{}), rootless.WithBinaries(rootless.Binaries{Path: append(path, fx.stack.Bin)}))
+	if err != nil {
+		return "", "no usable pasta on this host: " + short(err)
+	}
+	return dir, ""
+}
+
+// pastaOf finds the pasta of the daemon whose state dir is state: it daemonizes out of the
+// tree, and names the namespaces in its arguments.
+func pastaOf(t *testing.T, state string) int {
+	t.Helper()
+	var pastas []testbed.Proc
+	for _, p := range testbed.ProcessesOf(os.Getuid()) {
+		// pasta makes itself non-dumpable: its exe link cannot be read, its command line can.
+		if argv0, _, _ := strings.Cut(p.Cmdline, " "); strings.HasPrefix(filepath.Base(argv0), "pasta") {
+			pastas = append(pastas, p)
+			if strings.Contains(p.Cmdline, state) {
+				return p.PID
+			}
+		}
+	}
+	if len(pastas) == 1 { // without detach-netns it names the child by pid only
+		return pastas[0].PID
+	}
+	t.Fatalf("no pasta names %s: %v", state, pastas)
+	return 0
 }
