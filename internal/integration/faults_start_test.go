@@ -39,7 +39,7 @@ var stopScenarios = []scenario{
 // (as examples/launcher does), ends at the start-up timeout with a StartError naming it.
 func neverServes(t *testing.T, fx *fixture, row *faultRow) {
 	path := filepath.Join(t.TempDir(), "dockerd")
-	script := fmt.Sprintf("#!/bin/sh\ncase \"$1\" in --version|-v) exec %s \"$@\";; esac\ntrap '' TERM\nwhile :; do sleep 1; done\n", fx.stack.Binary("dockerd"))
+	script := fmt.Sprintf("#!/bin/sh\ncase \"$1\" in --version|-v) exec %s \"$@\";; esac\nwhile :; do sleep 1; done\n", fx.stack.Binary("dockerd"))
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
