@@ -216,7 +216,7 @@ var libsystemdGlobs = []string{
 func (d *detector) systemd() {
 	d.r.Systemd = d.sys.isDir("run/systemd/system")
 	for _, g := range libsystemdGlobs {
-		ms, _ := fs.Glob(d.sys.FS, g)
+		ms := d.globLib(g)
 		for _, m := range ms {
 			v := strings.TrimSuffix(strings.TrimPrefix(path.Base(m), "libsystemd-shared-"), ".so")
 			if n, err := ParseSystemdVersion(v); err == nil && n > d.r.SystemdVersion {
@@ -224,6 +224,31 @@ func (d *detector) systemd() {
 			}
 		}
 	}
+}
+
+// globLib is fs.Glob for the patterns of libsystemdGlobs, except that the "*" of a multiarch
+// directory (lib/*/systemd) only tries the directories named like a multiarch tuple
+// (x86_64-linux-gnu): /usr/lib/x86_64-linux-gnu alone has a thousand entries, and reading
+// every directory of /usr/lib for a "systemd" entry made this the slowest part of Detect.
+func (d *detector) globLib(g string) []string {
+	dir, rest, ok := strings.Cut(g, "/*/")
+	if !ok {
+		ms, _ := fs.Glob(d.sys.FS, g)
+		return ms
+	}
+	entries, err := fs.ReadDir(d.sys.FS, dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if !strings.Contains(e.Name(), "-linux") {
+			continue
+		}
+		ms, _ := fs.Glob(d.sys.FS, dir+"/"+e.Name()+"/"+rest)
+		out = append(out, ms...)
+	}
+	return out
 }
 
 // unitDirs are systemd's system unit search path, highest priority first.

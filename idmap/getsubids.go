@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rootlessd/rootlessd/diag"
 )
@@ -150,19 +151,37 @@ func (g Getsubids) lookup(ctx context.Context, u User) *Subids {
 		return s
 	}
 	keys := u.keys()
-	for _, k := range kinds {
+	// The queries (name and uid, for uids and gids) are independent: run them at once, and
+	// read the answers in RootlessKit's order.
+	type answer struct {
+		rs    []Range
+		diags []Diag
+		err   error
+	}
+	answers := make([][]answer, len(kinds))
+	var wg sync.WaitGroup
+	for i, k := range kinds {
+		answers[i] = make([]answer, len(keys))
+		for j, q := range keys {
+			wg.Go(func() {
+				rs, diags, err := runGetsubids(ctx, exe, k, q)
+				answers[i][j] = answer{rs, diags, err}
+			})
+		}
+	}
+	wg.Wait()
+	for i, k := range kinds {
 		var (
 			all  []Range
 			errs []error
 		)
-		for _, q := range keys {
-			rs, diags, err := runGetsubids(ctx, exe, k, q)
-			s.Diags = append(s.Diags, diags...)
-			if err != nil {
-				errs = append(errs, err)
+		for _, a := range answers[i] {
+			s.Diags = append(s.Diags, a.diags...)
+			if a.err != nil {
+				errs = append(errs, a.err)
 				continue
 			}
-			all = append(all, rs...)
+			all = append(all, a.rs...)
 		}
 		if ctx.Err() != nil {
 			return s

@@ -86,6 +86,8 @@ func TestPastaCheck(t *testing.T) {
 	debianDpkg := pastaHost("pasta-debian-unknown.version").
 		file("/var/lib/dpkg/status", "fixture:dpkg/status").
 		file("/var/lib/dpkg/info/passt.list", "fixture:dpkg/passt.list")
+	// Debian 13's pasta prints its version only to a terminal; through a pipe it exits 0 silently.
+	trixiePipe := pastaHost("pasta-debian-trixie-pipe.version")
 	for _, tt := range []struct {
 		name     string
 		host     fakeHost
@@ -101,6 +103,12 @@ func TestPastaCheck(t *testing.T) {
 			want: []diag.ID{netdriver.IDPastaTooOld}, blocking: true, detail: "pasta 2023_03_09.7c7625d (from dpkg: passt 0.0~git20230309.7c7625d-1) is older than 2023_06_25"},
 		{name: "dpkg list does not own the program", host: debianDpkg.with("/usr/local/bin/pasta").out("/usr/local/bin/pasta --version", "fixture:pasta-debian-unknown.version"),
 			want: []diag.ID{netdriver.IDPastaVersionUnknown}},
+		{name: "debian 13 prints nothing to a pipe, dpkg says 2025_05_03", host: trixiePipe.
+			file("/var/lib/dpkg/status", "Package: passt\nStatus: install ok installed\nVersion: 0.0~git20250503.587980c-2+deb13u1\n").
+			file("/var/lib/dpkg/info/passt.list", "/usr/bin/pasta\n")},
+		{name: "debian 13 prints nothing to a pipe, no dpkg record", host: trixiePipe,
+			want: []diag.ID{netdriver.IDPastaVersionUnknown}, detail: `"/usr/bin/pasta --version" prints nothing`},
+		{name: "debian sid 2026_10_02", host: pastaHost("pasta-debian-sid-2026_10_02.version")},
 		{name: "missing", host: ordinary(), want: []diag.ID{netdriver.IDBinaryMissing}, blocking: true},
 		{name: "not pasta", host: ordinary().with("/usr/bin/pasta").out("/usr/bin/pasta --version", "hello"),
 			want: []diag.ID{netdriver.IDBinaryFailed}, blocking: true},
@@ -144,8 +152,10 @@ func TestPastaCheckPort(t *testing.T) {
 func TestLXCUserNICCheck(t *testing.T) {
 	ctx := context.Background()
 	const usernet = "/etc/lxc/lxc-usernet"
-	base := ordinary()
+	base := ordinary().file("/sys/class/net/lxcbr0/bridge/bridge_id", "8000.fea5ec4b4b88\n").file("/sys/class/net/br1/bridge/bridge_id", "8000.0\n")
 	base.setuid = []string{"/usr/lib/x86_64-linux-gnu/lxc/lxc-user-nic"}
+	noBridge := ordinary().file(usernet, "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/address", "fe:a5:ec:4b:4b:88\n")
+	noBridge.setuid = base.setuid
 	for _, tt := range []struct {
 		name string
 		host fakeHost
@@ -162,8 +172,9 @@ func TestLXCUserNICCheck(t *testing.T) {
 		{name: "wrong bridge", host: base.file(usernet, "alice veth br1 1\n"), want: []diag.ID{netdriver.IDLXCUserNet}},
 		{name: "zero count", host: base.file(usernet, "alice veth lxcbr0 0\n"), want: []diag.ID{netdriver.IDLXCUserNet}},
 		{name: "no usernet", host: base, want: []diag.ID{netdriver.IDLXCUserNet}},
-		{name: "not setuid", host: ordinary().with("/usr/libexec/lxc/lxc-user-nic").file(usernet, "alice veth lxcbr0 1\n"), want: []diag.ID{netdriver.IDNotSetuid}},
-		{name: "missing", host: ordinary().file(usernet, "alice veth lxcbr0 1\n"), want: []diag.ID{netdriver.IDBinaryMissing}},
+		{name: "not setuid", host: ordinary().with("/usr/libexec/lxc/lxc-user-nic").file(usernet, "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/bridge/bridge_id", "x"), want: []diag.ID{netdriver.IDNotSetuid}},
+		{name: "missing", host: ordinary().file(usernet, "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/bridge/bridge_id", "x"), want: []diag.ID{netdriver.IDBinaryMissing}},
+		{name: "no such bridge", host: noBridge.file("/sys/class/net/eth0/address", "x"), d: netdriver.LXCUserNIC{Bridge: "lxcbr0"}, want: []diag.ID{netdriver.IDLXCBridge}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantProblems(t, tt.d.Check(ctx, tt.host.host(t)), tt.want...)
@@ -172,6 +183,10 @@ func TestLXCUserNICCheck(t *testing.T) {
 	err := netdriver.LXCUserNIC{}.Check(ctx, base.host(t))
 	if want := `add the line "alice veth lxcbr0 1" to /etc/lxc/lxc-usernet`; !strings.Contains(diag.Remedy(err), want) {
 		t.Errorf("remedy %q lacks %q", diag.Remedy(err), want)
+	}
+	err = netdriver.LXCUserNIC{}.Check(ctx, noBridge.host(t))
+	if want := "ip link add lxcbr0 type bridge"; !strings.Contains(err.Error(), "lxcbr0 is not a bridge") || !strings.Contains(diag.Remedy(err), want) {
+		t.Errorf("no bridge: %v (remedy %q); want it named, and %q", err, diag.Remedy(err), want)
 	}
 }
 

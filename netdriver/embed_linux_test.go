@@ -30,8 +30,8 @@ func TestParentNoPanic(t *testing.T) {
 	if err != nil || info.Driver != "gvisor-tap-vsock" {
 		t.Errorf("Info = %+v, %v", info, err)
 	}
-	if _, err := (netdriver.Pasta{}).Parent(netdriver.ParentSetup{StateDir: dir, PortDriver: portdriver.NameBuiltin}); !errors.Is(err, netdriver.IDIncompatible) {
-		t.Errorf("pasta with builtin: %v", err)
+	if _, err := (netdriver.Pasta{}).Parent(netdriver.ParentSetup{StateDir: dir, PortDriver: portdriver.NameSlirp4netns}); !errors.Is(err, netdriver.IDIncompatible) {
+		t.Errorf("pasta with slirp4netns: %v", err)
 	}
 	if _, err := (netdriver.Slirp4netns{Sandbox: netdriver.True}).Parent(netdriver.ParentSetup{StateDir: dir, DetachNetNS: true, Log: nil}); err == nil {
 		t.Errorf("sandbox with detached netns: no error")

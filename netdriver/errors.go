@@ -32,6 +32,9 @@ const (
 	IDNotSetuid diag.ID = "netdriver.lxc-user-nic-not-setuid"
 	// IDLXCUserNet: /etc/lxc/lxc-usernet has no veth entry for the user and bridge.
 	IDLXCUserNet diag.ID = "netdriver.lxc-usernet"
+	// IDLXCBridge: the bridge lxc-user-nic attaches to does not exist, or is
+	// not a bridge.
+	IDLXCBridge diag.ID = "netdriver.lxc-bridge-missing"
 	// IDHostNetwork: the "host" network (no network namespace) was requested;
 	// dockerd-rootless.sh rejects it ("Unsupported RootlessKit network driver: host").
 	IDHostNetwork diag.ID = "netdriver.host-network-unsupported"
@@ -43,6 +46,10 @@ const (
 	IDRootlessKitUnknown diag.ID = "netdriver.rootlesskit-version-unknown"
 	// IDIncompatible: the network driver and the port driver cannot be combined.
 	IDIncompatible diag.ID = "netdriver.incompatible-drivers"
+	// IDEmbeddedOnly: the network driver and the port driver work together
+	// only in the embedded engine: RootlessKit's library runs the pair, but
+	// the rootlesskit command refuses it (pasta with builtin).
+	IDEmbeddedOnly diag.ID = "netdriver.embedded-engine-only"
 	// IDUnsupported: a setting (IPv6, host loopback, source IP, CIDR, ...)
 	// cannot be met by the driver.
 	IDUnsupported diag.ID = "netdriver.unsupported"
@@ -66,8 +73,8 @@ const (
 // IDs lists every ID this package and package portdriver report.
 func IDs() []diag.ID {
 	return []diag.ID{IDBinaryMissing, IDBinaryFailed, IDSlirp4netnsTooOld, IDPastaTooOld, IDPastaVersionUnknown,
-		IDNotSetuid, IDLXCUserNet, IDHostNetwork, IDInvalidConfig, IDRootlessKitTooOld, IDRootlessKitUnknown,
-		IDIncompatible, IDUnsupported, IDNotBuiltin, IDHostUnavailable, IDPrivilegedPort, IDNoPortAPI,
+		IDNotSetuid, IDLXCUserNet, IDLXCBridge, IDHostNetwork, IDInvalidConfig, IDRootlessKitTooOld, IDRootlessKitUnknown,
+		IDIncompatible, IDEmbeddedOnly, IDUnsupported, IDNotBuiltin, IDHostUnavailable, IDPrivilegedPort, IDNoPortAPI,
 		IDSourceIPBackend, IDRootlessKitAPI}
 }
 

@@ -176,6 +176,9 @@ func TestFlagsAgainstRealHelp(t *testing.T) {
 				// Refused as too old: the newest version must accept it, and
 				// this version's help must lack the driver or a flag.
 				newest, nerr := c.d.Flags(netdriver.LinkedRootlessKit, port)
+				if errors.Is(nerr, netdriver.IDEmbeddedOnly) {
+					continue // no rootlesskit command runs it (TestFlagsPastaBuiltin)
+				}
 				if nerr != nil {
 					t.Errorf("%s with port %q: refused for %s and for Embedded: %v", c.name, port, vs, nerr)
 					continue
@@ -212,12 +215,31 @@ func TestExplicitMTU(t *testing.T) {
 }
 
 func TestFlagsIncompatiblePort(t *testing.T) {
-	_, err := netdriver.Pasta{}.Flags(netdriver.LinkedRootlessKit, portdriver.NameBuiltin)
+	_, err := netdriver.LXCUserNIC{}.Flags(netdriver.LinkedRootlessKit, portdriver.NameImplicit)
 	if !errors.Is(err, netdriver.IDIncompatible) {
-		t.Fatalf("pasta+builtin: %v", err)
+		t.Fatalf("lxc-user-nic+implicit: %v", err)
 	}
-	if want := "use port driver implicit, pesto or none with network \"pasta\""; !strings.Contains(diag.Remedy(err), want) {
+	if want := "use port driver builtin or none with network \"lxc-user-nic\""; !strings.Contains(diag.Remedy(err), want) {
 		t.Errorf("remedy %q lacks %q", diag.Remedy(err), want)
+	}
+}
+
+// TestFlagsPastaBuiltin: the rootlesskit command refuses the builtin port driver with pasta
+// (v3.3.0 cmd/rootlesskit/main.go: network "pasta" requires port driver "none" or "implicit" or
+// "pesto"), while RootlessKit's library runs the pair, so only the embedded engine has it.
+func TestFlagsPastaBuiltin(t *testing.T) {
+	if p := (netdriver.Pasta{}).Properties(); !slices.Contains(p.PortDrivers, portdriver.NameBuiltin) {
+		t.Errorf("pasta's port drivers %q lack builtin, which the embedded engine runs", p.PortDrivers)
+	}
+	for _, v := range []netdriver.Version{{Major: 2}, netdriver.LinkedRootlessKit} {
+		_, err := netdriver.Pasta{}.Flags(v, portdriver.NameBuiltin)
+		if !errors.Is(err, netdriver.IDEmbeddedOnly) {
+			t.Errorf("%s: pasta+builtin flags: %v; want %s", v, err, netdriver.IDEmbeddedOnly)
+			continue
+		}
+		if r := diag.Remedy(err); !strings.Contains(r, "embedded engine") || !strings.Contains(r, "implicit") {
+			t.Errorf("%s: remedy %q names neither the embedded engine nor implicit", v, r)
+		}
 	}
 }
 

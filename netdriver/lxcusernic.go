@@ -72,9 +72,11 @@ func (d LXCUserNIC) find(h *Host) (string, error) {
 	return lookProgram(h, NameLXCUserNIC, "lxc-user-nic", fixLXCUserNIC)
 }
 
-// Check finds lxc-user-nic, checks that it is setuid root, and that
+// Check finds lxc-user-nic, checks that it is setuid root, that
 // /etc/lxc/lxc-usernet allows the user (or one of its groups) a veth on
-// Bridge. It also checks for ip and nsenter.
+// Bridge, and that Bridge is a bridge. It also checks for ip and nsenter.
+// It cannot see whether a DHCP server answers on the bridge, which
+// RootlessKit's child needs: lxc's lxc-net service runs one (dnsmasq).
 func (d LXCUserNIC) Check(ctx context.Context, h *Host) error {
 	if err := begin(ctx, h, NameLXCUserNIC); err != nil {
 		return err
@@ -90,9 +92,25 @@ func (d LXCUserNIC) Check(ctx context.Context, h *Host) error {
 			errs = append(errs, Problem(IDNotSetuid, NameLXCUserNIC, fmt.Sprintf("%s is setuid but owned by uid %d, not root", p, uid), fix))
 		}
 	}
-	errs = append(errs, d.checkUserNet(h))
+	errs = append(errs, d.checkUserNet(h), d.checkBridge(h))
 	errs = append(errs, checkNamespaceTools(h, NameLXCUserNIC, true)...)
 	return join(errs)
+}
+
+// checkBridge needs Bridge to be a bridge: lxc-user-nic attaches the veth's host end to it.
+func (d LXCUserNIC) checkBridge(h *Host) error {
+	br := d.bridge()
+	if _, err := h.Stat("/sys/class/net/" + br + "/bridge"); err == nil {
+		return nil
+	}
+	what := "does not exist"
+	if _, err := h.Stat("/sys/class/net/" + br); err == nil {
+		what = "is a network interface but not a bridge"
+	}
+	return Problem(IDLXCBridge, NameLXCUserNIC,
+		fmt.Sprintf("%s is not a bridge (/sys/class/net/%s/bridge: the interface %s), so lxc-user-nic has nothing to attach the namespace's veth to", br, br, what),
+		fmt.Sprintf("start lxc's lxc-net service (it creates %s with DHCP and NAT), or as root: ip link add %s type bridge && ip addr add 10.0.3.1/24 dev %s && ip link set %s up, with a DHCP server on it (RootlessKit's child asks for an address, a router and a DNS server)",
+			br, br, br, br))
 }
 
 func (d LXCUserNIC) checkUserNet(h *Host) error {

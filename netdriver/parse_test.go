@@ -147,6 +147,7 @@ func TestParsePastaVersion(t *testing.T) {
 		{fixture: "pasta-2023_06_27.version", known: true, str: "2023_06_27.289301b"},
 		{fixture: "pasta-2025_01_21.version", known: true, str: "2025_01_21.4f2c8e7", implicit: true},
 		{fixture: "pasta-2026_05_07.version", known: true, str: "2026_05_07.1afd4ed", implicit: true, pesto: true},
+		{fixture: "pasta-debian-sid-2026_10_02.version", known: true, str: "2026_10_02.cba3570", implicit: true, pesto: true},
 		{fixture: "pasta-fedora-el9.version", known: true, str: "2024_06_24.1ee2eca", implicit: true},
 		{fixture: "pasta-fedora-fc44.version", known: true, str: "2026_07_28.f8df3f1", implicit: true, pesto: true},
 		{in: "passt 2024_10_30.ee7d0b6-12-gabcdef0", known: true, str: "2024_10_30.ee7d0b6", implicit: true},

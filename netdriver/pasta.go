@@ -1,11 +1,14 @@
 package netdriver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // Pasta is the pasta (passt) network (--net=pasta, experimental,
@@ -13,7 +16,16 @@ import (
 // pasta forwards every port listened on in the namespace; needs pasta
 // 2023_12_04) and "pesto" (explicit ports through the API; IPv4 only;
 // needs pasta 2026_05_07 and RootlessKit 3.1). Both keep the client's
-// source IP.
+// source IP. implicit forwards only ports outside the host's ephemeral
+// range (net.ipv4.ip_local_port_range, 32768-60999 by default): pasta never
+// binds those, so a container port published on one is unreachable, and so
+// is every port dockerd picks itself (docker run -P, or -p 80 without a
+// host port), since it picks them from that range.
+//
+// The embedded engine also runs pasta with the builtin port driver
+// (RootlessKit's own forwarder, with a port API and TCP source IPs), which
+// needs no pesto; the rootlesskit command refuses that pair
+// ([IDEmbeddedOnly]).
 //
 // The namespace gets 10.0.2.100/24, gateway 10.0.2.2 and DNS 10.0.2.3. With
 // HostLoopback pasta maps the gateway address to the host (its default;
@@ -32,7 +44,8 @@ type Pasta struct {
 	// gateway address. Default false (--disable-host-loopback).
 	HostLoopback bool `json:"hostLoopback,omitempty"`
 	// IPv6 enables IPv6 (fd00::100; without it pasta runs --ipv4-only).
-	// pesto forwards IPv6 ports only with it.
+	// Publishing IPv6 ports needs it with implicit; pesto refuses it (see
+	// portdriver.Pesto).
 	IPv6 bool `json:"ipv6,omitempty"`
 }
 
@@ -75,8 +88,9 @@ type PastaInfo struct {
 }
 
 // ProbePasta finds pasta (binary: a name or absolute path, "" for "pasta")
-// on h and reads its version. If pasta prints no release (Debian's
-// "unknown version"), the version recorded by dpkg for the package that
+// on h and reads its version. If pasta prints no release (Debian 12's
+// "unknown version", or nothing at all, as Debian 13's does when its output
+// is not a terminal), the version recorded by dpkg for the package that
 // owns the program is used, and Source says so; otherwise the version stays
 // unknown.
 func ProbePasta(ctx context.Context, h *Host, binary string) (PastaInfo, error) {
@@ -88,10 +102,14 @@ func ProbePasta(ctx context.Context, h *Host, binary string) (PastaInfo, error) 
 	if err != nil {
 		return PastaInfo{Path: p}, err
 	}
-	v, err := ParsePastaVersion(out)
-	if err != nil {
-		return PastaInfo{Path: p}, withErr(Problem(IDBinaryFailed, NamePasta, fmt.Sprintf("%q", p+" --version"), fixPasta), err, "")
+	var v PastaVersion
+	if len(bytes.TrimSpace(out)) > 0 {
+		if v, err = ParsePastaVersion(out); err != nil {
+			return PastaInfo{Path: p}, withErr(Problem(IDBinaryFailed, NamePasta, fmt.Sprintf("%q", p+" --version"), fixPasta), err, "")
+		}
 	}
+	// else: it succeeded without a word. Debian 13's pasta (0.0~git20250503) prints its version
+	// only to a terminal: it exits without flushing stdio, so a pipe gets nothing.
 	info := PastaInfo{Path: p, Version: v, Source: fmt.Sprintf("%q", p+" --version")}
 	if !v.Known() {
 		if dv, ok := dpkgPastaVersion(h, p); ok {
@@ -140,7 +158,8 @@ func dpkgPastaVersion(h *Host, p string) (string, bool) {
 // pastaTooOld reports pasta older than release, or unknown (a warning).
 func pastaTooOld(info PastaInfo, release, why string) error {
 	if !info.Version.Known() {
-		return Warn(IDPastaVersionUnknown, NamePasta, fmt.Sprintf("%s prints %q, so the release cannot be verified against %s (%s)", info.Source, info.Version.String(), release, why), fmt.Sprintf("make sure passt is %s or later (dpkg -s passt, rpm -q passt), or install an upstream build that reports its release", release))
+		return Warn(IDPastaVersionUnknown, NamePasta, fmt.Sprintf("%s %s, so the release cannot be verified against %s (%s)", info.Source, info.printed(), release, why),
+			fmt.Sprintf("make sure passt is %s or later (dpkg -s passt, rpm -q passt), or install an upstream build that reports its release", release))
 	}
 	if !info.Version.AtLeast(release) {
 		want := max(release, PastaImplicit)
@@ -204,6 +223,39 @@ func (p Pasta) CheckPort(ctx context.Context, h *Host, portDriver string) error 
 	return nil
 }
 
+// RootlessKit releases that fixed its pasta driver, and the pasta release one fix is for.
+var (
+	// v2_3_2 passes --host-lo-to-ns-lo (rootlesskit#482).
+	v2_3_2 = Version{2, 3, 2}
+	// v3_1 passes --tcp-ns=none --udp-ns=none with --disable-host-loopback (rootlesskit#612).
+	v3_1 = Version{3, 1, 0}
+)
+
+// pastaHostLoToNsLo is the first pasta that sends connections from the host's loopback to the
+// namespace's external address unless told --host-lo-to-ns-lo (passt commit b4dace8).
+const pastaHostLoToNsLo = "2024_10_30"
+
+// RootlessKitWarnings names what RootlessKit v gets wrong with this pasta and port driver:
+// loopback publishes that reset every connection (implicit before 2.3.2, with pasta 2024_10_30
+// or later), and a host loopback left open despite --disable-host-loopback (before 3.1).
+func (p Pasta) RootlessKitWarnings(ctx context.Context, h *Host, v Version, port string) []*diag.Finding {
+	var out []*diag.Finding
+	if port == portImplicit && !v.AtLeast(v2_3_2) {
+		if info, err := ProbePasta(ctx, h, p.program()); err == nil && info.Version.AtLeast(pastaHostLoToNsLo) {
+			out = append(out, Warn(IDRootlessKitTooOld, NamePasta,
+				fmt.Sprintf("with RootlessKit %s and pasta %s, `docker run -p 127.0.0.1:PORT:...` resets every connection: pasta %s and later send connections from the host's loopback to the namespace's external address unless RootlessKit passes --host-lo-to-ns-lo, which RootlessKit %s does (rootlesskit#482)",
+					v, info.Version, pastaHostLoToNsLo, v2_3_2),
+				fmt.Sprintf("upgrade RootlessKit to %s or later, or use the embedded engine", v2_3_2)))
+		}
+	}
+	if !p.HostLoopback && !v.AtLeast(v3_1) {
+		out = append(out, Warn(IDRootlessKitTooOld, NamePasta,
+			fmt.Sprintf("RootlessKit %s keeps pasta's loopback path open despite --disable-host-loopback: processes in its network namespace (dockerd, --net=host containers) reach the host's loopback; RootlessKit %s closes it (--tcp-ns=none --udp-ns=none, rootlesskit#612)", v, v3_1),
+			fmt.Sprintf("upgrade RootlessKit to %s or later, or use the embedded engine", v3_1)))
+	}
+	return out
+}
+
 func (p Pasta) describe(ctx context.Context, h *Host) string {
 	info, err := ProbePasta(ctx, h, p.program())
 	if err != nil {
@@ -212,7 +264,16 @@ func (p Pasta) describe(ctx context.Context, h *Host) string {
 	if info.Version.Known() {
 		return fmt.Sprintf("pasta %s (from %s)", info.Version, info.Source)
 	}
-	return fmt.Sprintf("pasta of unknown release (%s prints %q)", info.Source, info.Version.String())
+	return fmt.Sprintf("pasta of unknown release (%s %s)", info.Source, info.printed())
+}
+
+// printed says what pasta printed when its version is unknown: `prints "unknown version"`, or
+// "prints nothing".
+func (info PastaInfo) printed() string {
+	if info.Version.Raw == "" {
+		return "prints nothing"
+	}
+	return fmt.Sprintf("prints %q", info.Version.Raw)
 }
 
 // Properties reports slow networking with the implicit port driver (fast,
@@ -228,10 +289,11 @@ func (p Pasta) Properties() Properties {
 		HostLoopback:      p.HostLoopback,
 		HostGateway:       nthAddr(p.cidr(), 2),
 		DefaultPortDriver: portImplicit,
-		PortDrivers:       []string{portImplicit, portPesto, portNone},
+		PortDrivers:       []string{portImplicit, portPesto, portBuiltin, portNone},
 		MinRootlessKit:    v2_0,
 		Program:           p.program(),
-		Notes:             "experimental; implicit needs pasta " + PastaImplicit + "; pesto needs pasta " + PastaPesto + " (IPv4 only without IPv6)",
+		Notes: "experimental; implicit needs pasta " + PastaImplicit + " and skips the host's ephemeral ports; pesto needs pasta " + PastaPesto +
+			" (IPv4 only); IPv6 publishes need IPv6 and implicit; builtin only in the embedded engine",
 	}
 }
 
@@ -249,6 +311,11 @@ func (p Pasta) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	if err := RequireVersion(NamePasta, "--net=pasta", v, v2_0); err != nil {
 		return nil, err
+	}
+	if port == portBuiltin {
+		return nil, Problem(IDEmbeddedOnly, NamePasta,
+			`the rootlesskit command refuses port driver builtin with network pasta ("network \"pasta\" requires port driver \"none\" or \"implicit\" or \"pesto\""); RootlessKit's library runs the pair`,
+			"use the embedded engine for pasta with builtin, or port driver implicit or pesto with the rootlesskit command")
 	}
 	if port == portPesto {
 		if err := RequireVersion(NamePasta, "--port-driver=pesto", v, Version{3, 1, 0}); err != nil {

@@ -11,17 +11,20 @@
 // DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER) to one.
 //
 //	driver            networks          speed  source IP  API  notes
-//	builtin           all but pasta     fast   TCP (*)    yes  the default; RootlessKit parent binds
+//	builtin           all (**)          fast   TCP (*)    yes  the default; RootlessKit parent binds
 //	slirp4netns       slirp4netns       slow   kept       yes  IPv4 only; slirp4netns binds
-//	implicit          pasta             fast   kept       no   pasta forwards every listening port
+//	implicit          pasta             fast   kept       no   pasta forwards every listening port, except the host's ephemeral ones
 //	pesto             pasta             fast   kept       yes  experimental; pasta 2026_05_07; RootlessKit 3.1
 //	gvisor-tap-vsock  gvisor-tap-vsock  slow   lost       yes  experimental; RootlessKit 3.0
 //	none              all               -      -          no   publishes nothing
 //
 // (*) For TCP only, with RootlessKit 3.0 or later and dockerd run with
 // --userland-proxy=false: [Properties.SourceIPWith] says what a driver does
-// under a given RootlessKit. This table, as [Properties], is the one place
-// that knows the port drivers' throughput, source IP and binder.
+// under a given RootlessKit.
+// (**) But host; with pasta only in the embedded engine: the rootlesskit
+// command refuses builtin with pasta, so Flags does ([netdriver.IDEmbeddedOnly]).
+// This table, as [Properties], is the one place that knows the port drivers'
+// throughput, source IP and binder.
 //
 // # Combining with a network
 //
@@ -78,7 +81,7 @@
 //
 // Before asking RootlessKit, Add checks that the port driver has an API
 // (implicit and none do not, and the error says why), that it supports the
-// protocol (tcp6 needs builtin, or pesto with IPv6), and that a port below
+// protocol (tcp6 needs builtin), and that a port below
 // net.ipv4.ip_unprivileged_port_start can be bound. For that last one
 // [CheckPrivileged] reports the sysctl's current value and both remedies:
 // lower the sysctl (host-wide) or give CAP_NET_BIND_SERVICE to the process

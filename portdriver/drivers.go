@@ -16,7 +16,9 @@ var (
 )
 
 // Builtin is RootlessKit's own port driver (--port-driver=builtin), the
-// default for every network but pasta: the RootlessKit parent listens on
+// default for every network but pasta (with pasta it runs only in the
+// embedded engine: the rootlesskit command refuses the pair, see
+// [netdriver.IDEmbeddedOnly]): the RootlessKit parent listens on
 // the host and hands each connection to the child, which dials the
 // container's port inside the namespace. Fast (about 30 Gbps), TCP and UDP
 // over IPv4 and IPv6. Since RootlessKit 3.0 it keeps the client's source IP
@@ -58,7 +60,7 @@ func (b Builtin) backend() string {
 	return b.SourceIPTransparentBackend
 }
 
-// Check rejects pasta and the host network. Unless source-IP keeping is
+// Check rejects the host network. Unless source-IP keeping is
 // off, it warns when the firewall program it needs (nft or iptables) is
 // missing: ports still work, but servers see the proxy's address.
 func (b Builtin) Check(ctx context.Context, h *netdriver.Host, net netdriver.Driver) error {
@@ -101,10 +103,10 @@ func (b Builtin) Properties() Properties {
 		SourceIPSince:  v3_0,
 		Protos:         slices.Clone(allProtos),
 		API:            true,
-		Networks:       []string{netdriver.NameSlirp4netns, netdriver.NameVPNKit, netdriver.NameLXCUserNIC, netdriver.NameGVisorTapVsock, netdriver.NameNone},
+		Networks:       []string{netdriver.NameSlirp4netns, netdriver.NamePasta, netdriver.NameVPNKit, netdriver.NameLXCUserNIC, netdriver.NameGVisorTapVsock, netdriver.NameNone},
 		Binder:         BinderParent,
 		MinRootlessKit: netdriver.Version{Major: 1},
-		Notes:          "default except for pasta; source IP kept for TCP since RootlessKit 3.0 with dockerd's userland proxy disabled",
+		Notes:          "default except for pasta (with pasta only in the embedded engine); source IP kept for TCP since RootlessKit 3.0 with dockerd's userland proxy disabled",
 	}
 }
 
@@ -116,6 +118,11 @@ func (b Builtin) Flags(v netdriver.Version, net netdriver.Driver) ([]string, err
 	}
 	if err := b.validate(); err != nil {
 		return nil, err
+	}
+	if net.Name() == netdriver.NamePasta {
+		return nil, netdriver.Problem(netdriver.IDEmbeddedOnly, NameBuiltin,
+			"the rootlesskit command refuses port driver builtin with network pasta; RootlessKit's library runs the pair",
+			"use the embedded engine for pasta with builtin, or port driver implicit or pesto with the rootlesskit command")
 	}
 	f := []string{"--port-driver=builtin"}
 	if b.DisableSourceIPTransparent && v.AtLeast(v3_0) {
@@ -181,7 +188,10 @@ func (s Slirp4netns) Flags(v netdriver.Version, net netdriver.Driver) ([]string,
 // RootlessKit 2.0; pasta 2023_12_04 recommended). Fast and keeps source
 // IPs, but there is no port API: dockerd does not manage ports, and any
 // listener in the namespace becomes reachable from the host, including
-// ones never meant to be published.
+// ones never meant to be published. pasta skips the host's ephemeral ports
+// (net.ipv4.ip_local_port_range), so publishes on them, including every
+// port dockerd picks (docker run -P), are unreachable; a 127.0.0.1 publish
+// is bound on all addresses but served to the host's loopback only.
 type Implicit struct{}
 
 var _ Driver = Implicit{}
@@ -223,9 +233,11 @@ func (d Implicit) Flags(v netdriver.Version, net netdriver.Driver) ([]string, er
 // Pesto manages pasta's forwarded ports explicitly through the pesto
 // program (--port-driver=pesto; experimental; only with the pasta network;
 // RootlessKit 3.1; pasta and pesto 2026_05_07). Fast, keeps source IPs, and
-// unlike implicit has a port API, so only published ports are reachable.
-// IPv4 only unless the pasta network has IPv6; the child IP is always the
-// namespace's address.
+// unlike implicit has a port API, so only published ports are reachable,
+// and a 127.0.0.1 publish binds 127.0.0.1 only. IPv4 only: RootlessKit
+// accepts IPv6 ports when the pasta network has IPv6, but dockerd then
+// forwards them to the namespace's IPv4 address, so Check refuses pesto on
+// an IPv6 network. The child IP is always the namespace's address.
 type Pesto struct {
 	// Binary is the pesto program. Default: "pesto".
 	Binary string `json:"binary,omitempty"`
@@ -255,8 +267,8 @@ func (d Pesto) validate() error {
 
 const fixPesto = "install passt " + netdriver.PastaPesto + " or later, which provides pesto, or use the implicit port driver"
 
-// Check needs the pasta network with pasta 2026_05_07 (or one that
-// accepts --conf-path) and the pesto program.
+// Check needs the pasta network without IPv6, with pasta 2026_05_07 (or
+// one that accepts --conf-path) and the pesto program.
 func (d Pesto) Check(ctx context.Context, h *netdriver.Host, net netdriver.Driver) error {
 	if err := begin(ctx, h, NamePesto); err != nil {
 		return err
@@ -267,6 +279,13 @@ func (d Pesto) Check(ctx context.Context, h *netdriver.Host, net netdriver.Drive
 	errs := []error{d.validate()}
 	if _, err := h.LookPath(d.program()); err != nil {
 		errs = append(errs, netdriver.Problem(netdriver.IDBinaryMissing, NamePesto, err.Error(), fixPesto))
+	}
+	if net.Properties().IPv6 {
+		// RootlessKit tells dockerd one child address, the IPv4 one, and dockerd (moby's
+		// rlkclient, v2.0.0-beta.24) uses it for IPv6 host addresses too.
+		errs = append(errs, netdriver.Problem(netdriver.IDUnsupported, NamePesto,
+			"with IPv6 on the network, dockerd forwards IPv6 host ports to the namespace's IPv4 address: `docker run -p 8080:80` fails (\"failed to bind host port 10.0.2.100:8080/tcp: address already in use\") and IPv6-only publishes reset every connection",
+			"use port driver implicit for IPv6 publishes, or pesto without IPv6"))
 	}
 	errs = append(errs, checkPort(ctx, h, net, NamePesto))
 	return errors.Join(errs...)
@@ -285,7 +304,7 @@ func (Pesto) Properties() Properties {
 		DisallowLoopbackChildIP: true,
 		Binder:                  BinderNetworkProgram,
 		MinRootlessKit:          v3_1,
-		Notes:                   "experimental; pasta " + netdriver.PastaPesto + "; IPv4 only without IPv6 on the network",
+		Notes:                   "experimental; pasta " + netdriver.PastaPesto + "; IPv4 only, refused on an IPv6 network",
 	}
 }
 

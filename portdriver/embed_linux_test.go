@@ -113,3 +113,11 @@ func TestNilPointers(t *testing.T) {
 		t.Errorf("DetachNetNSFlags(nil): no error")
 	}
 }
+
+// TestBuiltinParentWithPasta: the library runs the pair the rootlesskit command refuses.
+func TestBuiltinParentWithPasta(t *testing.T) {
+	d, err := portdriver.Builtin{}.Parent(portdriver.ParentSetup{StateDir: t.TempDir(), Network: netdriver.Pasta{}})
+	if err != nil || d == nil {
+		t.Errorf("Parent with pasta: %v, %v", d, err)
+	}
+}

@@ -59,7 +59,7 @@ func TestConformance(t *testing.T) {
 func TestMatrix(t *testing.T) {
 	want := map[string][]string{
 		"slirp4netns":      {"builtin", "slirp4netns", "none"},
-		"pasta":            {"implicit", "pesto", "none"},
+		"pasta":            {"implicit", "pesto", "builtin", "none"}, // builtin: embedded engine only
 		"vpnkit":           {"builtin", "none"},
 		"lxc-user-nic":     {"builtin", "none"},
 		"gvisor-tap-vsock": {"builtin", "gvisor-tap-vsock", "none"},
@@ -89,12 +89,25 @@ func TestValidateMessage(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}
-	err = portdriver.Validate(netdriver.Pasta{}, portdriver.Builtin{})
-	if !errors.Is(err, netdriver.IDIncompatible) || !strings.Contains(err.Error(), "use port driver implicit, pesto or none") {
-		t.Errorf("pasta+builtin: %v", err)
+	err = portdriver.Validate(netdriver.LXCUserNIC{}, portdriver.Slirp4netns{})
+	if !errors.Is(err, netdriver.IDIncompatible) || !strings.Contains(err.Error(), "use port driver builtin or none") {
+		t.Errorf("lxc-user-nic+slirp4netns: %v", err)
 	}
 	if err := portdriver.Validate(nil, portdriver.None{}); err == nil {
 		t.Errorf("nil network: no error")
+	}
+}
+
+// TestBuiltinWithPasta: RootlessKit's library runs the builtin port driver with pasta (the
+// embedded engine does), but the rootlesskit command refuses the pair (v3.3.0
+// cmd/rootlesskit/main.go), so Flags does too, naming the way out.
+func TestBuiltinWithPasta(t *testing.T) {
+	if err := portdriver.Validate(netdriver.Pasta{}, portdriver.Builtin{}); err != nil {
+		t.Errorf("Validate(pasta, builtin): %v", err)
+	}
+	_, err := portdriver.Builtin{}.Flags(netdriver.Version{Major: 3, Minor: 3}, netdriver.Pasta{})
+	if !errors.Is(err, netdriver.IDEmbeddedOnly) || !strings.Contains(diag.Remedy(err), "embedded engine") {
+		t.Errorf("Flags(3.3.0, pasta): %v (remedy %q); want %s naming the embedded engine", err, diag.Remedy(err), netdriver.IDEmbeddedOnly)
 	}
 }
 
@@ -307,6 +320,13 @@ func TestCheck(t *testing.T) {
 	}
 	if err := (portdriver.Pesto{}).Check(ctx, h("/usr/bin/pasta", "/usr/bin/pesto"), netdriver.Pasta{}); err != nil {
 		t.Errorf("pesto with pasta 2026_05_07: %v", err)
+	}
+	// dockerd forwards IPv6 host ports to the namespace's IPv4 address with pesto: seen with moby
+	// v2.0.0-beta.24, RootlessKit 3.3.0 and passt 2026_10_02, `docker run -p 8080:80` fails with
+	// "failed to bind host port 10.0.2.100:8080/tcp: address already in use".
+	err = portdriver.Pesto{}.Check(ctx, h("/usr/bin/pasta", "/usr/bin/pesto"), netdriver.Pasta{IPv6: true})
+	if !errors.Is(err, netdriver.IDUnsupported) || diag.Blocking(err) == nil || !strings.Contains(diag.Remedy(err), "implicit") {
+		t.Errorf("pesto with IPv6: %v (remedy %q); want a blocking %s naming implicit", err, diag.Remedy(err), netdriver.IDUnsupported)
 	}
 	if err := (portdriver.Pesto{}).Check(ctx, h("/usr/bin/pasta"), netdriver.Pasta{}); !errors.Is(err, netdriver.IDBinaryMissing) {
 		t.Errorf("pesto without pesto: %v", err)

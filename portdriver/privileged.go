@@ -92,7 +92,7 @@ func unprivilegedPortStart(h *netdriver.Host) (int, bool) {
 // process that binds it (see [Binder]): nil if the port is at or above
 // net.ipv4.ip_unprivileged_port_start, or if binder (the executable's
 // absolute path; "" if unknown) has CAP_NET_BIND_SERVICE as an effective
-// file capability. Otherwise it returns an [*netdriver.Error] with
+// file capability. Otherwise it returns an [*diag.Finding] with
 // [netdriver.IDPrivilegedPort] that reports the sysctl's current value and
 // both remedies: lower the sysctl host-wide, or grant the capability to
 // the binder (for the builtin driver the rootlesskit binary, or the helper

@@ -1,11 +1,13 @@
 package rootless
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -14,10 +16,11 @@ import (
 	"github.com/rootlessd/rootlessd/cgroupdeleg"
 	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/idmap"
+	"github.com/rootlessd/rootlessd/portdriver"
 )
 
-// Report is what Check found: every finding, worst first, and the plan Launch would follow as
-// far as the findings let Resolve get.
+// Report is what Check found: every finding, worst first, the plan Launch would follow as far
+// as the findings let Resolve get, and what dockerd will do on this host.
 type Report struct {
 	// Findings are every problem and fact found, errors first, then warnings, then info; each
 	// severity in the order the checks ran.
@@ -25,6 +28,11 @@ type Report struct {
 	// Plan is what Launch would do. With error-level findings it is as far as Resolve got:
 	// fields it did not reach are zero. Nil when the options themselves are invalid.
 	Plan *Plan `json:"plan"`
+	// Docker is what dockerd will do with storage and cgroups: the storage driver it will pick,
+	// the cgroup driver, and the docker run flags it will ignore.
+	Docker Outlook `json:"docker"`
+	// Distro is the host's distribution, whose commands the fixes use.
+	Distro Distro `json:"distro"`
 }
 
 // Err returns the error-level findings joined, or nil when Launch has what it needs.
@@ -38,11 +46,13 @@ func (r *Report) Err() error {
 	return errors.Join(errs...)
 }
 
-// Check inspects the host for a daemon with the given options, without starting or changing
-// anything, and reports every finding at once, warnings and facts included. It is Resolve's
-// report: the same checks, with the findings that stop Resolve kept in the report instead of
-// returned as the error. The error is for a Check that could not run: invalid options
-// (ErrInvalidOption), a done ctx, ErrNotSupported off Linux.
+// Check inspects the host for a daemon with the given options and reports every finding at
+// once, warnings and notes included, with the plan as far as it got and what dockerd will do
+// with storage and cgroups. It is Resolve's report, not a second set of checks: the same
+// resolve, with the findings that stop Resolve kept in the report instead of returned as the
+// error. The error is for a Check that could not run: invalid options (ErrInvalidOption), a
+// done ctx, ErrNotSupported off Linux. Check starts nothing and changes nothing but its probes
+// (see "Host requirements" in the package documentation).
 //
 //	rep, err := rootless.Check(ctx)
 //	if err != nil {
@@ -72,17 +82,22 @@ func check(ctx context.Context, c *config, h *host) (*Report, error) {
 	}
 	fs := slices.Clone(p.Findings)
 	slices.SortStableFunc(fs, func(a, b *diag.Finding) int { return int(b.Severity) - int(a.Severity) })
-	return &Report{Findings: fs, Plan: p}, nil
+	rep := &Report{Findings: fs, Plan: p}
+	if p.doc != nil {
+		rep.Docker, rep.Distro = p.doc.outlook, p.doc.distro
+	}
+	return rep, nil
 }
 
 // checkHost runs the host checks that depend on neither the dockerd binary nor the drivers;
 // resolve runs it concurrently with their probes.
 func checkHost(ctx context.Context, r *resolver) error {
 	h := r.h
-	errs := []error{checkUserNS(h), checkSubids(ctx, r), checkHelpers(h), checkCgroups(ctx, r), checkIptables(ctx, r), checkSysctls(h)}
+	errs := []error{checkUserNS(h), checkSubids(ctx, r), checkHelpers(h), checkCgroups(ctx, r), checkIptables(r), checkPing(h),
+		checkNoNewPrivs(h), checkNested(h), checkKernelConfig(r), checkConflicts(r)}
 	if _, err := h.net.LookPath("nsenter"); err != nil {
 		errs = append(errs, warning(IDNsenterMissing, "nsenter not found: Daemon.Command cannot enter the daemon's namespaces", "PATH="+h.net.PATH,
-			"install util-linux (Debian/Ubuntu: sudo apt-get install util-linux)"))
+			r.doc.distro.install(pkgUtilLinux)))
 	}
 	return errors.Join(errs...)
 }
@@ -90,13 +105,25 @@ func checkHost(ctx context.Context, r *resolver) error {
 // checkChoices runs the checks that depend on the chosen dockerd and drivers.
 func checkChoices(r *resolver) error {
 	p := r.p
-	errs := []error{checkTun(r), checkMTU(r)}
-	if !p.Dockerd.PortsViaAPI && p.Port.Properties().API {
-		if _, err := r.h.net.LookPath("rootlesskit-docker-proxy"); err != nil {
+	errs := []error{checkTun(r), checkMTU(r), checkPorts(r), checkDNS(r)}
+	// dockerd < 28 runs rootlesskit-docker-proxy for every published port, whatever the port
+	// driver (with implicit, which has no API, the proxy hands the port to docker-proxy).
+	if !p.Dockerd.PortsViaAPI && p.Port.Name() != portdriver.NameNone {
+		path, err := r.h.net.LookPath("rootlesskit-docker-proxy")
+		if err != nil {
 			errs = append(errs, because(problem(IDDockerProxyMissing,
 				fmt.Sprintf("dockerd %s (< 28) publishes `docker run -p` ports through rootlesskit-docker-proxy, which is not installed", p.Dockerd.Version),
 				"PATH="+r.h.net.PATH,
-				"install it (Debian/Ubuntu: sudo apt-get install rootlesskit), put its directory in Binaries.Path, or use Docker >= 28"), err))
+				"install it ("+r.doc.distro.install(pkgDockerProxy)+"), put its directory in Binaries.Path, or use Docker >= 28"), err))
+		} else if p.Port.Name() == portdriver.NameImplicit {
+			// Before RootlessKit 2.0 the proxy fails without a port API ("no port driver is
+			// available"); 2.0 hands such ports to docker-proxy, and its binary says "implicit".
+			if found, serr := scanHostFile(r.h, path, []byte("implicit")); serr == nil && !found[0] {
+				errs = append(errs, problem(IDDockerProxyTooOld,
+					fmt.Sprintf("dockerd %s (< 28) publishes `docker run -p` ports through %s, which predates RootlessKit 2.0 and fails with port driver implicit (\"no port driver is available\")", p.Dockerd.Version, path),
+					path,
+					"use port driver pesto or builtin with pasta, install rootlesskit-docker-proxy from RootlessKit 2.0 or later, or use Docker >= 28"))
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -125,6 +152,9 @@ func checkStateDirSafety(h *host, dir string) error {
 				"use a private directory such as $XDG_RUNTIME_DIR (/run/user/UID) or one under your home directory (WithStateDir)")
 		}
 		if a == "/" {
+			if f := uncreatable(h, dir, IDStateDirCreate, "WithStateDir"); f != nil {
+				return f
+			}
 			return nil
 		}
 	}
@@ -144,6 +174,9 @@ const nfsMagic = 0x6969
 // checkDataRoot refuses a data root on NFS (the seed's "lchown ... operation not permitted").
 // A data root that does not exist yet is judged by the file system it will be created on.
 func checkDataRoot(h *host, dir string) error {
+	if f := uncreatable(h, dir, IDDataRootCreate, "WithDataRoot"); f != nil {
+		return f
+	}
 	t, err := h.statfs(dir)
 	if err != nil || t != nfsMagic {
 		return nil // unknown: dockerd reports what it cannot do
@@ -152,6 +185,29 @@ func checkDataRoot(h *host, dir string) error {
 		fmt.Sprintf("data root %s is on NFS: image layers fail with \"lchown <FILE>: operation not permitted\" (NFS does not honour the user namespace's ids)", dir),
 		dir+" on nfs",
 		`put the data root on a local file system: rootless.WithDataRoot("/somewhere-out-of-nfs"), or {"data-root":"/somewhere-out-of-nfs"} in ~/.config/docker/daemon.json`)
+}
+
+// uncreatable reports a directory that does not exist and that Launch cannot create: the
+// nearest existing directory above it is another user's and not writable by everyone.
+func uncreatable(h *host, dir string, id diag.ID, option string) *diag.Finding {
+	if _, _, err := h.dir(dir); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	for a := parentDir(dir); ; a = parentDir(a) {
+		uid, mode, err := h.dir(a)
+		if err == nil {
+			if uid == h.uid || mode&0o002 != 0 {
+				return nil
+			}
+			return problem(id,
+				fmt.Sprintf("%s does not exist, and Launch cannot create it: %s belongs to uid %d and is mode %04o", dir, a, uid, mode&0o7777),
+				fmt.Sprintf("%s: owner uid %d, mode %04o", a, uid, mode&0o7777),
+				fmt.Sprintf("choose a directory you can write to (%s), or have it made for you: sudo install -d -m 0700 -o %s %s", option, orElse(h.user, strconv.Itoa(h.uid)), dir))
+		}
+		if !errors.Is(err, fs.ErrNotExist) || a == "/" {
+			return nil
+		}
+	}
 }
 
 // sysctl reads a sysctl of h.
@@ -201,7 +257,7 @@ func checkSubids(ctx context.Context, r *resolver) error {
 			fmt.Sprintf("uid %d", h.uid), "give the uid a passwd entry (useradd, or your directory service)")
 	}
 	u := idmap.User{Name: h.user, UID: uint32(h.uid)}
-	s, err := idmap.Lookup(ctx, h.subids(r.c.subidSource), u) // s is never nil; Validate repeats err's findings
+	s, err := lookupSubids(ctx, r, u) // s is never nil; Validate repeats err's findings
 	if ctx.Err() != nil {
 		return err
 	}
@@ -211,6 +267,61 @@ func checkSubids(ctx context.Context, r *resolver) error {
 		errs = append(errs, f)
 	}
 	return errors.Join(errs...)
+}
+
+// lookupSubids looks the user's subordinate ids up as RootlessKit will. With the default
+// source (RootlessKit's auto: getsubids, then the files), when /etc/nsswitch.conf sends the
+// subid database to the files (no subid: line, or subid: files, as on nearly every host),
+// getsubids would only read /etc/subuid and /etc/subgid: they are read directly, which spares
+// four process starts. Otherwise getsubids runs, and a complete answer is kept until one of
+// those files or getsubids itself changes.
+func lookupSubids(ctx context.Context, r *resolver, u idmap.User) (*idmap.Subids, error) {
+	h := r.h
+	src := r.c.subidSource
+	if a, ok := src.(idmap.Auto); ok && a == (idmap.Auto{}) && nssFiles(h) {
+		return idmap.Lookup(ctx, h.subids(idmap.Files{}), u)
+	}
+	key := ""
+	if a, ok := src.(idmap.Auto); ok && a == (idmap.Auto{}) && h.probeCache != nil {
+		key = fmt.Sprintf("subids\x00%s\x00%d\x00%s", u.Name, u.UID, os.Getenv("GETSUBIDS"))
+		for _, p := range []string{"/etc/subuid", "/etc/subgid", "/etc/nsswitch.conf", "getsubids"} {
+			if !strings.HasPrefix(p, "/") {
+				lp, err := h.net.LookPath(p)
+				if err != nil {
+					key += "\x00none"
+					continue
+				}
+				p = lp
+			}
+			if fi, err := h.net.Stat(p); err == nil {
+				key += "\x00" + p + "=" + statKey(fi)
+			} else {
+				key += "\x00" + p + "=none"
+			}
+		}
+		if v, ok := h.probeCache.Load(key); ok {
+			return v.(*idmap.Subids), nil
+		}
+	}
+	s, err := idmap.Lookup(ctx, h.subids(src), u)
+	if err == nil && key != "" && ctx.Err() == nil && (s.Source == "files" || s.NSS.Files()) {
+		h.probeCache.Store(key, s)
+	}
+	return s, err
+}
+
+// nssFiles reports whether the subid database is the files: /etc/nsswitch.conf is missing, has
+// no subid: line, or names files first.
+func nssFiles(h *host) bool {
+	b, err := h.net.ReadFile("/etc/nsswitch.conf")
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	nss, err := idmap.ParseNSSwitch("/etc/nsswitch.conf", bytes.NewReader(b))
+	return err == nil && nss.Files()
 }
 
 // checkHelpers checks that newuidmap and newgidmap can write maps.
@@ -234,6 +345,7 @@ func checkCgroups(ctx context.Context, r *resolver) error {
 		return because(warning(IDCgroupUnknown, "the cgroup set-up could not be inspected: "+err.Error(), "/sys/fs/cgroup",
 			"see https://rootlesscontaine.rs/getting-started/common/cgroup2/"), err)
 	}
+	r.doc.cgroups = rep
 	var errs []error
 	for _, f := range rep.Findings {
 		errs = append(errs, f)
@@ -241,40 +353,18 @@ func checkCgroups(ctx context.Context, r *resolver) error {
 	return errors.Join(errs...)
 }
 
-// checkIptables checks the iptables dockerd runs (unless --iptables=false), and its kernel
-// module where modules exist: a kernel without /proc/modules has them built in, which is where
-// dockerd-rootless-setuptool.sh reports a false error.
-func checkIptables(ctx context.Context, r *resolver) error {
+// checkIptables checks that dockerd finds iptables (unless --iptables=false); whether it works
+// inside the namespace is the probe's to say (checkIptablesProbe).
+func checkIptables(r *resolver) error {
 	h := r.h
-	if iptablesOff(h, r.c.dockerdArgs, r.p.Paths.DaemonConfig) {
+	if iptablesOff(h, r.c.dockerdArgs, r.daemonConfigPath()) {
 		return nil
 	}
-	path, err := h.net.LookPath("iptables")
-	if err != nil {
+	if _, err := h.net.LookPath("iptables"); err != nil {
 		return because(problem(IDIptablesMissing, "iptables not found: dockerd sets up container networking with it", "PATH="+h.net.PATH,
-			`sudo apt-get install -y iptables (Fedora, RHEL: sudo dnf install -y iptables), or WithDockerdArgs("--iptables=false")`), err)
+			r.doc.distro.install(pkgIptables)+`, or WithDockerdArgs("--iptables=false")`), err)
 	}
-	mods, err := h.net.ReadFile("/proc/modules")
-	if err != nil {
-		return nil // built-in modules only
-	}
-	module := "nf_tables"
-	if out, err := h.net.Output(ctx, path, "--version"); err == nil && strings.Contains(string(out), "legacy") {
-		module = "ip_tables"
-	}
-	if strings.Contains(string(mods), module+" ") {
-		return nil
-	}
-	if rel, err := h.net.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		builtin, _ := h.net.ReadFile("/lib/modules/" + strings.TrimSpace(string(rel)) + "/modules.builtin")
-		if strings.Contains(string(builtin), "/"+module+".ko") {
-			return nil
-		}
-	}
-	return warning(IDKernelModuleMissing,
-		"the "+module+" kernel module is not loaded; unprivileged users cannot load it, and dockerd's iptables calls fail without it",
-		"/proc/modules",
-		"sudo modprobe "+module+" (and list it in /etc/modules-load.d/)")
+	return nil
 }
 
 // iptablesOff reports whether dockerd is told not to use iptables, on its command line
@@ -299,34 +389,12 @@ func iptablesOff(h *host, args []string, daemonJSON string) bool {
 	return off
 }
 
-// checkSysctls covers the limitations the Docker documentation lists with sysctl fixes.
-func checkSysctls(h *host) error {
-	var errs []error
-	if v, ok := sysctl(h, "net.ipv4.ping_group_range"); ok {
-		if f := strings.Fields(v); len(f) == 2 {
-			lo, _ := strconv.Atoi(f[0])
-			hi, _ := strconv.Atoi(f[1])
-			if lo > hi || lo > 0 {
-				errs = append(errs, warning(IDPingDisabled, "ping does not work in containers",
-					"net.ipv4.ping_group_range = "+strings.Join(f, " "),
-					"echo 'net.ipv4.ping_group_range = 0 2147483647' | sudo tee /etc/sysctl.d/52-rootless-ping.conf && sudo sysctl --system"))
-			}
-		}
-	}
-	if v, ok := sysctl(h, "net.ipv4.ip_unprivileged_port_start"); ok && v != "0" {
-		errs = append(errs, warning(IDPrivilegedPorts, "ports below "+v+" cannot be published",
-			"net.ipv4.ip_unprivileged_port_start = "+v,
-			"publish ports >= "+v+", or: echo 'net.ipv4.ip_unprivileged_port_start=0' | sudo tee /etc/sysctl.d/53-rootless-ports.conf && sudo sysctl --system, or: sudo setcap cap_net_bind_service=ep on the program that binds the ports"))
-	}
-	return errors.Join(errs...)
-}
-
 // checkTun checks that the tap device RootlessKit creates for the network driver can be opened.
 func checkTun(r *resolver) error {
 	d := r.p.Network
 	switch d.Name() {
-	case "lxc-user-nic", "none", "gvisor-tap-vsock":
-		return nil // no tap device in the parent's reach
+	case "lxc-user-nic", "none":
+		return nil // no tap device: a veth pair, or loopback only
 	}
 	if !d.Properties().Namespace {
 		return nil
@@ -355,5 +423,3 @@ func checkMTU(r *resolver) error {
 		fmt.Sprintf("/sys/class/net/%s/mtu = %d", rt.Iface, rt.MTU),
 		"use rootless.WithMTUClamp(true)")
 }
-
-var _ fs.FileMode

@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/rootlessd/rootlessd/internal/engine"
+	"github.com/rootlessd/rootlessd/internal/proc"
 	"github.com/rootlessd/rootlessd/portdriver"
 )
 
@@ -235,7 +236,7 @@ func (d *Daemon) exitError(g *generation, verdict *HealthError) *ExitError {
 	e.Cause, e.Fix = explain(tail, d.info.Paths, freeSpace)
 	if ws, ok := g.proc.WaitStatus(); ok && ws.Signaled() {
 		e.Code = 128 + int(ws.Signal())
-		e.Process, e.Signal = g.names.role(procInfo{PID: g.proc.PID()}), ws.Signal()
+		e.Process, e.Signal = g.names.role(procInfo{Stat: proc.Stat{PID: g.proc.PID()}}), ws.Signal()
 	} else if proc, status, ok := treeExit(tail); ok {
 		e.Process = proc
 		if sig := status & 0x7f; sig != 0 {
@@ -258,22 +259,6 @@ func (d *Daemon) exitError(g *generation, verdict *HealthError) *ExitError {
 	return e
 }
 
-// verdictCause explains a watchdog verdict.
-func verdictCause(v *HealthError) (cause, fix string) {
-	restart := "WithWatchdog(rootless.Watchdog{Restart: true}) restarts the daemon in place, keeping its data"
-	switch {
-	case v.Check == CheckProcess && v.Status >= 0:
-		return v.Process + " " + v.Detail + ": without it the daemon's containers have no network, and RootlessKit cannot start it again",
-			restart + "; to find what ended it, look for the OOM killer in dmesg or for a kill in the host's logs"
-	case v.Check == CheckProcess:
-		return v.Process + " " + v.Detail, "find what stops it (a debugger, kill -STOP, a frozen cgroup); " + restart
-	case v.Check == CheckAPI:
-		return "dockerd stopped answering its API", restart + "; the daemon's log says what it was doing"
-	default:
-		return "traffic no longer gets through the network driver " + v.Process + " (moby#51248)", restart
-	}
-}
-
 // Host is the DOCKER_HOST value for this daemon, e.g. unix:///run/user/1000/rootlessd/docker.sock.
 func (d *Daemon) Host() string { return "unix://" + d.info.Paths.Socket }
 
@@ -283,7 +268,12 @@ func (d *Daemon) SocketPath() string { return d.info.Paths.Socket }
 
 // Env is what a docker CLI or another tool needs in its environment to use this daemon:
 // DOCKER_HOST, and TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE, the socket that Testcontainers' Ryuk
-// container must mount (it assumes /var/run/docker.sock otherwise).
+// container must mount (it assumes /var/run/docker.sock otherwise). On a machine with a
+// /.dockerenv file (this program runs in a Docker container) it adds
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1, unless this process's environment sets it: published
+// ports are on this machine's loopback, but there testcontainers-go takes a unix DOCKER_HOST for
+// a daemon outside the container and looks for them at the gateway of the daemon's default
+// network, which is inside RootlessKit's namespace.
 func (d *Daemon) Env() []string { return clientEnv(d.info.Paths.Socket) }
 
 // Info describes the daemon. The result shares nothing with the Daemon.

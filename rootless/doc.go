@@ -56,15 +56,55 @@
 // # Host requirements
 //
 // Every problem is a [*diag.Finding], whichever package found it: a stable ID ([AllIDs] lists
-// them all), a severity, what was observed, the evidence and the exact fix. [Check] inspects the
-// host without starting anything and returns a [Report] of every finding, errors and warnings
-// alike, with the plan as far as the findings let it get; Resolve and Launch return the
-// error-level findings joined as their error. The checks cover unprivileged user namespaces,
-// newuidmap/newgidmap, the subordinate id ranges (package idmap), the network driver's
-// programs and versions (netdriver, portdriver), /dev/net/tun, iptables, cgroup delegation
-// (cgroupdeleg), and the sysctls behind ping and privileged ports. Launch refuses unsafe
-// set-ups: running as root, a state directory under /tmp or reachable by other users, a data
-// root on NFS, and a TCP API without TLS.
+// them all), a severity, what was observed, the evidence (a value, a path, or file:line) and the
+// exact fix, with the commands of the host's distribution (from /etc/os-release: Debian and
+// Ubuntu, Fedora and RHEL, Arch, openSUSE and SLES; all four elsewhere). Resolve and Launch
+// return the error-level findings joined as their error.
+//
+// [Check] is the report part of Resolve, not a second set of checks: it runs the very same
+// resolve and keeps the error-level findings in [Report].Findings, next to the warnings and
+// notes, instead of returning them. Its error is only for a Check that could not run (invalid
+// options, a done ctx, [ErrNotSupported]). So a host that Check passes is one Launch accepts, and
+// what Launch refuses, Check has already named. The report also says what Docker will do on
+// this host ([Report].Docker): the storage driver dockerd will pick (by the kernel rules of
+// Docker's documentation, settled by a probe: overlay2, fuse-overlayfs, btrfs, vfs, or the
+// containerd image store's snapshotter), the cgroup driver and the docker run flags it will
+// ignore; the drivers and why are in the [Plan]. examples/doctor prints it.
+//
+//	rep, err := rootless.Check(ctx)
+//	if err != nil {
+//		return err // the check could not run
+//	}
+//	fmt.Println(rep.Docker.Storage.Driver, rep.Docker.Cgroups.Driver, rep.Docker.Cgroups.IgnoredFlags)
+//	if err := rep.Err(); err != nil {
+//		return err // every error-level finding, each with its fix
+//	}
+//
+// The checks cover what Docker's rootless documentation lists, what its setup tool checks, and
+// what users run into: unprivileged user namespaces (the sysctls, and a probe), AppArmor
+// (Ubuntu's kernel.apparmor_restrict_unprivileged_userns, and any profile without `userns,`
+// that confines the program that will create the namespaces; the fix is the ready-to-paste
+// profile for that exact path), newuidmap/newgidmap and no_new_privs, the subordinate id ranges
+// (package idmap), nesting, the runtime directory (set, the user's own, 0700, not in /tmp), the
+// state directory and the data root (not NFS, not in use by another daemon), other daemons (a
+// rootful one on /var/run/docker.sock, nerdctl's containerd-rootless.sh, a daemon on this
+// socket), the network driver's programs and versions (netdriver, portdriver), /dev/net/tun,
+// iptables inside the namespace, storage, cgroups and systemd (cgroupdeleg: delegation, the
+// user manager, its D-Bus, lingering), the sysctls behind ping and privileged ports (for the
+// program that really binds them), the default route's MTU, loopback resolvers, and the
+// kernel's configuration where /proc/config.gz or /boot/config-* has it. Launch refuses
+// unsafe set-ups: running as root, a state directory under /tmp or reachable by other users, a
+// data root on NFS, and a TCP API without TLS.
+//
+// Some answers need a process in a fresh namespace. Check (and Resolve) run three, at once and
+// alongside the rest: an overlay mount with an upper layer inside a new user and mount namespace
+// (in a temporary directory next to the data root, removed before Check returns), and
+// iptables's nat and filter tables inside a new user and network namespace, where dockerd will
+// use them. They cost a few milliseconds; a successful answer is kept for the life of the
+// process, by the versions of the programs and the kernel settings it depends on, so a repeated
+// Check starts no process. Nothing else is changed. [Diagnose] maps the error messages users
+// meet (Docker's troubleshooting guide, RootlessKit, dockerd, the setup tool, the docker CLI) to
+// their cause and fix; [StartError] uses the same map.
 //
 // # Isolation
 //

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/netdriver"
 )
 
 // lookPath finds name in dirs, then in $PATH (the given PATH value).
@@ -96,6 +98,31 @@ func readDockerd(ctx context.Context, h *host, path, name string) (Dockerd, erro
 	return info, nil
 }
 
+// rootlessKitBuildVersion reads the version of a rootlesskit built with go install from a
+// release tag (go install .../cmd/rootlesskit@v3.3.0) from its Go build information, which
+// spares a process start; false for other builds (Debian's, from a checkout), which are asked.
+func rootlessKitBuildVersion(h *host, path string) (netdriver.Version, bool) {
+	f, err := h.fs.Open(strings.TrimPrefix(filepath.Clean(path), "/"))
+	if err != nil {
+		return netdriver.Version{}, false
+	}
+	defer f.Close()
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		return netdriver.Version{}, false
+	}
+	bi, err := buildinfo.Read(ra)
+	if err != nil || !strings.HasPrefix(bi.Main.Path, "github.com/rootless-containers/rootlesskit") {
+		return netdriver.Version{}, false
+	}
+	v := bi.Main.Version
+	if !strings.HasPrefix(v, "v") || strings.ContainsAny(v, "-+") { // (devel), pseudo-versions, +dirty
+		return netdriver.Version{}, false
+	}
+	ver, err := netdriver.ParseVersion(v[1:])
+	return ver, err == nil
+}
+
 // ldflagsVersion is the version linked into dockerversion.Version, as recorded in the build
 // settings ("-X github.com/docker/docker/dockerversion.Version=20.10.24+dfsg1").
 func ldflagsVersion(bi *buildinfo.BuildInfo) string {
@@ -135,6 +162,17 @@ func parseDockerdVersion(out string) string {
 	s = strings.TrimPrefix(s, "Docker version ")
 	s, _, _ = strings.Cut(s, ",")
 	return strings.TrimSpace(s)
+}
+
+// scanHostFile is scanFile on the host's file at path.
+func scanHostFile(h *host, path string, needles ...[]byte) ([]bool, error) {
+	f, err := h.fs.Open(strings.TrimPrefix(filepath.Clean(path), "/"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ra, _ := f.(io.ReaderAt)
+	return scanFile(f, ra, needles...)
 }
 
 // scanFile reports which of the needles occur in the executable f. Go keeps string literals in

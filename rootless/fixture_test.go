@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/fstest"
 
@@ -29,6 +32,26 @@ type fixture struct {
 	noInit   bool              // rootless.Init was not called
 	tun      error             // opening /dev/net/tun fails with it
 	uid      int               // default 1000
+
+	// The probes answer with success unless listed: "overlay" for the overlay mount, and the
+	// command line ("/usr/sbin/iptables -w -t nat -N ROOTLESSD-PROBE") for the others.
+	probes  map[string]probeAnswer
+	sockets map[string]error   // unix sockets (also made files of the tree) and what connecting says
+	devices map[string]error   // openRW: nil opens; unlisted devices do not exist
+	dirs    map[string]dirInfo // directories beyond the default ones
+	fileIDs map[string]string  // path -> "dev:ino" for /proc/locks
+}
+
+// probeAnswer is what a fixture probe prints and returns.
+type probeAnswer struct {
+	out string
+	err error
+}
+
+// dirInfo is a fixture directory's owner and mode.
+type dirInfo struct {
+	uid  int
+	mode fs.FileMode
 }
 
 // clone copies f deeply enough to change it.
@@ -36,7 +59,54 @@ func (f fixture) clone() fixture {
 	g := f
 	g.programs, g.setuid = slices.Clone(f.programs), slices.Clone(f.setuid)
 	g.files, g.outputs, g.sysctls = cloneMap(f.files), cloneMap(f.outputs), cloneMap(f.sysctls)
+	g.probes, g.sockets, g.devices = maps.Clone(f.probes), maps.Clone(f.sockets), maps.Clone(f.devices)
+	g.dirs, g.fileIDs = maps.Clone(f.dirs), maps.Clone(f.fileIDs)
 	return g
+}
+
+// probe makes the probe named key answer out and err.
+func (f fixture) probe(key, out string, err error) fixture {
+	g := f.clone()
+	if g.probes == nil {
+		g.probes = map[string]probeAnswer{}
+	}
+	g.probes[key] = probeAnswer{out, err}
+	return g
+}
+
+// socket makes p a unix socket that answers connect with err (nil: accepted).
+func (f fixture) socket(p string, err error) fixture {
+	g := f.clone()
+	if g.sockets == nil {
+		g.sockets = map[string]error{}
+	}
+	g.sockets[p] = err
+	return g
+}
+
+// dir adds a directory.
+func (f fixture) dir(p string, uid int, mode fs.FileMode) fixture {
+	g := f.clone()
+	if g.dirs == nil {
+		g.dirs = map[string]dirInfo{}
+	}
+	g.dirs[p] = dirInfo{uid, mode}
+	return g
+}
+
+// device makes the device p open with err.
+func (f fixture) device(p string, err error) fixture {
+	g := f.clone()
+	if g.devices == nil {
+		g.devices = map[string]error{}
+	}
+	g.devices[p] = err
+	return g
+}
+
+// forkErr is the error of a probe whose user namespace could not be created.
+func forkErr(errno syscall.Errno) error {
+	return &fs.PathError{Op: "fork/exec", Path: "/usr/bin/mount", Err: errno}
 }
 
 func cloneMap(m map[string]string) map[string]string {
@@ -92,7 +162,13 @@ func (f fixture) dockerd(version string) fixture {
 }
 
 func (f fixture) rootlesskit(version string) fixture {
-	return f.with("/usr/bin/rootlesskit", "/usr/bin/rootlesskit-docker-proxy").
+	// RootlessKit 2.0's proxy hands ports of the implicit driver to docker-proxy; its binary
+	// says "implicit", older ones do not (checkChoices).
+	proxy := "rootlesskit-docker-proxy " + version
+	if !strings.HasPrefix(version, "1.") {
+		proxy += " implicit"
+	}
+	return f.with("/usr/bin/rootlesskit", "/usr/bin/rootlesskit-docker-proxy").file("/usr/bin/rootlesskit-docker-proxy", proxy).
 		out("/usr/bin/rootlesskit --version", "tool:rootlesskit-"+version+".version")
 }
 
@@ -125,6 +201,8 @@ func debian12() fixture {
 		},
 		outputs: map[string]string{},
 		sysctls: map[string]string{
+			"kernel.osrelease":                    "6.18.0-rootlessd",
+			"kernel.version":                      "#1 SMP PREEMPT_DYNAMIC Debian 6.18.0-1",
 			"net.ipv4.ping_group_range":           "1\t0",
 			"net.ipv4.ip_unprivileged_port_start": "1024",
 			"user.max_user_namespaces":            "127436",
@@ -188,13 +266,16 @@ func (f fixture) host(t testing.TB) (*host, *runs) {
 	}
 	for p, c := range f.files {
 		mode := fs.FileMode(0o644)
-		if p == "/usr/bin/dockerd" {
+		if p == "/usr/bin/dockerd" || slices.Contains(f.programs, p) {
 			mode = 0o755
 		}
 		fsys[strings.TrimPrefix(p, "/")] = &fstest.MapFile{Data: toolFile(t, c), Mode: mode}
 	}
 	for k, v := range f.sysctls {
 		fsys["proc/sys/"+strings.ReplaceAll(k, ".", "/")] = &fstest.MapFile{Data: []byte(v + "\n")}
+	}
+	for p := range f.sockets {
+		fsys[strings.TrimPrefix(p, "/")] = &fstest.MapFile{Mode: fs.ModeSocket | 0o660}
 	}
 	outputs := map[string][]byte{}
 	for k, v := range f.outputs {
@@ -229,12 +310,16 @@ func (f fixture) host(t testing.TB) (*host, *runs) {
 	if uid == 0 {
 		uid = 1000
 	}
-	dirs := map[string]struct {
-		uid  int
-		mode fs.FileMode
-	}{
+	dirs := map[string]dirInfo{
 		"/": {0, 0o755}, "/run": {0, 0o755}, "/run/user": {0, 0o755}, "/run/user/1000": {1000, 0o700},
 		"/tmp": {0, 0o1777}, "/home": {0, 0o755}, "/home/alice": {1000, 0o700},
+	}
+	maps.Copy(dirs, f.dirs)
+	answer := func(key string) ([]byte, error) {
+		if a, ok := f.probes[key]; ok {
+			return []byte(a.out), a.err
+		}
+		return nil, nil
 	}
 	h := &host{uid: uid, gid: 1000, user: "alice", home: "/home/alice", executable: "/home/alice/bin/app",
 		initialized: !f.noInit, fs: fsys, net: n, cgroups: cg,
@@ -252,6 +337,31 @@ func (f fixture) host(t testing.TB) (*host, *runs) {
 		},
 		tun:     func() error { return f.tun },
 		selinux: func() bool { return false },
+		overlay: func(ctx context.Context, dir string) ([]byte, error) { return answer("overlay") },
+		nsRun: func(ctx context.Context, env []string, argv ...string) ([]byte, error) {
+			return answer(strings.Join(argv, " "))
+		},
+		dial: func(p string) error {
+			if err, ok := f.sockets[p]; ok {
+				return err
+			}
+			return syscall.ENOENT
+		},
+		fileID: func(p string) (string, uint64, error) {
+			id, ok := f.fileIDs[p]
+			if !ok {
+				return "", 0, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+			}
+			i := strings.LastIndexByte(id, ':')
+			n, _ := strconv.ParseUint(id[i+1:], 10, 64)
+			return id[:i], n, nil
+		},
+		openRW: func(p string) error {
+			if err, ok := f.devices[p]; ok {
+				return err
+			}
+			return &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+		},
 	}
 	return h, counted
 }
@@ -274,3 +384,19 @@ func resolveOn(t testing.TB, f fixture, opts ...Option) (*Plan, error, *runs) {
 	p, err := resolve(context.Background(), c, h)
 	return p, err, r
 }
+
+// ubuntuRootlessKitProfile is the profile Ubuntu 24.04's apparmor package ships for the
+// packaged rootlesskit.
+const ubuntuRootlessKitProfile = `# This profile allows everything and only exists to give the
+# application a name instead of having the label "unconfined"
+
+abi <abi/4.0>,
+include <tunables/global>
+
+profile rootlesskit /usr/bin/rootlesskit flags=(unconfined) {
+  userns,
+
+  # Site-specific additions and overrides. See local/README for details.
+  include if exists <local/rootlesskit>
+}
+`

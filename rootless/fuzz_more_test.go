@@ -119,23 +119,3 @@ func FuzzExplain(f *testing.F) {
 		}
 	})
 }
-
-func FuzzParseStat(f *testing.F) {
-	f.Add("19738 (cat) R 19736 19736 14760 0 -1 4194304 98 0 0 0 0 0 0 0 20 0 1 0 529974 3133440 355 18446744073709551615 1 2 3 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 4 5 6 7 8 9 10 0")
-	f.Add("7 (a) (b)) Z 5 5 5 0 -1 4194304 98 0 0 0 0 0 0 0 20 0 1 0 77 0 0 0 1 2 3 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 4 5 6 7 8 9 10 9")
-	f.Fuzz(func(t *testing.T, s string) {
-		p, err := parseStat([]byte(s))
-		if err != nil {
-			return
-		}
-		if p.PID <= 0 || p.PPID < 0 || p.Exit < -1 || p.Exit > 0xffff {
-			t.Fatalf("parseStat(%q) = %+v", s, p)
-		}
-		if !strings.Contains(s, "("+p.Comm+")") {
-			t.Fatalf("comm %q not in %q", p.Comm, s)
-		}
-		if p.Exit >= 0 && !p.exited() {
-			t.Fatalf("an exit status for a live process: %+v", p)
-		}
-	})
-}

@@ -178,3 +178,19 @@ func (e *HealthError) Error() string {
 	}
 	return s + e.Detail
 }
+
+// verdictCause explains a watchdog verdict.
+func verdictCause(v *HealthError) (cause, fix string) {
+	restart := "WithWatchdog(rootless.Watchdog{Restart: true}) restarts the daemon in place, keeping its data"
+	switch {
+	case v.Check == CheckProcess && v.Status >= 0:
+		return v.Process + " " + v.Detail + ": without it the daemon's containers have no network, and RootlessKit cannot start it again",
+			restart + "; to find what ended it, look for the OOM killer in dmesg or for a kill in the host's logs"
+	case v.Check == CheckProcess:
+		return v.Process + " " + v.Detail, "find what stops it (a debugger, kill -STOP, a frozen cgroup); " + restart
+	case v.Check == CheckAPI:
+		return "dockerd stopped answering its API", restart + "; the daemon's log says what it was doing"
+	default:
+		return "traffic no longer gets through the network driver " + v.Process + " (moby#51248)", restart
+	}
+}

@@ -55,6 +55,25 @@ type host struct {
 	// whatever ctx allows: a wrapper script that never exits must not hang Resolve or Check.
 	// 0: no bound of its own.
 	probeTimeout time.Duration
+
+	// overlay mounts a read-write overlay in a new user and mount namespace, on directories it
+	// makes (and removes) in dir, as dockerd's overlay2 driver and containerd's overlayfs
+	// snapshotter will: nil when that works, else the mount's output and error. nil: the host
+	// cannot probe.
+	overlay func(ctx context.Context, dir string) ([]byte, error)
+	// nsRun runs argv (an absolute path first) with env as the root of a new user namespace that
+	// maps only this user, in a new network namespace: where dockerd runs iptables. nil: the
+	// host cannot probe.
+	nsRun func(ctx context.Context, env []string, argv ...string) ([]byte, error)
+	// dial connects to the unix socket at the absolute path p and hangs up at once.
+	dial func(p string) error
+	// fileID returns the device (as /proc/locks writes it, "fd:01") and the inode of p.
+	fileID func(p string) (dev string, ino uint64, err error)
+	// openRW opens the device p for reading and writing and closes it (/dev/fuse).
+	openRW func(p string) error
+	// probeCache keeps the answers of successful probes (namespaces, subordinate ids) by the
+	// versions of the programs and files they depend on; nil: no cache.
+	probeCache *sync.Map
 }
 
 // probeTimeout bounds each probe of the real machine.
@@ -90,7 +109,8 @@ func localHost(pathEnv string) *host {
 func newLocalHost() *host {
 	h := &host{uid: os.Getuid(), gid: os.Getgid(), fs: os.DirFS("/"), net: netdriver.LocalHost(),
 		cgroups: cgroupdeleg.Host(), subids: func(s idmap.Source) idmap.Source { return s },
-		helper: idmap.FindHelper, namespace: idmap.CurrentNamespace, dockerdCache: new(sync.Map)}
+		helper: idmap.FindHelper, namespace: idmap.CurrentNamespace, dockerdCache: new(sync.Map),
+		probeCache: new(sync.Map)}
 	h.home = os.Getenv("HOME")
 	if u, err := user.LookupId(strconv.Itoa(h.uid)); err == nil {
 		h.user = u.Username
@@ -105,44 +125,59 @@ func newLocalHost() *host {
 }
 
 // once returns h with its probes memoised: each program is run at most once with the same
-// arguments, whatever the checks ask (the real machine's runs are also cached across resolves
-// by program version, see netdriver.CachedRun).
+// arguments, whatever the checks ask, and a run asked for while the same one is under way
+// waits for it (the real machine's runs are also cached across resolves by program version,
+// see netdriver.CachedRun).
 func (h *host) once() *host {
 	g := *h
 	n := *h.net
 	run := h.net.Run
 	var mu sync.Mutex
 	type answer struct {
-		out []byte
-		err error
+		done chan struct{}
+		out  []byte
+		err  error
 	}
-	seen := map[string]answer{}
+	seen := map[string]*answer{}
 	n.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
 		key := fmt.Sprintf("%s\x00%q", name, args)
 		mu.Lock()
 		a, ok := seen[key]
+		if !ok {
+			a = &answer{done: make(chan struct{})}
+			seen[key] = a
+		}
 		mu.Unlock()
 		if ok {
-			return slices.Clone(a.out), a.err
+			select {
+			case <-a.done:
+				return slices.Clone(a.out), a.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
+		ended := false // cancelled or out of time: the answer says nothing about the program
 		if run == nil {
-			return nil, errors.New("host cannot run programs")
+			a.err = errors.New("host cannot run programs")
+		} else {
+			pctx, cancel := ctx, context.CancelFunc(func() {})
+			if h.probeTimeout > 0 {
+				pctx, cancel = context.WithTimeoutCause(ctx, h.probeTimeout, &probeTimedOut{h.probeTimeout})
+			}
+			a.out, a.err = run(pctx, name, args...)
+			if ended = pctx.Err() != nil; ended {
+				// The program was killed (with its process group); say why, not "signal: killed".
+				a.err = fmt.Errorf("no answer: %w", context.Cause(pctx))
+			}
+			cancel()
 		}
-		pctx, cancel := ctx, context.CancelFunc(func() {})
-		if h.probeTimeout > 0 {
-			pctx, cancel = context.WithTimeoutCause(ctx, h.probeTimeout, &probeTimedOut{h.probeTimeout})
-		}
-		out, err := run(pctx, name, args...)
-		ended := pctx.Err() != nil
-		cancel()
 		if ended {
-			// The program was killed (with its process group); say why, not "signal: killed".
-			return out, fmt.Errorf("no answer: %w", context.Cause(pctx))
+			mu.Lock()
+			delete(seen, key)
+			mu.Unlock()
 		}
-		mu.Lock() // a cancelled probe says nothing about the program, an answered one does
-		seen[key] = answer{slices.Clone(out), err}
-		mu.Unlock()
-		return out, err
+		close(a.done)
+		return slices.Clone(a.out), a.err
 	}
 	g.net = &n
 	return &g

@@ -14,4 +14,8 @@ func setLocalOS(h *host) {
 	h.dir = func(string) (int, fs.FileMode, error) { return 0, 0, errors.ErrUnsupported }
 	h.tun = func() error { return errors.ErrUnsupported }
 	h.selinux = func() bool { return false }
+	setLocalProbes(h)
+	h.dial = func(string) error { return errors.ErrUnsupported }
+	h.fileID = func(string) (string, uint64, error) { return "", 0, errors.ErrUnsupported }
+	h.openRW = func(string) error { return errors.ErrUnsupported }
 }

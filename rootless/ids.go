@@ -17,8 +17,9 @@ const (
 	IDRoot diag.ID = "rootless.root"
 	// IDNoInit: rootless.Init was not called first in main (wraps ErrNoInit).
 	IDNoInit diag.ID = "rootless.no-init"
-	// IDRuntimeDirMissing: no state directory was given, XDG_RUNTIME_DIR is unset (or not
-	// absolute) and /run/user/UID does not exist.
+	// IDRuntimeDirMissing: no state directory was given, and XDG_RUNTIME_DIR is unset (or not
+	// absolute) and /run/user/UID does not exist, or it names a directory that does not exist
+	// and cannot be made.
 	IDRuntimeDirMissing diag.ID = "rootless.runtime-dir-missing"
 	// IDStateDirUnsafe: the state directory lies inside a directory every user can write to
 	// (/tmp), where another user could create or replace it first.
@@ -61,6 +62,9 @@ const (
 	IDDetachNetNSUnsupported diag.ID = "rootless.detach-netns-unsupported"
 	// IDDockerProxyMissing: dockerd older than 28 needs rootlesskit-docker-proxy for ports.
 	IDDockerProxyMissing diag.ID = "rootless.docker-proxy-missing"
+	// IDDockerProxyTooOld: dockerd older than 28 with port driver implicit needs the
+	// rootlesskit-docker-proxy of RootlessKit 2.0 or later.
+	IDDockerProxyTooOld diag.ID = "rootless.docker-proxy-too-old"
 	// IDNsenterMissing: nsenter is missing; Daemon.Command cannot enter the namespaces.
 	IDNsenterMissing diag.ID = "rootless.nsenter-missing"
 	// IDUsernsCloneDisabled: kernel.unprivileged_userns_clone is 0 (Debian, Arch).
@@ -73,11 +77,14 @@ const (
 	IDCgroupUnknown diag.ID = "rootless.cgroup-unknown"
 	// IDIptablesMissing: iptables is missing and dockerd is not told to do without.
 	IDIptablesMissing diag.ID = "rootless.iptables-missing"
-	// IDKernelModuleMissing: the iptables kernel module is not loaded.
+	// IDKernelModuleMissing: iptables (or nft) cannot use a table inside a user and network
+	// namespace, the probe shows: the kernel lacks a netfilter module only root can load.
 	IDKernelModuleMissing diag.ID = "rootless.kernel-module-missing"
-	// IDPingDisabled: net.ipv4.ping_group_range lets no group ping.
+	// IDPingDisabled: net.ipv4.ping_group_range leaves out the user's gid, so ping fails in
+	// containers.
 	IDPingDisabled diag.ID = "rootless.ping-disabled"
-	// IDPrivilegedPorts: ports below net.ipv4.ip_unprivileged_port_start cannot be published.
+	// IDPrivilegedPorts: ports below net.ipv4.ip_unprivileged_port_start cannot be published
+	// (a warning), or can be because the binding program has CAP_NET_BIND_SERVICE (info).
 	IDPrivilegedPorts diag.ID = "rootless.privileged-ports"
 	// IDTunUnusable: /dev/net/tun cannot be opened, so the tap device cannot be created.
 	IDTunUnusable diag.ID = "rootless.tun-unusable"
@@ -87,13 +94,14 @@ const (
 
 // IDs lists the IDs of the findings this package reports itself.
 func IDs() []diag.ID {
-	return slices.Concat([]diag.ID{IDRoot, IDNoInit, IDRuntimeDirMissing, IDStateDirUnsafe, IDStateDirOwner, IDStateDirMode,
+	ids := []diag.ID{IDRoot, IDNoInit, IDRuntimeDirMissing, IDStateDirUnsafe, IDStateDirOwner, IDStateDirMode,
 		IDStateDirCreate, IDSocketPathTooLong, IDDataRootNoHome, IDDataRootNFS, IDDataRootCreate, IDDockerdMissing,
 		IDDockerdUnusable, IDEngineProgramMissing, IDRootlessKitMissing, IDRootlessKitUnusable, IDRootlessKitTooOld,
 		IDDriverNotEmbeddable, IDNoUsableNetwork, IDNetworkWithoutNamespace, IDDetachNetNSUnsupported,
-		IDDockerProxyMissing, IDNsenterMissing, IDUsernsCloneDisabled, IDMaxUserNamespacesZero, IDUserUnknown,
+		IDDockerProxyMissing, IDDockerProxyTooOld, IDNsenterMissing, IDUsernsCloneDisabled, IDMaxUserNamespacesZero, IDUserUnknown,
 		IDCgroupUnknown, IDIptablesMissing, IDKernelModuleMissing, IDPingDisabled, IDPrivilegedPorts, IDTunUnusable,
-		IDMTUAboveRoute}, reliabilityIDs())
+		IDMTUAboveRoute}
+	return slices.Concat(ids, doctorIDs(), reliabilityIDs())
 }
 
 // AllIDs lists, sorted, the ID of every finding Resolve, Check and Launch can report: this

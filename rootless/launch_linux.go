@@ -371,6 +371,9 @@ func poll(ctx context.Context, proc *engine.Process, ready func() (bool, error))
 		}
 		select {
 		case <-proc.Done():
+			if err := proc.Err(); errors.Is(err, engine.ErrChildLost) {
+				return fmt.Errorf("%w: %w", errExited, err)
+			}
 			return fmt.Errorf("%w with status %d", errExited, proc.ExitCode())
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -406,7 +409,7 @@ func hang(s Stage, p *Plan, root int) (what, cause, fix string) {
 	}
 	names := newRoleNamer(p, root, rootExe)
 	for _, pr := range tree {
-		if pr.stopped() {
+		if pr.Stopped() {
 			who := fmt.Sprintf("%s (pid %d)", names.role(pr), pr.PID)
 			return who + " is stopped and never answered",
 				who + " was stopped (state " + string(pr.State) + ": SIGSTOP, a debugger, or a job-control stop)",

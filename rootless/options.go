@@ -92,6 +92,7 @@ type config struct {
 	detach      *bool
 	publish     []portdriver.Spec
 	subidSource idmap.Source
+	tcp         *tcpAPI // WithTCPAPI, WithInsecureTCPAPI (tcp.go)
 
 	// tuning holds WithScriptEnv's driver settings (MTU, CIDR, interface name, slirp4netns
 	// sandbox and seccomp), applied to whichever network driver is chosen. A later WithNetwork

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 
@@ -68,6 +69,8 @@ type Plan struct {
 	binder string
 	// fellBack marks the plan of EngineAuto's fallback to the installed rootlesskit.
 	fellBack bool
+	// doc is what the host checks learnt for Check's report.
+	doc *doctor
 }
 
 // RootlessKit identifies the RootlessKit in use.
@@ -219,7 +222,11 @@ func (p *Plan) String() string {
 		line("daemon.json", p.Paths.DaemonConfig, nil)
 	}
 	line("dockerd args", strings.Join(p.DockerdArgs, " "), nil)
-	line("rk flags", strings.Join(p.RootlessKitFlags, " "), nil)
+	if len(p.RootlessKitFlags) == 0 {
+		line("rk flags", "(none: no rootlesskit command runs these drivers)", nil)
+	} else {
+		line("rk flags", strings.Join(p.RootlessKitFlags, " "), nil)
+	}
 	for _, f := range p.Findings {
 		line(f.Severity.String(), string(f.ID)+": "+f.Detail, nil)
 	}
@@ -228,7 +235,15 @@ func (p *Plan) String() string {
 
 // clientEnv is what a client needs to use the daemon on socket: DOCKER_HOST, and
 // TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE, the socket Testcontainers' Ryuk container must mount
-// (it assumes /var/run/docker.sock otherwise).
+// (it assumes /var/run/docker.sock otherwise); in a Docker container (/.dockerenv) also
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 unless this process sets it, since testcontainers-go
+// would look for published ports at a gateway inside RootlessKit's namespace.
 func clientEnv(socket string) []string {
-	return []string{"DOCKER_HOST=unix://" + socket, "TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE=" + socket}
+	env := []string{"DOCKER_HOST=unix://" + socket, "TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE=" + socket}
+	if _, set := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); !set {
+		if _, err := os.Stat("/.dockerenv"); err == nil {
+			env = append(env, "TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1")
+		}
+	}
+	return env
 }

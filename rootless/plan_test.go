@@ -74,9 +74,17 @@ func TestPlans(t *testing.T) {
 		{"trixie", trixie(), nil},
 		{"trixie-external", trixie(), []Option{WithEngine(EngineExternal)}},
 		{"trixie-pasta", trixie(), []Option{WithNetwork(netdriver.Pasta{}), WithSourceIP(true)}},
-		{"apparmor-restricted", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1"), nil},
+		// RootlessKit 2.0 with a pasta of 2024_10_30 or later: loopback publishes reset and the
+		// host loopback stays open (warnings, not refusals).
+		{"trixie-pasta-external", trixie().without("/usr/bin/pasta", "/usr/bin/pesto").pasta("2026_05_07"), []Option{WithEngine(EngineExternal), WithNetwork(netdriver.Pasta{})}},
+		// Only RootlessKit's library runs pasta with builtin: no flags, no fallback.
+		{"pasta-builtin-embedded", trixie(), []Option{WithNetwork(netdriver.Pasta{}), WithPortDriver(portdriver.Builtin{})}},
+		{"pasta-builtin-external", trixie(), []Option{WithEngine(EngineExternal), WithNetwork(netdriver.Pasta{}), WithPortDriver(portdriver.Builtin{})}},
+		{"apparmor-restricted", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1").
+			file("/etc/apparmor.d/rootlesskit", ubuntuRootlessKitProfile), nil},
+		{"apparmor-restricted-unprofiled", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1"), nil},
 		{"apparmor-restricted-no-rootlesskit", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1").
-			without("/usr/bin/rootlesskit"), nil},
+			without("/usr/bin/rootlesskit").probe("overlay", "mount: /home/alice/.local/share/docker/m: permission denied.\n", errors.New("exit status 32")), nil},
 		{"apparmor-off", current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "0"), nil},
 		{"ipv6", current, []Option{WithIPv6(true)}},
 		{"host-loopback", current, []Option{WithHostLoopback(true)}},
@@ -93,7 +101,7 @@ func TestPlans(t *testing.T) {
 			WithScriptEnv([]string{EnvScriptNet + "=slirp4netns", EnvScriptMTU + "=1500", EnvScriptHostLoopback + "=false"}),
 			WithNetwork(netdriver.Slirp4netns{MTU: 9000}), WithHostLoopback(false), WithDetachNetNS(false)}},
 		{"sandbox-auto-detached", current, []Option{WithNetwork(netdriver.Slirp4netns{Sandbox: netdriver.True})}},
-		{"paths", current, []Option{WithStateDir("/home/alice/.rl"), WithDataRoot("/data/docker"), WithDaemonConfig("/home/alice/daemon.json"),
+		{"paths", current.dir("/data", 1000, 0o755), []Option{WithStateDir("/home/alice/.rl"), WithDataRoot("/data/docker"), WithDaemonConfig("/home/alice/daemon.json"),
 			WithDockerdArgs("--debug")}},
 		// Refusals.
 		{"sandbox-detach", current, []Option{WithNetwork(netdriver.Slirp4netns{Sandbox: netdriver.True}), WithDetachNetNS(true)}},
@@ -291,7 +299,7 @@ func TestBinder(t *testing.T) {
 // applies it.
 func TestCombinations(t *testing.T) {
 	f := trixie().pasta("2026_05_07").dockerd("29.7.2").with("/usr/bin/vpnkit").
-		file("/etc/lxc/lxc-usernet", "alice veth lxcbr0 1\n")
+		file("/etc/lxc/lxc-usernet", "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/bridge/bridge_id", "8000.0\n")
 	f.setuid = []string{"/usr/libexec/lxc/lxc-user-nic"}
 	engines := []struct {
 		name string

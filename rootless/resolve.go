@@ -46,7 +46,7 @@ func Resolve(ctx context.Context, opts ...Option) (*Plan, error) {
 // are in the plan's Findings either way.
 func resolve(ctx context.Context, c *config, h *host) (*Plan, error) {
 	h = h.once()
-	r := &resolver{c: c, h: h, p: &Plan{c: c, h: h}}
+	r := &resolver{ctx: ctx, c: c, h: h, p: &Plan{c: c, h: h}}
 	r.run(ctx)
 	p := r.p
 	var blocking []error
@@ -85,9 +85,11 @@ func (p *Plan) fallbackPlan(ctx context.Context) (*Plan, error) {
 
 // resolver carries one resolve: the plan being built and what was found on the way.
 type resolver struct {
-	c *config
-	h *host
-	p *Plan
+	ctx context.Context
+	c   *config
+	h   *host
+	p   *Plan
+	doc *doctor // what the host checks learn for the report
 
 	mu       sync.Mutex
 	findings []*diag.Finding
@@ -136,13 +138,30 @@ func (r *resolver) run(ctx context.Context) {
 			h.executable, "call rootless.Init() as the first statement of main (in tests: of TestMain)"), ErrNoInit))
 		return
 	}
+	r.doc = newDoctor(h)
+	p.doc = r.doc
 	layout, err := resolveLayout(c, envLookup(c.environ), h)
 	p.Paths = layout
 	if err != nil {
 		r.add(err)
 		return
 	}
-	r.add(checkStateDirSafety(h, layout.StateDir))
+	// The probes start processes in new namespaces; they run while the rest is checked.
+	r.doc.probes = r.startProbes(ctx)
+	// The network programs' answers (slirp4netns --help, ...) come last on a cold start: select
+	// for the embedded engine's RootlessKit now, so that they are in (h runs each program once)
+	// when resolveDrivers selects for the RootlessKit the engine turns out to have.
+	var early sync.WaitGroup
+	defer early.Wait()
+	if c.engine != EngineExternal {
+		early.Go(func() { _, _ = selectDrivers(ctx, h.net, c.wants(), netdriver.LinkedRootlessKit) })
+	}
+	if err := checkRuntimeDir(r); diag.Blocking(err) != nil {
+		r.add(err) // it stands for the state directory's own problem too
+	} else {
+		r.add(err)
+		r.add(checkStateDirSafety(h, layout.StateDir))
+	}
 	r.add(checkDataRoot(h, layout.DataRoot))
 
 	// The probes run programs and read files; the three groups are independent.
@@ -151,15 +170,39 @@ func (r *resolver) run(ctx context.Context) {
 	wg.Go(func() { r.add(checkHost(ctx, r)) })
 	r.add(r.resolveEngine(ctx))
 	wg.Wait()
-	if r.blocked() {
+	// What needs the probes' answers, the engine and dockerd.
+	r.add(checkUserns(r))
+	r.add(checkAppArmor(r))
+	r.add(checkIptablesProbe(r))
+	storage, err := outlookStorage(r)
+	r.add(err)
+	cgroups, err := outlookCgroups(r)
+	r.add(err)
+	r.doc.outlook = Outlook{Storage: storage, Cgroups: cgroups}
+	// The drivers are chosen even when the host has problems already, so that Check names the
+	// drivers' problems too (a missing /dev/net/tun next to a denied user namespace); only an
+	// engine that could not be decided, or a done ctx, stops here.
+	if p.Engine != EngineEmbedded && p.Engine != EngineExternal || r.interrupted() {
+		r.add(checkPorts(r)) // without the port driver's binder
 		return
 	}
 	r.add(r.resolveDrivers(ctx))
-	if r.blocked() {
+	if p.Network == nil || r.interrupted() {
+		r.add(checkPorts(r))
 		return
 	}
 	r.add(checkChoices(r))
+	if r.blocked() {
+		return
+	}
 	r.add(r.resolveLaunch())
+}
+
+// interrupted reports errors that are not findings (a done ctx): nothing more can be learnt.
+func (r *resolver) interrupted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.other) > 0
 }
 
 // daemonPath is the PATH of RootlessKit and dockerd: the stack's directories, the caller's
@@ -198,7 +241,7 @@ func (r *resolver) resolveDockerd(ctx context.Context) error {
 		var err error
 		if path, err = h.net.LookPath("dockerd"); err != nil {
 			return because(problem(IDDockerdMissing, "dockerd not found", "PATH="+h.net.PATH,
-				"install Docker Engine (Debian/Ubuntu: sudo apt-get install docker.io; Fedora: sudo dnf install moby-engine; or docker-ce from download.docker.com), or set Binaries.Dockerd / Binaries.Path"), err)
+				"install Docker Engine ("+r.doc.distro.install(pkgDockerd)+"; or docker-ce and docker-ce-rootless-extras from download.docker.com), or set Binaries.Dockerd / Binaries.Path"), err)
 		}
 	}
 	info, err := probeDockerd(ctx, h, path)
@@ -214,7 +257,7 @@ func (r *resolver) resolveDockerd(ctx context.Context) error {
 	for _, name := range []string{"containerd", "containerd-shim-runc-v2", "runc"} {
 		if _, err := h.net.LookPath(name); err != nil {
 			errs = append(errs, because(problem(IDEngineProgramMissing, name+" not found: dockerd starts it", "PATH="+h.net.PATH,
-				"install it with the engine (Debian/Ubuntu: sudo apt-get install containerd runc), or add its directory to Binaries.Path"), err))
+				"install it with the engine ("+r.doc.distro.install(pkgContainerd, pkgRunc)+"), or add its directory to Binaries.Path"), err))
 		}
 	}
 	return errors.Join(errs...)
@@ -261,10 +304,14 @@ func (r *resolver) findRootlessKit(ctx context.Context) (RootlessKit, error) {
 		var err error
 		if path, err = h.net.LookPath("rootlesskit"); err != nil {
 			return RootlessKit{}, because(problem(IDRootlessKitMissing, "rootlesskit not found, and the external engine needs it", "PATH="+h.net.PATH,
-				"install it (Debian/Ubuntu: sudo apt-get install rootlesskit; Fedora: sudo dnf install rootlesskit), set Binaries.RootlessKit, or use the embedded engine"), err)
+				"install it ("+r.doc.distro.install(pkgRootlessKit)+"), set Binaries.RootlessKit, or use the embedded engine"), err)
 		}
 	}
-	v, err := netdriver.RootlessKitVersion(ctx, h.net, path)
+	v, ok := rootlessKitBuildVersion(h, path)
+	var err error
+	if !ok {
+		v, err = netdriver.RootlessKitVersion(ctx, h.net, path)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return RootlessKit{}, fmt.Errorf("%s --version: %w", path, err)
@@ -290,16 +337,16 @@ func (r *resolver) resolveDrivers(ctx context.Context) error {
 	r.add(diag.Join(sel.warnings...))
 	if !sel.net.Properties().Namespace {
 		return problem(IDNetworkWithoutNamespace,
-			"Unsupported RootlessKit network driver: "+sel.net.Name()+" (dockerd needs a network namespace of its own)", "",
+			"Unsupported RootlessKit network driver: "+sel.net.Name()+" (dockerd needs a network namespace of its own)", fmt.Sprintf("WithNetwork(%T)", sel.net),
 			"choose slirp4netns, pasta, gvisor-tap-vsock, vpnkit or lxc-user-nic")
 	}
 	if p.Engine == EngineEmbedded {
 		if _, err := netdriver.Encode(sel.net); err != nil {
-			return problem(IDDriverNotEmbeddable, fmt.Sprintf("network driver %T is not one of package netdriver's, so the embedded engine cannot run it", sel.net), "",
+			return problem(IDDriverNotEmbeddable, fmt.Sprintf("network driver %T is not one of package netdriver's, so the embedded engine cannot run it", sel.net), fmt.Sprintf("WithNetwork(%T)", sel.net),
 				"use the external engine (WithEngine(EngineExternal)), which runs it through its Flags")
 		}
 		if _, err := portdriver.Encode(sel.port); err != nil {
-			return problem(IDDriverNotEmbeddable, fmt.Sprintf("port driver %T is not one of package portdriver's, so the embedded engine cannot run it", sel.port), "",
+			return problem(IDDriverNotEmbeddable, fmt.Sprintf("port driver %T is not one of package portdriver's, so the embedded engine cannot run it", sel.port), fmt.Sprintf("WithPortDriver(%T)", sel.port),
 				"use the external engine (WithEngine(EngineExternal)), which runs it through its Flags")
 		}
 	}
@@ -329,8 +376,9 @@ func (r *resolver) resolveDrivers(ctx context.Context) error {
 	if p.HostGateway.IsValid() {
 		args = append(args, "--host-gateway-ip="+p.HostGateway.String())
 	}
+	args = append(args, tcpArgs(c.tcp, p.DetachNetNS)...)
 	p.DockerdArgs = args // completed by resolveLaunch
-	p.Publish = slices.Clone(c.publish)
+	p.Publish = append(slices.Clone(c.publish), tcpPublish(c.tcp, p.DetachNetNS)...)
 	if err := portdriver.CheckPublish(p.Port, p.Publish...); err != nil {
 		return err
 	}
@@ -416,6 +464,13 @@ func (r *resolver) resolveLaunch() error {
 	}
 	p.helperEnv = append(helperEnv(c), "PATH="+h.net.PATH)
 	flags, err := p.spec.Flags(p.RootlessKit.Version)
+	if errors.Is(err, netdriver.IDEmbeddedOnly) && p.Engine == EngineEmbedded {
+		// RootlessKit's library runs what no rootlesskit command can: no equivalent flags,
+		// and no fallback to the installed rootlesskit.
+		p.Reasons.Engine = append(p.Reasons.Engine, fmt.Sprintf("no rootlesskit command runs network %s with port driver %s (only RootlessKit's library does), so there are no equivalent flags and no fallback", p.Network.Name(), p.Port.Name()))
+		p.Fallback, p.RootlessKitFlags = nil, nil
+		return nil
+	}
 	if err != nil {
 		return err
 	}

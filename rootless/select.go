@@ -83,7 +83,7 @@ func selectDrivers(ctx context.Context, h *netdriver.Host, w wants, v netdriver.
 		return sel, nil
 	}
 	return selection{}, diag.Join(append([]error{problem(IDNoUsableNetwork,
-		"no network driver works on this host (tried "+strings.Join(networkOrder(), ", ")+"); the problems of each follow", "",
+		"no network driver works on this host (tried "+strings.Join(networkOrder(), ", ")+"); the problems of each follow", strings.Join(skipped, "; "),
 		"fix one of them: installing slirp4netns is the usual way (Debian/Ubuntu: sudo apt-get install slirp4netns; Fedora: sudo dnf install slirp4netns)")},
 		errs...)...)
 }
@@ -123,6 +123,11 @@ func consider(ctx context.Context, h *netdriver.Host, w wants, v netdriver.Versi
 	sel := selection{net: d, port: port, proxyOff: proxyOff}
 	for _, f := range diag.List(checked) {
 		sel.warnings = append(sel.warnings, f)
+	}
+	if pa, ok := d.(netdriver.Pasta); ok {
+		for _, f := range pa.RootlessKitWarnings(ctx, h, v, port.Name()) {
+			sel.warnings = append(sel.warnings, f)
+		}
 	}
 	sel.netReasons = []string{netdriver.Describe(ctx, h, d)}
 	sel.portReasons = []string{portReason}

@@ -1,67 +1,18 @@
 package rootless
 
 import (
-	"bytes"
-	"errors"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/internal/proc"
 )
 
 // procInfo is a process of the daemon's tree as /proc shows it.
 type procInfo struct {
-	PID, PPID int
-	// State is /proc/PID/stat's state: R running, S sleeping, D disk sleep, T stopped (SIGSTOP),
-	// t stopped by a tracer, Z zombie (exited, not yet reaped), X dead.
-	State byte
-	// Start is the start time in clock ticks after boot: with PID, the process's identity (a
-	// recycled pid has a later start time).
-	Start uint64
-	Comm  string
-	// Exit is a zombie's wait status (stat field 52, readable while nobody has reaped it); -1
-	// for a live process or when the kernel does not say.
-	Exit int
+	proc.Stat
 	Exe  string   // the resolved executable; "" when unreadable (zombies, other users)
 	Args []string // the command line; nil for zombies
-}
-
-// stopped reports a process that a signal or a tracer has stopped: it runs no code.
-func (p procInfo) stopped() bool { return p.State == 'T' || p.State == 't' }
-
-// exited reports a process that has exited, reaped or not.
-func (p procInfo) exited() bool { return p.State == 'Z' || p.State == 'X' }
-
-var errStatFormat = errors.New("malformed /proc/PID/stat")
-
-// parseStat reads the fields of a /proc/PID/stat line that procInfo holds. The command name
-// is in parentheses and may itself contain spaces and parentheses: it ends at the last ')'.
-func parseStat(b []byte) (procInfo, error) {
-	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open {
-		return procInfo{}, errStatFormat
-	}
-	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
-	if err != nil || pid <= 0 {
-		return procInfo{}, errStatFormat
-	}
-	f := strings.Fields(string(b[end+1:]))
-	// f[0] is field 3 (state), f[1] field 4 (ppid), f[19] field 22 (starttime), f[49] field 52.
-	if len(f) < 20 || len(f[0]) != 1 {
-		return procInfo{}, errStatFormat
-	}
-	p := procInfo{PID: pid, State: f[0][0], Comm: string(b[open+1 : end]), Exit: -1}
-	if p.PPID, err = strconv.Atoi(f[1]); err != nil || p.PPID < 0 {
-		return procInfo{}, errStatFormat
-	}
-	if p.Start, err = strconv.ParseUint(f[19], 10, 64); err != nil {
-		return procInfo{}, errStatFormat
-	}
-	if p.exited() && len(f) >= 50 {
-		if code, err := strconv.Atoi(f[49]); err == nil && code >= 0 && code <= 0xffff {
-			p.Exit = code
-		}
-	}
-	return p, nil
 }
 
 // exitString says how a wait status ended a process: "was killed by SIGKILL", "exited with

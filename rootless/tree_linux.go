@@ -10,19 +10,18 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rootlessd/rootlessd/internal/proc"
 )
 
 // readProc reads process pid from /proc.
 func readProc(pid int) (procInfo, error) {
 	dir := "/proc/" + strconv.Itoa(pid)
-	b, err := os.ReadFile(dir + "/stat")
+	st, err := proc.ReadStat(pid)
 	if err != nil {
 		return procInfo{}, err
 	}
-	p, err := parseStat(b)
-	if err != nil {
-		return procInfo{}, err
-	}
+	p := procInfo{Stat: st}
 	p.Exe, _ = os.Readlink(dir + "/exe")
 	if cmd, err := os.ReadFile(dir + "/cmdline"); err == nil && len(cmd) > 0 {
 		p.Args = strings.Split(strings.TrimSuffix(string(cmd), "\x00"), "\x00")
@@ -44,10 +43,11 @@ func descendants(root int) []procInfo {
 		if err != nil {
 			continue
 		}
-		p, err := parseStat(b)
+		st, err := proc.ParseStat(b)
 		if err != nil {
 			continue
 		}
+		p := procInfo{Stat: st}
 		if pid == root {
 			top = &p
 		}

@@ -41,7 +41,7 @@ func TestHangNamesTheStoppedProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if pr, _ := readProc(stopped); pr.stopped() {
+		if pr, _ := readProc(stopped); pr.Stopped() {
 			break
 		}
 	}

@@ -92,7 +92,7 @@ func (g *generation) ending() bool {
 	default:
 	}
 	p, err := readProc(g.childPID)
-	return err != nil || p.exited()
+	return err != nil || p.Exited()
 }
 
 // checks lists what the watchdog probes on g now.
@@ -190,14 +190,14 @@ func (d *Daemon) probe(ctx context.Context, g *generation) *HealthError {
 		switch {
 		case err != nil || p.Start != w.start:
 			return &HealthError{Check: CheckProcess, Process: w.role, PID: w.pid, Detail: "has exited", Status: -1}
-		case p.exited():
+		case p.Exited():
 			return &HealthError{Check: CheckProcess, Process: w.role, PID: w.pid, Detail: exitDetail(p.Exit), Status: max(p.Exit, 0)}
-		case p.stopped():
+		case p.Stopped():
 			return &HealthError{Check: CheckProcess, Process: w.role, PID: w.pid, Detail: "is stopped (state " + string(p.State) + ")", Status: -1}
 		}
 	}
 	for _, p := range containerds(g) {
-		if p.stopped() {
+		if p.Stopped() {
 			return &HealthError{Check: CheckProcess, Process: "containerd", PID: p.PID, Detail: "is stopped (state " + string(p.State) + ")", Status: -1}
 		}
 	}

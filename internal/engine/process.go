@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rootlessd/rootlessd/netdriver"
 )
@@ -36,6 +37,7 @@ type Process struct {
 	done   chan struct{}
 	copied chan struct{} // closed when the tree's output has been copied to the end
 	err    error         // the Wait result; read only after done is closed
+	lost   atomic.Bool   // watchChild stopped the tree (ErrChildLost)
 }
 
 // PID is the helper's (or rootlesskit's) process id, which is also the process group id.

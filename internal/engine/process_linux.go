@@ -85,6 +85,7 @@ func Start(spec *Spec, so StartOptions) (*Process, error) {
 		r.Close()
 		close(p.copied)
 	}()
+	go p.watchChild(spec.StateDir)
 	return p, nil
 }
 
@@ -101,7 +102,7 @@ func (p *Process) supervise(started chan<- error) {
 		return
 	}
 	started <- nil
-	p.err = p.cmd.Wait()
+	p.err = p.lostError(p.cmd.Wait())
 	os.Remove(p.spec)
 	close(p.done)
 }

@@ -18,8 +18,9 @@ import (
 	"github.com/rootlessd/rootlessd/rootless"
 )
 
-// TestCheckOnTestBed: the prepared host has every prerequisite, so Check reports warnings
-// only (cgroup v1, ping, privileged ports), each with a remedy; a driver the host lacks is a
+// TestCheckOnTestBed: the prepared host has every prerequisite, and Launch works there, so
+// Check reports no error-level finding, only warnings (cgroup v1, ping, privileged ports, MTU),
+// each with a remedy, after probing the namespaces for real; a driver the host lacks is a
 // blocking problem that names the missing program.
 func TestCheckOnTestBed(t *testing.T) {
 	bed := testbed.Require(t)
@@ -37,6 +38,16 @@ func TestCheckOnTestBed(t *testing.T) {
 				if f.Fix == "" && f.Severity != diag.Info {
 					t.Errorf("finding without a fix: %v", f)
 				}
+				if strings.HasPrefix(string(f.ID), "rootless.") && f.Evidence == "" {
+					t.Errorf("finding without evidence: %v", f)
+				}
+			}
+			// The probes ran here: the storage comes from the overlay probe, not the kernel's version.
+			if s := rep.Docker.Storage; s.Driver == "" || !strings.Contains(strings.Join(s.Reasons, " "), "probed in") {
+				t.Errorf("storage outlook %+v: want the overlay probe's answer", s)
+			}
+			if rep.Docker.Cgroups.Driver != "none" || rep.Distro.Family != rootless.FamilyDebian {
+				t.Errorf("cgroups %+v, distro %+v: want none (cgroup v1 hybrid) on Debian", rep.Docker.Cgroups, rep.Distro)
 			}
 			if rep.Plan == nil || rep.Plan.Network == nil || rep.Plan.Network.Name() != "slirp4netns" {
 				t.Errorf("the report's plan: %v", rep.Plan)

@@ -182,7 +182,7 @@ func Run(t *testing.T, newDriver func() netdriver.Driver) {
 					t.Errorf("Flags(%s, %q) is not deterministic: %q/%v vs %q/%v", v, port, f1, err1, f2, err2)
 				}
 				if err1 != nil {
-					if !errors.Is(err1, netdriver.IDRootlessKitTooOld) && !errors.Is(err1, netdriver.IDInvalidConfig) {
+					if !errors.Is(err1, netdriver.IDRootlessKitTooOld) && !errors.Is(err1, netdriver.IDInvalidConfig) && !errors.Is(err1, netdriver.IDEmbeddedOnly) {
 						t.Errorf("Flags(%s, %q) = %v; want an error matching %s", v, port, err1, netdriver.IDRootlessKitTooOld)
 					}
 					CheckRemedies(t, fmt.Sprintf("Flags(%s, %q)", v, port), err1)
