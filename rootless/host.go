@@ -55,6 +55,13 @@ type host struct {
 	// whatever ctx allows: a wrapper script that never exits must not hang Resolve or Check.
 	// 0: no bound of its own.
 	probeTimeout time.Duration
+	// locked reports a flock on the file p held by another process (the state directory's
+	// lock of a live daemon of ours); nil: the host cannot tell.
+	locked func(p string) bool
+	// settle is how long a daemon of ours that was just killed may keep its socket and data
+	// root while its tree dies (a relaunch right after a SIGKILL of its host program): Resolve
+	// looks again for that long before it calls them another daemon's. 0: it looks once.
+	settle time.Duration
 
 	// overlay mounts a read-write overlay in a new user and mount namespace, on directories it
 	// makes (and removes) in dir, as dockerd's overlay2 driver and containerd's overlayfs
@@ -120,6 +127,7 @@ func newLocalHost() *host {
 	}
 	h.executable, _ = os.Executable()
 	h.probeTimeout = probeTimeout
+	h.settle = dyingTreeGrace
 	setLocalOS(h)
 	return h
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 )
 
 // State-directory files that belong to rootlessd. RootlessKit documents its own (child_pid,
@@ -79,3 +80,7 @@ func (l Paths) checkSocketPaths() error {
 	}
 	return errors.Join(errs...)
 }
+
+// dyingTreeGrace is how long a socket and the data root's files may stay in use after a
+// daemon's lock was released, while its killed tree dies.
+const dyingTreeGrace = 3 * time.Second

@@ -223,10 +223,6 @@ func (l Paths) cleanStale(grace time.Duration) error {
 	return nil
 }
 
-// dyingTreeGrace is how long a socket may go on answering after its daemon's lock was
-// released, while the killed tree dies.
-const dyingTreeGrace = 3 * time.Second
-
 // answers reports whether something still accepts connections on the unix socket after
 // grace; it returns false as soon as nothing does.
 func answers(socket string, grace time.Duration) bool {

@@ -109,7 +109,7 @@ func (r *faultReport) render() string {
 	fmt.Fprintf(&b, "- date: %s\n- machine: %s\n- stacks: %s\n- mode: %s; %s\n- result: %d of %d scenario runs passed, in %v\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), stacksLine(), mode, shortNote, passed, len(r.rows), time.Since(r.start).Round(time.Second))
 	b.WriteString("Columns: **orphans** are processes of the test user left when the scenario ended (each one fails it); **data kept**: the image and the container made before the fault were there afterwards (n/a: the scenario never starts a daemon on the fixture); **seen** is the error or event the caller got; **detect** is the time from the fault to what the caller saw (what it measures follows the figure).\n\n")
-	b.WriteString("| family | scenario | stack | result | orphans | data kept | seen | detect | took |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| " + strings.Join(reportColumns, " | ") + " |\n|" + strings.Repeat("---|", len(reportColumns)) + "\n")
 	for _, row := range r.rows {
 		res := "pass"
 		if !row.Pass {
