@@ -154,6 +154,15 @@ func badOptionSets(t *testing.T, fx *fixture, row *faultRow) {
 // fullDataRoot fills a small file system and puts the data root on it: the StartError must
 // name the data root as full. Once space is freed, the same directories launch.
 func fullDataRoot(t *testing.T, fx *fixture, row *faultRow) {
+	// The workers of both stacks share this file system: one fills it at a time.
+	fs, err := os.Open(testbed.FullFS(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	if err := syscall.Flock(int(fs.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 	data := filepath.Join(testbed.FullFS(t), "data-"+fx.stack.Name)
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		t.Fatal(err)

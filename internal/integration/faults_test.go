@@ -24,7 +24,9 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"golang.org/x/sys/unix"
 
+	"github.com/rootlessd/rootlessd/internal/proc"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/rootless"
@@ -43,19 +45,60 @@ import (
 // versions of the kill loop and of the concurrent launches; see shortNote.
 
 const (
-	envFaultHost = "ROOTLESSD_IT_FAULTHOST"       // the test binary acts as a host program (faultHost)
-	envReport    = "ROOTLESSD_RELIABILITY_REPORT" // where TestFaults writes its table
-	envMode      = "ROOTLESSD_RELIABILITY"        // "full" for the long runs
+	envFaultHost    = "ROOTLESSD_IT_FAULTHOST"       // the test binary acts as a host program (faultHost)
+	envReport       = "ROOTLESSD_RELIABILITY_REPORT" // where TestFaults writes its table
+	envMode         = "ROOTLESSD_RELIABILITY"        // "full" for the long runs
+	envWorker       = "ROOTLESSD_FAULTS_STACK"       // this process runs the suite on one stack (a worker)
+	envRows         = "ROOTLESSD_FAULTS_ROWS"        // where a worker appends its rows, as JSON lines
+	envRun          = "ROOTLESSD_FAULTS_RUN"         // a -run pattern for the workers' subtests (family/stack/scenario)
+	envFaultsReaper = "ROOTLESSD_FAULTS_REAPER"      // "1": this process is a worker's reaper; a pid: the worker's reaper
 )
+
+// faultsReaper starts this test binary again as a worker, with the same arguments, and reaps every
+// child until the worker exits, whose status it returns. It is a child subreaper: orphans of
+// the worker's scenarios are re-parented to it (not to init), so the worker finds them below
+// it (mine), and it reaps them once they exit, as init would.
+func faultsReaper() int {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "reaper: become a child subreaper:", err)
+		return 1
+	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, envFaultsReaper+"=") })
+	env = append(env, envFaultsReaper+"="+strconv.Itoa(os.Getpid()))
+	worker, err := syscall.ForkExec("/proc/self/exe", os.Args, &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reaper: start the worker:", err)
+		return 1
+	}
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "reaper:", err)
+			return 1
+		}
+		if pid == worker {
+			if ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
+			return ws.ExitStatus()
+		}
+	}
+}
 
 // full reports the full run; CI runs the short one.
 func full() bool { return os.Getenv(envMode) == "full" }
 
 // shortNote says what the short mode shortens, in the report.
-const shortNote = "the short run (CI) does 3 cycles of the kill loop instead of 10 and 4 concurrent launches on different directories instead of 10, and runs the scenarios marked *shared* on the current stack only: what they exercise (the embedded RootlessKit, slirp4netns, this SDK's locking, probes and watchdog) is the same program on both stacks, and on 2 cores each of these runs costs 5 to 10 seconds without covering more code. `ROOTLESSD_RELIABILITY=full` (hack/reliability) runs everything on both stacks"
+const shortNote = "the short run (CI) does 3 cycles of the kill loop instead of 10 and 4 concurrent launches on different directories instead of 10, and runs the scenarios marked *shared* on the distro stack only: what they exercise (the embedded RootlessKit, slirp4netns, this SDK's locking, probes and watchdog) is the same program on both stacks, and on 2 cores each of these runs costs 5 to 10 seconds without covering more code. `ROOTLESSD_RELIABILITY=full` (hack/reliability) runs everything on both stacks"
 
-// sharedStack is where the short run runs the shared scenarios.
-const sharedStack = "current"
+// sharedStack is where the short run runs the shared scenarios: the stack whose dockerd starts
+// faster, which also balances the two workers.
+const sharedStack = "distro"
 
 // faultRow is one line of the report.
 type faultRow struct {
@@ -67,6 +110,7 @@ type faultRow struct {
 	Detect                  time.Duration
 	DetectWhat              string // what Detect measures
 	Took                    time.Duration
+	Dockerd                 string // the stack's dockerd version
 }
 
 // faultReport collects the rows and rewrites the report after each one, so that a run that
@@ -83,6 +127,21 @@ func (r *faultReport) add(row faultRow) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rows = append(r.rows, row)
+	if row.Dockerd != "" {
+		stacksSeen.Store(row.Stack, "dockerd "+row.Dockerd)
+	}
+	if path := os.Getenv(envRows); path != "" { // a worker: TestFaults's parent renders the report
+		b, _ := json.Marshal(row)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err == nil {
+			_, err = f.Write(append(b, '\n'))
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "fault rows: %v\n", err)
+		}
+		return
+	}
 	if path := os.Getenv(envReport); path != "" {
 		if err := os.WriteFile(path, []byte(r.render()), 0o644); err != nil {
 			fmt.Fprintf(os.Stderr, "fault report: %v\n", err)
@@ -173,6 +232,7 @@ type fixture struct {
 	stack       testbed.Stack
 	state, data string
 	container   string
+	dockerd     string // its version
 }
 
 // opts are the options of a Launch on the fixture's directories.
@@ -194,7 +254,7 @@ func seed(t *testing.T, bed *testbed.Bed, stack testbed.Stack) *fixture {
 		t.Fatalf("create the fixture's container: %v\n%s", err, log)
 	}
 	fx.container = c.ID
-	stacksSeen.Store(stack.Name, "dockerd "+d.Info().ServerVersion)
+	fx.dockerd = d.Info().ServerVersion
 	if err := d.Close(); err != nil {
 		t.Fatalf("close the fixture's daemon: %v", err)
 	}
@@ -225,22 +285,67 @@ func logger(buf io.Writer) rootless.Option {
 	return rootless.WithLogger(slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 }
 
-// TestFaults runs every family of scenarios on every stack.
+// TestFaults runs every family of scenarios on every stack. The stacks run at the same time,
+// each in a worker: this test binary again, with envWorker naming the stack, below a reaper of
+// its own (faultsReaper), so that every process a scenario leaves behind, orphans included, stays
+// below that reaper and is told apart from the other worker's (orphans looks only there). The
+// workers append their rows to a file each; this test renders the report.
+//
+// To run some scenarios of one stack in this process instead:
+//
+//	ROOTLESSD_FAULTS_STACK=current go test -tags integration -run 'TestFaults/kill/current/SIGKILL_dockerd' ./internal/integration/
 func TestFaults(t *testing.T) {
 	bed := testbed.Require(t)
-	fixtures := map[string]*fixture{}
-	fixtureOf := func(t *testing.T, stack testbed.Stack) *fixture {
-		if fx, ok := fixtures[stack.Name]; ok {
-			return fx
-		}
-		fx := seed(t, bed, stack)
-		fixtures[stack.Name] = fx
-		return fx
+	if name := os.Getenv(envWorker); name != "" {
+		runStack(t, bed, name)
+		return
 	}
-	// Fixtures outlive the family that made them: seed them in this test's scope.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
 	for _, stack := range bed.Stacks {
-		fixtureOf(t, stack)
+		t.Run(stack.Name, func(t *testing.T) {
+			t.Parallel()
+			rows := filepath.Join(dir, stack.Name+".rows")
+			run := "^TestFaults$"
+			if r := os.Getenv(envRun); r != "" {
+				run += "/" + r
+			}
+			cmd := exec.Command(exe, "-test.run="+run, "-test.count=1", "-test.timeout=40m")
+			cmd.Env = append(os.Environ(), envWorker+"="+stack.Name, envRows+"="+rows, envFaultsReaper+"=1")
+			out := &testbed.LockedBuffer{}
+			cmd.Stdout, cmd.Stderr = out, out
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			err := cmd.Run()
+			b, rerr := os.ReadFile(rows)
+			if rerr != nil && err == nil {
+				t.Errorf("the %s worker wrote no rows: %v\n%s", stack.Name, rerr, out.String())
+			}
+			for line := range strings.Lines(string(b)) {
+				var row faultRow
+				if err := json.Unmarshal([]byte(line), &row); err != nil {
+					t.Errorf("row of the %s worker: %v: %s", stack.Name, err, line)
+					continue
+				}
+				faults.add(row)
+			}
+			if err != nil {
+				t.Errorf("the %s worker: %v\n%s", stack.Name, err, out.String())
+			}
+		})
 	}
+}
+
+// runStack runs every family of scenarios on the stack called name, in a worker.
+func runStack(t *testing.T, bed *testbed.Bed, name string) {
+	i := slices.IndexFunc(bed.Stacks, func(s testbed.Stack) bool { return s.Name == name })
+	if i < 0 {
+		t.Fatalf("%s=%s: no such stack", envWorker, name)
+	}
+	stack := bed.Stacks[i]
+	fx := seed(t, bed, stack)
 	for _, fam := range []struct {
 		name      string
 		scenarios []scenario
@@ -257,17 +362,14 @@ func TestFaults(t *testing.T) {
 		{"watchdog", watchdogScenarios},
 	} {
 		t.Run(fam.name, func(t *testing.T) {
-			for _, stack := range bed.Stacks {
-				t.Run(stack.Name, func(t *testing.T) {
-					fx := fixtureOf(t, stack)
-					for _, sc := range fam.scenarios {
-						if sc.shared && !full() && stack.Name != sharedStack {
-							continue
-						}
-						run(t, fam.name, sc, fx)
+			t.Run(stack.Name, func(t *testing.T) {
+				for _, sc := range fam.scenarios {
+					if sc.shared && !full() && stack.Name != sharedStack {
+						continue
 					}
-				})
-			}
+					run(t, fam.name, sc, fx)
+				}
+			})
 		})
 	}
 }
@@ -293,7 +395,7 @@ func run(t *testing.T, family string, sc scenario, fx *fixture) {
 		if sc.shared {
 			name += " *(shared)*"
 		}
-		row := &faultRow{Family: family, Scenario: name, Stack: fx.stack.Name, DataKept: "n/a"}
+		row := &faultRow{Family: family, Scenario: name, Stack: fx.stack.Name, DataKept: "n/a", Dockerd: fx.dockerd}
 		start := time.Now()
 		before := ""
 		if sc.untouched {
@@ -351,7 +453,7 @@ func orphans(t *testing.T, grace time.Duration) []testbed.Proc {
 	t.Helper()
 	deadline := time.Now().Add(grace)
 	for {
-		left := testbed.ProcessesOf(os.Getuid())
+		left := mine(testbed.ProcessesOf(os.Getuid()))
 		left = slices.DeleteFunc(left, func(p testbed.Proc) bool { return strings.HasPrefix(p.Cmdline, "rootlesskit rm -rf") })
 		if len(left) == 0 {
 			return nil
@@ -365,6 +467,35 @@ func orphans(t *testing.T, grace time.Duration) []testbed.Proc {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// mine keeps, in a worker started by TestFaults, the processes below its reaper (its parent,
+// a child subreaper: orphans of the worker's scenarios are re-parented to it and reaped by it);
+// elsewhere every process of the test user.
+func mine(procs []testbed.Proc) []testbed.Proc {
+	reaper := os.Getppid()
+	if os.Getenv(envFaultsReaper) != strconv.Itoa(reaper) {
+		return procs
+	}
+	parent := map[int]int{}
+	for _, p := range procs {
+		if s, err := proc.ReadStat(p.PID); err == nil {
+			parent[p.PID] = s.PPID
+		}
+	}
+	return slices.DeleteFunc(procs, func(p testbed.Proc) bool {
+		for pid, hops := p.PID, 0; hops < 64; hops++ {
+			pp, ok := parent[pid]
+			if !ok {
+				return true // its parent is not the test user's: not below the reaper
+			}
+			if pp == reaper {
+				return false
+			}
+			pid = pp
+		}
+		return true
+	})
 }
 
 // verify relaunches on the fixture: it must start, and still hold the image and the container.
