@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rootlessd/rootlessd/internal/proc"
+	"github.com/rootlessd/rootlessd/internal/reliability"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/rootless"
@@ -162,13 +163,13 @@ func (r *faultReport) render() string {
 			passed++
 		}
 	}
-	fmt.Fprintf(&b, "# Reliability: the fault-injection suite\n\n")
+	b.WriteString(reliability.Title + "\n\n")
 	fmt.Fprintf(&b, "Written by `TestFaults` (internal/integration/faults*_test.go) from a real run; regenerate with `sudo hack/reliability`.\n")
 	fmt.Fprintf(&b, "Every scenario runs on both engine stacks against a state directory and data root that hold an image and a container made before the fault; after each one the suite checks that no process of the test user is left, that a Launch on the same directories works, and that the image and the container are still there.\n\n")
 	fmt.Fprintf(&b, "- date: %s\n- machine: %s\n- stacks: %s\n- mode: %s; %s\n- result: %d of %d scenario runs passed, in %v\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), stacksLine(), mode, shortNote, passed, len(r.rows), time.Since(r.start).Round(time.Second))
 	b.WriteString("Columns: **orphans** are processes of the test user left when the scenario ended (each one fails it); **data kept**: the image and the container made before the fault were there afterwards (n/a: the scenario never starts a daemon on the fixture); **seen** is the error or event the caller got; **detect** is the time from the fault to what the caller saw (what it measures follows the figure).\n\n")
-	b.WriteString("| " + strings.Join(reportColumns, " | ") + " |\n|" + strings.Repeat("---|", len(reportColumns)) + "\n")
+	b.WriteString("| " + strings.Join(reliability.Columns, " | ") + " |\n|" + strings.Repeat("---|", len(reliability.Columns)) + "\n")
 	for _, row := range r.rows {
 		res := "pass"
 		if !row.Pass {
