@@ -46,7 +46,7 @@ func killHost(t *testing.T, fx *fixture, row *faultRow) {
 		t.Fatal(err)
 	}
 	<-h.done
-	for len(testbed.ProcessesOf(os.Getuid())) > 0 && time.Since(start) < 20*time.Second {
+	for len(mine(testbed.ProcessesOf(os.Getuid()))) > 0 && time.Since(start) < 20*time.Second {
 		time.Sleep(5 * time.Millisecond)
 	}
 	row.Detect, row.DetectWhat = time.Since(start), "until no process was left"
@@ -183,7 +183,7 @@ func killHostPasta(t *testing.T, fx *fixture, row *faultRow) {
 		t.Fatal(err)
 	}
 	<-h.done
-	for len(testbed.ProcessesOf(os.Getuid())) > 0 && time.Since(start) < 20*time.Second {
+	for len(mine(testbed.ProcessesOf(os.Getuid()))) > 0 && time.Since(start) < 20*time.Second {
 		time.Sleep(5 * time.Millisecond)
 	}
 	row.Detect, row.DetectWhat = time.Since(start), "until no process was left"

@@ -149,7 +149,7 @@ func stopAtStart(role string) func(t *testing.T, fx *fixture, row *faultRow) {
 func stopChildEarly(ctx context.Context, stopped chan<- int) {
 	defer close(stopped)
 	for ctx.Err() == nil {
-		for _, p := range testbed.ProcessesOf(os.Getuid()) {
+		for _, p := range mine(testbed.ProcessesOf(os.Getuid())) {
 			if p.Cmdline != "rootlessd-engine" {
 				continue
 			}
@@ -244,7 +244,7 @@ func cancelWhen(name string) func(t *testing.T, fx *fixture, row *faultRow) {
 		go func() {
 			defer close(seen)
 			for ctx.Err() == nil {
-				for _, p := range testbed.ProcessesOf(os.Getuid()) {
+				for _, p := range mine(testbed.ProcessesOf(os.Getuid())) {
 					if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.PID)); filepath.Base(exe) == name {
 						at = time.Now()
 						cancel()

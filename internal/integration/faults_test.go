@@ -165,7 +165,7 @@ func (r *faultReport) render() string {
 	}
 	b.WriteString(reliability.Title + "\n\n")
 	fmt.Fprintf(&b, "Written by `TestFaults` (internal/integration/faults*_test.go) from a real run; regenerate with `sudo hack/reliability`.\n")
-	fmt.Fprintf(&b, "Every scenario runs on both engine stacks against a state directory and data root that hold an image and a container made before the fault; after each one the suite checks that no process of the test user is left, that a Launch on the same directories works, and that the image and the container are still there.\n\n")
+	fmt.Fprintf(&b, "Every scenario runs on both engine stacks against a state directory and data root that hold an image and a container made before the fault; after each one the suite checks that no process of the test user is left, that a Launch on the same directories works, and that the image and the container are still there. The two stacks run at the same time, each in a worker process below a child subreaper of its own, so that a scenario's orphans are found below its own worker's reaper.\n\n")
 	fmt.Fprintf(&b, "- date: %s\n- machine: %s\n- stacks: %s\n- mode: %s; %s\n- result: %d of %d scenario runs passed, in %v\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), stacksLine(), mode, shortNote, passed, len(r.rows), time.Since(r.start).Round(time.Second))
 	b.WriteString("Columns: **orphans** are processes of the test user left when the scenario ended (each one fails it); **data kept**: the image and the container made before the fault were there afterwards (n/a: the scenario never starts a daemon on the fixture); **seen** is the error or event the caller got; **detect** is the time from the fault to what the caller saw (what it measures follows the figure).\n\n")
@@ -787,7 +787,7 @@ func pastaFor(t *testing.T, fx *fixture) (string, string) {
 func pastaOf(t *testing.T, state string) int {
 	t.Helper()
 	var pastas []testbed.Proc
-	for _, p := range testbed.ProcessesOf(os.Getuid()) {
+	for _, p := range mine(testbed.ProcessesOf(os.Getuid())) {
 		// pasta makes itself non-dumpable: its exe link cannot be read, its command line can.
 		if argv0, _, _ := strings.Cut(p.Cmdline, " "); strings.HasPrefix(filepath.Base(argv0), "pasta") {
 			pastas = append(pastas, p)
