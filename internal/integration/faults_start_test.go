@@ -258,6 +258,9 @@ func cancelWhen(name string) func(t *testing.T, fx *fixture, row *faultRow) {
 		cancel()
 		<-seen
 		if at.IsZero() {
+			if d != nil {
+				d.Close()
+			}
 			t.Fatalf("no %s process appeared during the launch (%v)", name, err)
 		}
 		checkCancelled(t, fx, row, d, err, at)

@@ -478,7 +478,7 @@ func mine(procs []testbed.Proc) []testbed.Proc {
 	if os.Getenv(envFaultsReaper) != strconv.Itoa(reaper) {
 		return procs
 	}
-	parent := map[int]int{}
+	parent := map[int]int{os.Getpid(): reaper} // procs lacks this process
 	for _, p := range procs {
 		if s, err := proc.ReadStat(p.PID); err == nil {
 			parent[p.PID] = s.PPID
