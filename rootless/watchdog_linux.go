@@ -91,9 +91,38 @@ func (g *generation) ending() bool {
 		return true
 	default:
 	}
-	p, err := readProc(g.childPID)
-	return err != nil || p.Exited()
+	for _, pid := range []int{g.proc.PID(), g.childPID} { // exited, not yet reaped
+		if pid <= 0 {
+			continue
+		}
+		if p, err := readProc(pid); err != nil || p.Exited() {
+			return true
+		}
+	}
+	return false
 }
+
+// endingSoon reports a tree that is going away on its own within endingGrace: a network
+// program killed with its tree (its parent's death signal) may be seen to exit a moment before
+// the parent is.
+func (g *generation) endingSoon() bool {
+	for deadline := time.Now().Add(endingGrace); ; {
+		if g.ending() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-g.proc.Done():
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// endingGrace is how long the watchdog waits, when the network program exits, for the rest
+// of its tree to show that it is exiting too.
+const endingGrace = 500 * time.Millisecond
 
 // checks lists what the watchdog probes on g now.
 func (g *generation) checks() []HealthCheck {
@@ -151,7 +180,7 @@ func (d *Daemon) watch(g *generation) {
 		case <-g.stop:
 			return
 		case he := <-exited:
-			if g.ending() {
+			if g.endingSoon() {
 				continue // RootlessKit kills its network program as it exits; supervise reports why
 			}
 			if fail(he, true) {
