@@ -9,8 +9,9 @@ import (
 // Watchdog configures the health watchdog that watches every Daemon's process tree
 // ([WithWatchdog]). The zero value holds the defaults.
 //
-// The watchdog sees a process of the tree exit at once (the network process, which nothing else
-// watches: RootlessKit leaves it a zombie), and probes the daemon every Interval:
+// The watchdog sees the network process exit within half a second (nothing else watches it:
+// RootlessKit leaves it a zombie; the half second tells its death alone from that of its whole
+// tree), and probes the daemon every Interval:
 //
 //   - process: the engine helper (or rootlesskit), RootlessKit's child, the network program,
 //     dockerd and containerd are alive and not stopped (SIGSTOP, a debugger);
