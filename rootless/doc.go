@@ -147,9 +147,9 @@
 // Every daemon has a watchdog ([Watchdog], [WithWatchdog]). It sees the network program
 // (slirp4netns, pasta) exit within half a second, and probes every 10s that the tree's
 // processes are alive and not stopped, that dockerd answers, and that traffic still gets
-// through the network driver (a datagram from the containers' network namespace to the host and back). A broken
-// daemon is stopped, and Err says why; Watchdog{Restart: true} restarts it in place instead,
-// with its data. [Daemon.Health] reports the state and when it changes:
+// through the network driver (a datagram from the containers' network namespace to the host
+// and back). A broken daemon is stopped, and Err says why; Watchdog{Restart: true} restarts it
+// in place instead, with its data. [Daemon.Health] reports the state and when it changes:
 //
 //	for h := d.Health(); h.State != rootless.Stopped; h = d.Health() {
 //		log.Printf("docker %s (%v)", h.State, h.Err) // healthy, unhealthy, restarting
