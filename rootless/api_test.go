@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/rootless"
@@ -31,13 +32,14 @@ func badOptions(stateDir string) ([]rootless.Option, []string) {
 		rootless.WithDaemonOutput(nil),
 		rootless.WithProgress(nil),
 		rootless.WithStopTimeout(0),
+		rootless.WithStartTimeout(-time.Second),
 		rootless.WithDockerdArgs("--pidfile=/x"),
 		rootless.WithScriptEnv([]string{rootless.EnvScriptNet + "=host"}),
 		nil,
 	}
 	names := []string{"WithDataRoot", "WithSocket", "WithExecRoot", "WithPIDFile", "WithRootlessKitStateDir",
 		"WithDaemonConfig", "WithBinaries", "WithEngine", "WithNetwork", "WithPortDriver", "WithSubidSource",
-		"WithLogger", "WithDaemonOutput", "WithProgress", "WithStopTimeout", "WithDockerdArgs", "WithScriptEnv", "nil Option"}
+		"WithLogger", "WithDaemonOutput", "WithProgress", "WithStopTimeout", "WithStartTimeout", "WithDockerdArgs", "WithScriptEnv", "nil Option"}
 	return opts, names
 }
 

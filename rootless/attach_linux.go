@@ -80,7 +80,7 @@ func Attach(ctx context.Context, opts ...Option) (*Daemon, error) {
 		proc.Abandon()
 		return nil, err
 	}
-	go d.watch()
+	go d.supervise()
 	c.logger.LogAttrs(ctx, slog.LevelInfo, "attached to daemon", slog.String("host", d.Host()), slog.Int("pid", rec.PID))
 	return d, nil
 }

@@ -3,6 +3,7 @@
 package rootless
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 
 	"github.com/rootlessd/rootlessd/internal/engine"
 	"github.com/rootlessd/rootlessd/netdriver"
@@ -155,7 +157,11 @@ func (d *Daemon) letGo() error {
 	default:
 	}
 	d.lc.released.Store(true)
-	d.tree().Release()
+	d.mu.Lock()
+	g := d.gen
+	d.mu.Unlock()
+	g.end() // no watchdog verdict, and so no stop, from a process that let go
+	g.proc.Release()
 	for _, f := range d.locks {
 		f.Close()
 	}
@@ -182,12 +188,23 @@ func (d *Daemon) releaseFiles() {
 
 // tree is the daemon's current process tree. The lifecycle code reaches the Daemon's internals
 // only through tree and newAttached.
-func (d *Daemon) tree() *engine.Process { return d.proc }
+func (d *Daemon) tree() *engine.Process {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gen.proc
+}
 
 // newAttached is the Daemon of a tree that another process launched detached (Attach); its
-// watch is not started yet.
+// supervisor is not started yet. It never restarts the tree in place: that needs the
+// launcher's whole configuration, and the launcher's own watchdog may be doing it.
 func newAttached(info *Info, proc *engine.Process, sink *logSink, c *config) *Daemon {
-	d := &Daemon{info: *info, proc: proc, sink: sink, log: c.logger, grace: c.stopTimeout, done: make(chan struct{})}
+	d := &Daemon{info: *info, sink: sink, log: c.logger, grace: c.stopTimeout, done: make(chan struct{}), changed: make(chan struct{})}
+	d.wd = c.watchdog
+	d.wd.Restart = false
+	d.plan = &d.info.Plan
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.gen = d.newGeneration(started{plan: d.plan, proc: proc, info: d.info})
+	d.health = Health{State: Healthy, Since: time.Now(), Checks: d.gen.checks(), Changed: d.changed}
 	d.lc.detached = true
 	return d
 }

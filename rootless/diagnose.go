@@ -138,7 +138,13 @@ var symptoms = []symptom{
 	{[]string{"address already in use"},
 		"a socket or published port of this daemon is already taken",
 		"stop whatever uses it, or choose another state directory or port"},
+	diskFull, // last: the user-namespace limit above shares its errno
 }
+
+// diskFull is a full file system; the launch names which of the daemon's directories is on it.
+var diskFull = symptom{[]string{"no space left on device"},
+	"a file system the daemon writes to is full",
+	"free space on it (df -h shows which), or choose a data root on a larger file system (WithDataRoot)"}
 
 // Diagnose explains an error message or log of rootless Docker: the cause and fix of the last
 // failure it knows in text, looked up line by line from the end (the line closest to the

@@ -83,6 +83,8 @@ var symptomLines = []struct {
 	{"pasta", `[rootlesskit:parent] error: failed to setup network &{binary:pasta mtu:65520}: exec: "pasta": executable file not found in $PATH`},
 	{"address already in use",
 		"failed to start daemon: failed to load listeners: listen unix /run/user/1000/rootlessd/docker.sock: bind: address already in use"},
+	{"no space left on device", // captured: dockerd 20.10.24 on a full data root
+		readFixtureLine("dockerd-20.10.24-full-data-root.log", 78)},
 }
 
 // readFixtureLine returns line i of testdata/logs/name; it panics at init if the fixture is gone.

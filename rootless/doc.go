@@ -136,8 +136,33 @@
 //	stop := context.AfterFunc(ctx, func() { d.Close() })
 //	defer stop()
 //
-// [Daemon.Done], [Daemon.Wait] and [Daemon.Err] report an unexpected exit as an [*ExitError]
-// with the exit status and log tail.
+// Start-up is bounded by ctx, or when ctx has no earlier deadline by [WithStartTimeout]
+// (default 2m): a daemon that never answers ends the launch with a *StartError that names what
+// stopped answering. [Daemon.Done], [Daemon.Wait] and [Daemon.Err] report an unexpected exit
+// as an [*ExitError] that names the process that ended the daemon and how (dockerd killed by
+// SIGKILL), with the log tail.
+//
+// # Health
+//
+// Every daemon has a watchdog ([Watchdog], [WithWatchdog]). It sees the network program
+// (slirp4netns, pasta) exit within half a second, and probes every 10s that the tree's
+// processes are alive and not stopped, that dockerd answers, and that traffic still gets
+// through the network driver (a datagram from the containers' network namespace to the host
+// and back). A broken daemon is stopped, and Err says why; Watchdog{Restart: true} restarts it
+// in place instead, with its data. [Daemon.Health] reports the state and when it changes:
+//
+//	for h := d.Health(); h.State != rootless.Stopped; h = d.Health() {
+//		log.Printf("docker %s (%v)", h.State, h.Err) // healthy, unhealthy, restarting
+//		<-h.Changed
+//	}
+//
+// # Environment
+//
+// The daemon's processes inherit an allow-list of the caller's environment (proxies, time
+// zone, locale, TMPDIR, TLS trust, the D-Bus session, the XDG homes), so that a host program's
+// secrets stay out of the daemon's tree; [WithEnviron] passes a chosen environment instead.
+// NOTIFY_SOCKET never reaches it: a program run by a systemd unit of Type=notify sends READY=1
+// itself once Launch returns.
 //
 // # Lifecycles for dev tools
 //
@@ -175,7 +200,7 @@
 // output, parsed and re-emitted at its level with the attribute component=dockerd|rootlesskit;
 // [WithDaemonOutput] receives the raw output; [WithProgress] reports the startup stages. Log
 // keys: stage, elapsed, host, pid, engine, net_driver, port_driver, startup, exit_code, cause,
-// check, detail, remedy.
+// check, detail, remedy, process, failures.
 //
 // # Data owned by subordinate ids
 //

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/rootlessd/rootlessd/cgroupdeleg"
 	"github.com/rootlessd/rootlessd/diag"
@@ -616,16 +617,38 @@ func checkConflicts(r *resolver) error {
 			errs = append(errs, f)
 		}
 	}
-	if isSocket(h, p.Paths.Socket) && h.dial(p.Paths.Socket) == nil {
+	if settled(h, p, func() bool { return isSocket(h, p.Paths.Socket) && h.dial(p.Paths.Socket) == nil }) {
 		errs = append(errs, because(problem(IDSocketInUse,
 			"a daemon already listens on "+p.Paths.Socket+", the socket this one would bind",
 			p.Paths.Socket+": a socket that accepts connections",
 			"stop that daemon (this program's: Daemon.Close; dockerd-rootless.sh's: systemctl --user stop docker), or choose another state directory (WithStateDir) or socket (WithSocket)"), ErrAlreadyRunning))
 	}
-	if f := dataRootInUse(h, p.Paths.DataRoot); f != nil {
-		errs = append(errs, f)
+	var inUse *diag.Finding
+	if settled(h, p, func() bool { inUse = dataRootInUse(h, p.Paths.DataRoot); return inUse != nil }) {
+		errs = append(errs, inUse)
 	}
 	return errors.Join(errs...)
+}
+
+// settled reports whether busy (a daemon on the plan's socket or data root) still holds once a
+// daemon of ours that was just killed has had time to go: right after a SIGKILL of its host
+// program its lock is gone at once, but its tree takes a moment to die. A live daemon of ours
+// (it holds the state directory's lock) is reported at once, as is everything on hosts that
+// cannot tell (fixtures).
+func settled(h *host, p *Plan, busy func() bool) bool {
+	if !busy() {
+		return false
+	}
+	if h.settle <= 0 || h.locked == nil || h.locked(filepath.Join(p.Paths.StateDir, lockFile)) {
+		return true
+	}
+	for deadline := time.Now().Add(h.settle); time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		if !busy() {
+			return false
+		}
+	}
+	return true
 }
 
 func isSocket(h *host, p string) bool {

@@ -2,9 +2,9 @@ package rootless
 
 import (
 	"errors"
-
 	"fmt"
 	"strings"
+	"syscall"
 
 	"github.com/rootlessd/rootlessd/diag"
 )
@@ -77,27 +77,54 @@ func (e *StartError) Unwrap() error { return e.Err }
 // Remedy returns the fix of the known failure, or "".
 func (e *StartError) Remedy() string { return e.Fix }
 
-// ExitError reports a daemon that exited on its own after it was ready.
+// ExitError reports a daemon that ended on its own after it was ready: a process of its tree
+// exited or was killed, or its watchdog found it broken and stopped it.
 type ExitError struct {
-	Code  int // exit status; -1 if killed by a signal
+	// Process is the part of the daemon's tree whose end took it down: "dockerd",
+	// "RootlessKit's child", "slirp4netns", "the engine helper (RootlessKit's parent)",
+	// "rootlesskit"; "" when the output does not say.
+	Process string
+	// Signal is the signal that killed Process; 0 if it exited, or is unknown.
+	Signal syscall.Signal
+	// Code is the exit status as a shell gives it: Process's status, 128+N when signal N
+	// killed it, else the engine process's status. A launcher can exit with it.
+	Code  int
 	Cause string
 	Fix   string
 	Log   []string
+	// Err is the watchdog's reason when it stopped the daemon (a *HealthError), or the
+	// *StartError of a restart in place that failed; nil otherwise.
+	Err error
 }
 
 func (e *ExitError) Error() string {
-	s := fmt.Sprintf("rootless: daemon exited unexpectedly with status %d", e.Code)
+	var b strings.Builder
+	b.WriteString("rootless: ")
+	var he *HealthError
+	switch {
+	case errors.As(e.Err, &he):
+		b.WriteString("the watchdog stopped the daemon: ")
+		b.WriteString(strings.TrimPrefix(he.Error(), "rootless: "))
+	case e.Err != nil:
+		fmt.Fprintf(&b, "the daemon exited and its restart failed: %v", e.Err)
+	case e.Process != "" && e.Signal != 0:
+		fmt.Fprintf(&b, "daemon exited unexpectedly: %s was killed by %s", e.Process, signalName(int(e.Signal)))
+	case e.Process != "":
+		fmt.Fprintf(&b, "daemon exited unexpectedly: %s exited with status %d", e.Process, e.Code)
+	default:
+		fmt.Fprintf(&b, "daemon exited unexpectedly with status %d", e.Code)
+	}
 	if e.Cause != "" {
-		s += "; cause: " + e.Cause
+		b.WriteString("; cause: " + e.Cause)
 	}
 	if e.Fix != "" {
-		s += " (fix: " + e.Fix + ")"
+		b.WriteString(" (fix: " + e.Fix + ")")
 	}
-	var b strings.Builder
-	b.WriteString(s)
 	writeTail(&b, e.Log)
 	return b.String()
 }
+
+func (e *ExitError) Unwrap() error { return e.Err }
 
 // Remedy returns the fix of an ExitError's known failure, or "".
 func (e *ExitError) Remedy() string { return e.Fix }

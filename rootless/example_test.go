@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"time"
 
 	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/idmap"
@@ -92,8 +93,8 @@ func ExampleWithScriptEnv() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// rootless: invalid option: WithScriptEnv: DOCKERD_ROOTLESS_ROOTLESSKIT_NET: Unsupported RootlessKit network driver: host (dockerd needs a network namespace)
-	// rootless: invalid option: WithScriptEnv: DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS: Unknown DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS value: auto
+	// rootless: invalid option: WithScriptEnv: DOCKERD_ROOTLESS_ROOTLESSKIT_NET: "host" is not usable: dockerd needs a network namespace of its own (valid: slirp4netns, pasta, vpnkit, lxc-user-nic, gvisor-tap-vsock, none)
+	// rootless: invalid option: WithScriptEnv: DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS: "auto" is not a boolean (valid: true, false, 1, 0)
 }
 
 // A TCP API needs TLS verification; WithDockerdArgs refuses it otherwise.
@@ -123,4 +124,28 @@ func ExampleStartError() {
 	// stage: namespaces
 	// cause: user.max_user_namespaces is too small
 	// last line: [rootlesskit:parent] error: failed to start the child: fork/exec /proc/self/exe: no space left on device
+}
+
+// Watch a daemon's health, and tell a broken daemon from a stopped one. With Restart the
+// watchdog would restart a broken daemon in place instead (Health.State: restarting, then
+// healthy again; Done stays open). This example only compiles: running it needs a host that
+// can run rootless Docker.
+func ExampleWithWatchdog() {
+	d, err := rootless.Launch(context.Background(),
+		rootless.WithWatchdog(rootless.Watchdog{Interval: 5 * time.Second, Retries: 2}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		for h := d.Health(); h.State != rootless.Stopped; h = d.Health() {
+			log.Printf("docker is %s (checks %v, failures %d): %v", h.State, h.Checks, h.Failures, h.Err)
+			<-h.Changed
+		}
+	}()
+	<-d.Done()
+	if he, ok := errors.AsType[*rootless.HealthError](d.Err()); ok {
+		// The watchdog stopped it: a process exited or hung, the API or the network stopped
+		// answering. he.Process names the process ("slirp4netns"), he.Detail what was seen.
+		log.Printf("the watchdog stopped the daemon: %v (fix: %s)", he, rootless.Remedy(d.Err()))
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/rootlessd/rootlessd/cgroupdeleg"
 	"github.com/rootlessd/rootlessd/idmap"
@@ -50,6 +51,17 @@ type host struct {
 	selinux func() bool
 	// dockerdCache keeps what probeDockerd learnt, by binary version; nil: no cache.
 	dockerdCache *sync.Map
+	// probeTimeout bounds each program the probes run (dockerd --version, slirp4netns --help),
+	// whatever ctx allows: a wrapper script that never exits must not hang Resolve or Check.
+	// 0: no bound of its own.
+	probeTimeout time.Duration
+	// locked reports a flock on the file p held by another process (the state directory's
+	// lock of a live daemon of ours); nil: the host cannot tell.
+	locked func(p string) bool
+	// settle is how long a daemon of ours that was just killed may keep its socket and data
+	// root while its tree dies (a relaunch right after a SIGKILL of its host program): Resolve
+	// looks again for that long before it calls them another daemon's. 0: it looks once.
+	settle time.Duration
 
 	// overlay mounts a read-write overlay in a new user and mount namespace, on directories it
 	// makes (and removes) in dir, as dockerd's overlay2 driver and containerd's overlayfs
@@ -70,6 +82,18 @@ type host struct {
 	// versions of the programs and files they depend on; nil: no cache.
 	probeCache *sync.Map
 }
+
+// probeTimeout bounds each probe of the real machine.
+const probeTimeout = 30 * time.Second
+
+// probeTimedOut is the cause of a probe that ran out of the host's probeTimeout.
+type probeTimedOut struct{ d time.Duration }
+
+func (e *probeTimedOut) Error() string {
+	return fmt.Sprintf("it did not finish within %v (a wrapper script that never exits?)", e.d)
+}
+
+func (e *probeTimedOut) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // The real machine: built once, since nothing in it changes during the life of a process
 // except what the probes cache by program version.
@@ -102,6 +126,8 @@ func newLocalHost() *host {
 		}
 	}
 	h.executable, _ = os.Executable()
+	h.probeTimeout = probeTimeout
+	h.settle = dyingTreeGrace
 	setLocalOS(h)
 	return h
 }
@@ -138,12 +164,22 @@ func (h *host) once() *host {
 				return nil, ctx.Err()
 			}
 		}
+		ended := false // cancelled or out of time: the answer says nothing about the program
 		if run == nil {
 			a.err = errors.New("host cannot run programs")
 		} else {
-			a.out, a.err = run(ctx, name, args...)
+			pctx, cancel := ctx, context.CancelFunc(func() {})
+			if h.probeTimeout > 0 {
+				pctx, cancel = context.WithTimeoutCause(ctx, h.probeTimeout, &probeTimedOut{h.probeTimeout})
+			}
+			a.out, a.err = run(pctx, name, args...)
+			if ended = pctx.Err() != nil; ended {
+				// The program was killed (with its process group); say why, not "signal: killed".
+				a.err = fmt.Errorf("no answer: %w", context.Cause(pctx))
+			}
+			cancel()
 		}
-		if ctx.Err() != nil { // a cancelled probe says nothing about the program: forget it
+		if ended {
 			mu.Lock()
 			delete(seen, key)
 			mu.Unlock()

@@ -34,6 +34,7 @@ func setLocalOS(h *host) {
 		return err
 	}
 	setLocalProbes(h)
+	h.locked = lockedByOther
 	h.selinux = func() bool {
 		var st unix.Statfs_t
 		return unix.Statfs("/sys/fs/selinux", &st) == nil && st.Type == unix.SELINUX_MAGIC

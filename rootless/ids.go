@@ -101,7 +101,7 @@ func IDs() []diag.ID {
 		IDDockerProxyMissing, IDDockerProxyTooOld, IDNsenterMissing, IDUsernsCloneDisabled, IDMaxUserNamespacesZero, IDUserUnknown,
 		IDCgroupUnknown, IDIptablesMissing, IDKernelModuleMissing, IDPingDisabled, IDPrivilegedPorts, IDTunUnusable,
 		IDMTUAboveRoute}
-	return append(ids, doctorIDs()...)
+	return slices.Concat(ids, doctorIDs(), reliabilityIDs())
 }
 
 // AllIDs lists, sorted, the ID of every finding Resolve, Check and Launch can report: this

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/engine"
 )
@@ -25,11 +27,13 @@ const startupGrace = 3 * time.Second
 //
 // ctx bounds startup only: cancelling it later does not stop the daemon, which runs until
 // Shutdown or Close, or until this process exits (even by SIGKILL: the whole process tree dies
-// with it). On error, everything Launch started has been stopped and removed again, the
-// returned *Daemon is nil, and the error is one of: the joined option errors (ErrInvalidOption),
-// the joined error-level findings ([*diag.Finding]) of what the host lacks (ErrNoInit among
-// them when Init was not called), ErrAlreadyRunning, or a *StartError naming the stage that
-// failed, with the daemon's last log lines and, for known failures, the cause and its fix.
+// with it). Without an earlier deadline in ctx, startup is bounded by WithStartTimeout
+// (default 2m). On error, everything Launch started has been stopped and removed again, the
+// returned *Daemon is nil, and the error is one of: the joined option errors
+// (ErrInvalidOption), the joined error-level findings ([*diag.Finding]) of what the host lacks
+// (ErrNoInit among them when Init was not called), ErrAlreadyRunning, or a *StartError naming
+// the stage that failed, with the daemon's last log lines and, for known failures, the cause
+// and its fix (for a start-up that ran out of time: what stopped answering).
 //
 // The program must call Init at the top of main.
 func Launch(ctx context.Context, opts ...Option) (*Daemon, error) {
@@ -38,44 +42,86 @@ func Launch(ctx context.Context, opts ...Option) (*Daemon, error) {
 		// The engine re-ran this executable, and main reached Launch: Init is missing or late.
 		return nil, fmt.Errorf("%w: this process is rootlessd's engine helper, so main must call rootless.Init before anything else", ErrNoInit)
 	}
-	p, err := Resolve(ctx, opts...)
+	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	return p.launch(ctx, start)
+	ctx, cancel := startContext(ctx, c.startTimeout)
+	defer cancel()
+	l := &launcher{c: c, start: start, log: c.logger}
+	if err := l.stage(ctx, StageCheck); err != nil {
+		return nil, err
+	}
+	p, err := resolve(ctx, c, localHost(daemonPath(c.bins.Path, envLookup(c.environ)("PATH"))))
+	if err != nil {
+		if _, ok := errors.AsType[*startTimeout](context.Cause(ctx)); ok {
+			// A probe hung (a dockerd wrapper that never exits): its error names it.
+			return nil, &StartError{Stage: StageCheck, Err: err}
+		}
+		return nil, err
+	}
+	l.paths = p.Paths
+	return l.launch(ctx, p)
 }
 
 // Launch starts the daemon p describes and returns once its API answers. It decides nothing
 // anew, with one exception: with EngineAuto, an embedded engine that is denied a user namespace
 // (AppArmor) is replaced by the installed rootlesskit of p.Fallback, for which the options are
-// resolved again with the external engine (Info.FellBack says so). ctx bounds startup only; on
-// error everything started has been stopped and removed. See [Launch] for the errors.
+// resolved again with the external engine (Info.FellBack says so). ctx bounds startup only,
+// and WithStartTimeout bounds it when ctx has no earlier deadline; on error everything started
+// has been stopped and removed. See [Launch] for the errors.
 func (p *Plan) Launch(ctx context.Context) (*Daemon, error) {
 	if p == nil || p.c == nil {
 		return nil, errors.New("rootless: Plan.Launch: the plan was not made by Resolve")
 	}
-	return p.launch(ctx, time.Now())
+	ctx, cancel := startContext(ctx, p.c.startTimeout)
+	defer cancel()
+	l := &launcher{c: p.c, paths: p.Paths, start: time.Now(), log: p.c.logger}
+	if err := l.stage(ctx, StageCheck); err != nil {
+		return nil, err
+	}
+	return l.launch(ctx, p)
 }
 
-func (p *Plan) launch(ctx context.Context, start time.Time) (*Daemon, error) {
-	l := &launcher{c: p.c, start: start, log: p.c.logger}
-	return l.launch(ctx, p)
+// startTimeout is the cause of a start-up that ran out of WithStartTimeout's time.
+type startTimeout struct{ d time.Duration }
+
+func (e *startTimeout) Error() string {
+	return fmt.Sprintf("the start-up timeout of %v passed (WithStartTimeout)", e.d)
+}
+
+func (e *startTimeout) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// startContext bounds ctx by timeout unless it has an earlier deadline.
+func startContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= timeout {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, timeout, &startTimeout{timeout})
 }
 
 // launcher carries one Launch call's state and its undo stack.
 type launcher struct {
 	c     *config
+	paths Paths
 	start time.Time
 	log   *slog.Logger
 	undo  []func() error
 	locks []*os.File
+	probe *engine.ProbeListener // receives the watchdog's socket from the target; nil if none
 }
 
-func (l *launcher) stage(s Stage) {
+// stage reports that stage s begins, and stops the launch if ctx has ended: a cancel during
+// one stage starts nothing of the next.
+func (l *launcher) stage(ctx context.Context, s Stage) error {
 	l.log.LogAttrs(context.Background(), slog.LevelDebug, "launch stage", slog.String("stage", string(s)), slog.Duration("elapsed", time.Since(l.start)))
 	if l.c.progress != nil {
 		l.c.progress(Progress{Stage: s, Elapsed: time.Since(l.start)})
 	}
+	if ctx.Err() != nil {
+		return &StartError{Stage: s, Err: context.Cause(ctx)}
+	}
+	return nil
 }
 
 // rollback runs the undo stack in reverse and reports every failure.
@@ -96,40 +142,98 @@ func (l *launcher) launch(ctx context.Context, p *Plan) (d *Daemon, err error) {
 			}
 		}
 	}()
-	l.stage(StageCheck)
 	for _, f := range p.Findings {
 		if f.Severity == diag.Warning {
 			l.log.Warn("host check", slog.String("check", string(f.ID)), slog.String("detail", f.Detail), slog.String("remedy", f.Fix))
 		}
 	}
 
-	l.stage(StagePrepare)
+	if err := l.stage(ctx, StagePrepare); err != nil {
+		return nil, err
+	}
 	if err := l.prepare(p); err != nil {
 		return nil, err
 	}
 
 	sink := newLogSink(l.c.output, l.log)
-	p, proc, err := l.startEngine(ctx, p, sink)
+	st, err := l.run(ctx, p, sink)
 	if err != nil {
 		return nil, err
 	}
-	l.stage(StageDockerd)
-	if err := l.waitAPI(ctx, p, proc, sink); err != nil {
-		return nil, err
-	}
-	d, err = newDaemon(ctx, p, proc, sink, l.locks)
-	if err == nil {
-		err = l.detached(d, p)
-	}
+	d, err = newDaemon(st.plan, st, sink, l.locks)
 	if err != nil {
-		return nil, l.startError(StageDockerd, err, sink, proc)
+		if st.probe != nil {
+			st.probe.Close()
+		}
+		return nil, l.startError(StageDockerd, err, sink, st.proc)
+	}
+	if err := l.detached(d, st.plan); err != nil {
+		_ = d.Shutdown(context.Background()) // the Daemon owns the tree already
+		return nil, l.startError(StageDockerd, err, sink, nil)
 	}
 	l.undo = nil // the Daemon owns everything now
-	l.stage(StageReady)
-	l.log.LogAttrs(ctx, slog.LevelInfo, "daemon ready", slog.String("host", d.Host()), slog.Int("pid", proc.PID()),
-		slog.String("engine", p.Engine.String()), slog.String("net_driver", p.Network.Name()), slog.String("port_driver", p.Port.Name()),
+	_ = l.stage(context.Background(), StageReady)
+	l.log.LogAttrs(ctx, slog.LevelInfo, "daemon ready", slog.String("host", d.Host()), slog.Int("pid", st.proc.PID()),
+		slog.String("engine", st.plan.Engine.String()), slog.String("net_driver", st.plan.Network.Name()), slog.String("port_driver", st.plan.Port.Name()),
 		slog.Duration("startup", time.Since(l.start)))
 	return d, nil
+}
+
+// run starts the engine, waits until dockerd answers and confirms rootless mode: what a
+// restart in place repeats. The plan it returns is p, or EngineAuto's fallback plan.
+func (l *launcher) run(ctx context.Context, p *Plan, sink *logSink) (started, error) {
+	p, proc, err := l.startEngine(ctx, p, sink)
+	if l.probe != nil {
+		defer func() { l.probe.Close(); l.probe = nil }()
+	}
+	if err != nil {
+		return started{}, err
+	}
+	if err := l.stage(ctx, StageDockerd); err != nil {
+		return started{}, l.startError(StageDockerd, err.(*StartError).Err, sink, proc)
+	}
+	if err := l.waitAPI(ctx, p, proc, sink); err != nil {
+		return started{}, err
+	}
+	info, err := confirm(ctx, p)
+	if err != nil {
+		return started{}, l.startError(StageDockerd, err, sink, proc)
+	}
+	st := started{plan: p, proc: proc, info: info}
+	if l.probe != nil {
+		// The target sent it before dockerd started, long ago by now: it waits in the
+		// listener's queue, or was never sent.
+		if f, err := l.probe.Receive(time.Now().Add(250 * time.Millisecond)); err == nil {
+			st.probe = f
+		} else {
+			l.log.Debug("health: no probe socket from the target", slog.Any("error", err))
+		}
+	}
+	return st, nil
+}
+
+// relaunch starts the daemon of p again for a restart in place: the Daemon holds the locks,
+// and l.locks are they; what the old tree left is removed first.
+func (l *launcher) relaunch(ctx context.Context, p *Plan, sink *logSink) (st started, err error) {
+	defer func() {
+		if err != nil {
+			if rerr := l.rollback(); rerr != nil {
+				l.log.Warn("rollback after failed restart", slog.Any("error", rerr))
+			}
+		}
+	}()
+	if err := l.stage(ctx, StagePrepare); err != nil {
+		return started{}, err
+	}
+	if err := l.clean(p.Paths); err != nil {
+		return started{}, err
+	}
+	st, err = l.run(ctx, p, sink)
+	if err == nil {
+		l.undo = nil
+		_ = l.stage(context.Background(), StageReady)
+	}
+	return st, err
 }
 
 // prepare makes the state directory, takes the locks and removes stale files.
@@ -140,7 +244,7 @@ func (l *launcher) prepare(p *Plan) error {
 	}
 	stateLock, err := lock(filepath.Join(paths.StateDir, lockFile))
 	if err != nil {
-		return fmt.Errorf("state directory %s: %w", paths.StateDir, err)
+		return inUse("state directory", paths.StateDir, "WithStateDir", err)
 	}
 	l.undo = append(l.undo, stateLock.Close)
 	if err := os.MkdirAll(paths.DataRoot, 0o710); err != nil {
@@ -149,11 +253,24 @@ func (l *launcher) prepare(p *Plan) error {
 	}
 	dataLock, err := lock(filepath.Join(paths.DataRoot, dataLockFile))
 	if err != nil {
-		return fmt.Errorf("data root %s: %w", paths.DataRoot, err)
+		if errors.Is(err, unix.EROFS) || errors.Is(err, os.ErrPermission) {
+			why := "is on a read-only file system"
+			if !errors.Is(err, unix.EROFS) {
+				why = "is not writable by this user"
+			}
+			return because(problem(IDDataRootUnwritable, fmt.Sprintf("the data root %s %s: dockerd keeps images, containers and volumes there", paths.DataRoot, why),
+				err.Error(), "choose a data root on a writable local file system (WithDataRoot), or remount it read-write"), err)
+		}
+		return inUse("data root", paths.DataRoot, "WithDataRoot", err)
 	}
 	l.undo = append(l.undo, dataLock.Close)
 	l.locks = []*os.File{stateLock, dataLock}
-	if err := paths.cleanStale(); err != nil {
+	return l.clean(paths)
+}
+
+// clean removes what a killed daemon left, with the locks held, and makes the directories.
+func (l *launcher) clean(paths Paths) error {
+	if err := paths.cleanStale(dyingTreeGrace); err != nil {
 		return err
 	}
 	for _, dir := range []string{filepath.Dir(paths.RootlessKitStateDir), filepath.Dir(paths.Socket), paths.ExecRoot} {
@@ -170,7 +287,9 @@ func (l *launcher) prepare(p *Plan) error {
 // the options are resolved again with the engine forced, so that every decision suits the
 // installed RootlessKit (its version's flags, detach-netns, the source-IP port driver).
 func (l *launcher) startEngine(ctx context.Context, p *Plan, sink *logSink) (*Plan, *engine.Process, error) {
-	l.stage(StageNamespaces)
+	if err := l.stage(ctx, StageNamespaces); err != nil {
+		return nil, nil, err
+	}
 	proc, err := l.tryEngine(ctx, p, sink)
 	if err == nil || p.c.engine != EngineAuto || p.Engine != EngineEmbedded || !deniedUserNS(sink.Tail()) || p.Fallback == nil {
 		return p, proc, err
@@ -189,7 +308,15 @@ func (l *launcher) tryEngine(ctx context.Context, p *Plan, sink *logSink) (*engi
 	so := engine.StartOptions{Executable: p.h.executable, RootlessKit: p.RootlessKit.Path, Version: p.RootlessKit.Version,
 		SpecDir: p.Paths.StateDir, Env: p.helperEnv, Output: sink}
 	l.log.Debug("engine", slog.String("engine", p.Engine.String()), slog.Any("dockerd", p.DockerdArgs), slog.Any("rootlesskit_flags", p.RootlessKitFlags))
-	proc, err := l.startTree(p, &p.spec, so)
+	spec := p.spec
+	if path := filepath.Join(p.Paths.StateDir, probeSocketFile); len(path) <= maxSocketPath && l.probe == nil {
+		// The target hands over a socket in the containers' network namespace (the watchdog's
+		// network check); without it, only that check is missing.
+		if pl, err := engine.ListenProbe(path); err == nil {
+			l.probe, spec.Target.ProbeSocket = pl, path
+		}
+	}
+	proc, err := l.startTree(p, &spec, so)
 	if err != nil {
 		return nil, l.startError(StageNamespaces, err, sink, nil)
 	}
@@ -205,7 +332,7 @@ func (l *launcher) tryEngine(ctx context.Context, p *Plan, sink *logSink) (*engi
 		return err == nil, nil
 	})
 	if err != nil {
-		serr := l.startError(StageNamespaces, err, sink, proc)
+		serr := l.startErrorIn(StageNamespaces, p, err, sink, proc)
 		_ = stop()
 		return nil, serr
 	}
@@ -229,7 +356,7 @@ func (l *launcher) waitAPI(ctx context.Context, p *Plan, proc *engine.Process, s
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	if err != nil {
-		return l.startError(StageDockerd, err, sink, proc)
+		return l.startErrorIn(StageDockerd, p, err, sink, proc)
 	}
 	return nil
 }
@@ -253,11 +380,55 @@ func poll(ctx context.Context, proc *engine.Process, ready func() (bool, error))
 			}
 			return fmt.Errorf("%w with status %d", errExited, proc.ExitCode())
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx)
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 50*time.Millisecond)
 	}
+}
+
+// startErrorIn is startError for a wait in stage s of plan p that ctx ended: a start-up
+// timeout names what stopped answering.
+func (l *launcher) startErrorIn(s Stage, p *Plan, err error, sink *logSink, proc *engine.Process) error {
+	serr := l.startError(s, err, sink, proc)
+	if _, ok := errors.AsType[*startTimeout](err); !ok || proc == nil {
+		return serr
+	}
+	se := serr.(*StartError)
+	what, cause, fix := hang(s, p, proc.PID())
+	se.Err = fmt.Errorf("%w: %s", err, what)
+	if cause != "" {
+		se.Cause, se.Fix = cause, fix
+	}
+	return se
+}
+
+// hang says what did not answer when stage s of plan p ran out of time, the tree of the
+// engine process root still running: a stopped process, else the step that did not finish.
+func hang(s Stage, p *Plan, root int) (what, cause, fix string) {
+	tree := descendants(root)
+	rootExe := ""
+	if len(tree) > 0 {
+		rootExe = tree[0].Exe
+	}
+	names := newRoleNamer(p, root, rootExe)
+	for _, pr := range tree {
+		if pr.Stopped() {
+			who := fmt.Sprintf("%s (pid %d)", names.role(pr), pr.PID)
+			return who + " is stopped and never answered",
+				who + " was stopped (state " + string(pr.State) + ": SIGSTOP, a debugger, or a job-control stop)",
+				"find what stops it (a debugger, kill -STOP, a frozen cgroup); kill -CONT resumes a stopped process"
+		}
+	}
+	if s == StageNamespaces {
+		return "RootlessKit did not finish setting up the namespaces (" + engine.StateChildPID + " never appeared in " + p.Paths.RootlessKitStateDir + ")", "", ""
+	}
+	for _, pr := range tree {
+		if names.role(pr) == "dockerd" {
+			return fmt.Sprintf("dockerd (pid %d) did not answer GET /_ping on %s", pr.PID, p.Paths.Socket), "", ""
+		}
+	}
+	return "dockerd did not start, and nothing answered GET /_ping on " + p.Paths.Socket, "", ""
 }
 
 // startError builds a StartError with the log tail and, when a known failure shows, its cause.
@@ -265,9 +436,18 @@ func (l *launcher) startError(s Stage, err error, sink *logSink, proc *engine.Pr
 	if proc != nil && errors.Is(err, errExited) {
 		awaitOutput(proc) // the last lines explain the failure
 	}
-	tail := sink.Tail()
-	cause, fix := diagnose(tail)
-	return &StartError{Stage: s, Cause: cause, Fix: fix, Log: tail, Err: err}
+	cause, fix := explain(sink.Retained(), l.paths, freeSpace) // the whole start-up, not just its tail
+	return &StartError{Stage: s, Cause: cause, Fix: fix, Log: sink.Tail(), Err: err}
+}
+
+// freeSpace reports the free and total bytes of the file system of dir (or of its nearest
+// existing ancestor).
+func freeSpace(dir string) (avail, total uint64, ok bool) {
+	_, st, err := statfsExisting(dir)
+	if err != nil {
+		return 0, 0, false
+	}
+	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), true
 }
 
 // awaitOutput waits until the exited tree's output has been copied, for at most a second (a

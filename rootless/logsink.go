@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,15 @@ import (
 
 // tailLines is how many lines of daemon output a StartError or ExitError carries.
 const tailLines = 40
+
+// The sink retains more than the tail for the diagnosis: the line that explains a failure is
+// often far from the end (a full data root shows as "no space left on device" dozens of lines
+// before dockerd's last words, a containerd dial error). At most retainLines lines and
+// retainBytes bytes are kept, the newest.
+const (
+	retainLines = 2000
+	retainBytes = 512 << 10
+)
 
 // maxLineBytes bounds a line: output without a newline is cut into lines of this size, so that a
 // child printing endlessly without one cannot grow the buffer without limit.
@@ -26,16 +36,31 @@ type logSink struct {
 
 	mu      sync.Mutex
 	partial []byte
-	tail    []string // ring of tailLines
-	next    int
-	full    bool
+	kept    []string // the retained lines, oldest first, from index start
+	start   int
+	bytes   int // of kept[start:]
 }
 
 func newLogSink(raw io.Writer, log *slog.Logger) *logSink {
 	if raw == nil {
 		raw = io.Discard
 	}
-	return &logSink{raw: raw, log: log, tail: make([]string, tailLines)}
+	return &logSink{raw: raw, log: log}
+}
+
+// keep retains line, dropping the oldest lines beyond the limits. Called with mu held.
+func (s *logSink) keep(line string) {
+	s.kept = append(s.kept, line)
+	s.bytes += len(line)
+	for len(s.kept)-s.start > retainLines || s.bytes > retainBytes && len(s.kept)-s.start > 1 {
+		s.bytes -= len(s.kept[s.start])
+		s.kept[s.start] = ""
+		s.start++
+	}
+	if s.start > len(s.kept)/2 && s.start > 64 { // compact: the dropped half is garbage
+		s.kept = append([]string(nil), s.kept[s.start:]...)
+		s.start = 0
+	}
 }
 
 func (s *logSink) Write(p []byte) (int, error) {
@@ -57,9 +82,7 @@ func (s *logSink) Write(p []byte) (int, error) {
 		if line == "" {
 			continue
 		}
-		s.tail[s.next] = line
-		s.next = (s.next + 1) % tailLines
-		s.full = s.full || s.next == 0
+		s.keep(line)
 		lines = append(lines, line)
 	}
 	if len(s.partial) == 0 {
@@ -72,15 +95,18 @@ func (s *logSink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Tail returns the last lines in order, oldest first.
-func (s *logSink) Tail() []string {
+// Tail returns the last tailLines lines in order, oldest first, and the partial line.
+func (s *logSink) Tail() []string { return s.last(tailLines) }
+
+// Retained returns every retained line in order, oldest first, and the partial line: what the
+// diagnosis searches.
+func (s *logSink) Retained() []string { return s.last(retainLines) }
+
+func (s *logSink) last(n int) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []string
-	if s.full {
-		out = append(out, s.tail[s.next:]...)
-	}
-	out = append(out, s.tail[:s.next]...)
+	lines := s.kept[s.start:]
+	out := slices.Clone(lines[max(0, len(lines)-n):])
 	if len(s.partial) > 0 {
 		out = append(out, string(s.partial))
 	}

@@ -369,3 +369,33 @@ func lens(ss []string) []int {
 	}
 	return out
 }
+
+// TestLogSinkRetained: the diagnosis sees far more than the tail, within bounds of lines and
+// bytes.
+func TestLogSinkRetained(t *testing.T) {
+	_, log := newRecorder(slog.LevelError)
+	s := newLogSink(nil, log)
+	for i := 1; i <= retainLines+10; i++ {
+		fmt.Fprintf(s, "line %d\n", i)
+	}
+	got := s.Retained()
+	if len(got) != retainLines || got[0] != "line 11" || got[len(got)-1] != fmt.Sprintf("line %d", retainLines+10) {
+		t.Errorf("Retained() has %d lines from %q to %q, want %d from \"line 11\"", len(got), got[0], got[len(got)-1], retainLines)
+	}
+	if tail := s.Tail(); len(tail) != tailLines || tail[tailLines-1] != got[len(got)-1] {
+		t.Errorf("Tail() = %d lines ending %q", len(tail), tail[len(tail)-1])
+	}
+
+	big := newLogSink(nil, log)
+	line := strings.Repeat("x", 100<<10)
+	for range 20 {
+		fmt.Fprintln(big, line)
+	}
+	total := 0
+	for _, l := range big.Retained() {
+		total += len(l)
+	}
+	if total > retainBytes || len(big.Retained()) == 0 {
+		t.Errorf("retained %d bytes in %d lines, want at most %d and at least one line", total, len(big.Retained()), retainBytes)
+	}
+}

@@ -102,14 +102,17 @@ type config struct {
 	// fallback marks the Resolve of EngineAuto's fallback to the external engine.
 	fallback bool
 
-	logger      *slog.Logger
-	output      io.Writer
-	progress    func(Progress)
-	stopTimeout time.Duration
-	environ     []string // the environment dockerd inherits (proxies, TZ, ...)
+	logger       *slog.Logger
+	output       io.Writer
+	progress     func(Progress)
+	stopTimeout  time.Duration
+	startTimeout time.Duration
+	watchdog     Watchdog
+	environ      []string // the caller's environment: WithEnviron's, else os.Environ()
+	environSet   bool     // WithEnviron chose it: all of it reaches the daemon (daemonEnviron)
 
-	detached bool          // WithDetach (detach.go)
-	idleStop time.Duration // WithIdleStop (activation.go)
+	detached bool          // WithDetach (detach_linux.go)
+	idleStop time.Duration // WithIdleStop (activation_linux.go)
 }
 
 // WithStateDir sets the directory for the daemon's sockets, pid file, exec root, RootlessKit's
@@ -430,11 +433,40 @@ func WithStopTimeout(d time.Duration) Option {
 	})
 }
 
-// WithEnviron sets the environment dockerd inherits (HTTP_PROXY, NO_PROXY, TZ, ...), in the
-// form of os.Environ. HOME, PATH and XDG_RUNTIME_DIR are set by Launch. Default: os.Environ().
+// WithStartTimeout bounds Launch when its ctx has no earlier deadline: the host checks and
+// their probes, RootlessKit's set-up of the namespaces, and dockerd's start until its API
+// answers. When it passes, Launch stops everything it started and returns a *StartError that
+// names the stage and what stopped answering (a process that is stopped, RootlessKit that did
+// not finish, dockerd that did not serve its API); the error matches
+// context.DeadlineExceeded. It applies to restarts by the watchdog too. Default: 2m, ample for
+// a first start on a slow machine, so that a daemon that never serves its API cannot hang its
+// caller.
+func WithStartTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return optionError("WithStartTimeout", "%v is not positive", d)
+		}
+		c.startTimeout = d
+		return nil
+	})
+}
+
+// WithEnviron sets the environment the daemon's processes inherit (dockerd, RootlessKit, the
+// network programs), in the form of os.Environ, and the one whose XDG_RUNTIME_DIR,
+// XDG_DATA_HOME and PATH pick the default paths and programs. Every variable passed reaches
+// dockerd, except those Launch sets (PATH, HOME, XDG_RUNTIME_DIR) and those of the caller's own
+// session (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*, DOCKER_HOST, DOCKER_CONTEXT,
+// DOCKERD_ROOTLESS_*, ROOTLESSKIT_*). Default: os.Environ(), of which the daemon inherits only
+// an allow-list, so that the caller's secrets (tokens, cloud credentials, CI variables) stay
+// out of its tree: HTTP_PROXY, HTTPS_PROXY, NO_PROXY, ALL_PROXY, FTP_PROXY (and lower case), TZ,
+// LANG, LANGUAGE, LC_*, TMPDIR, DOCKER_TMPDIR, SSL_CERT_FILE, SSL_CERT_DIR,
+// DBUS_SESSION_BUS_ADDRESS, XDG_CONFIG_HOME, XDG_DATA_HOME, USER, LOGNAME, and the Go runtime's
+// GODEBUG, GOMAXPROCS, GOGC, GOMEMLIMIT, GOTRACEBACK, GOCOVERDIR. To hand the daemon more, pass
+// the variables it needs: WithEnviron(append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=...")).
 func WithEnviron(env []string) Option {
 	return optionFunc(func(c *config) error {
 		c.environ = slices.Clone(env)
+		c.environSet = true
 		return nil
 	})
 }
@@ -451,7 +483,7 @@ func (c *config) debug() bool { return c.logger.Enabled(context.Background(), sl
 
 // newConfig applies every option and reports all invalid ones together.
 func newConfig(opts []Option) (*config, error) {
-	c := &config{stopTimeout: defaultStopTimeout, subidSource: idmap.Auto{}}
+	c := &config{stopTimeout: defaultStopTimeout, startTimeout: defaultStartTimeout, watchdog: Watchdog{}.withDefaults(), subidSource: idmap.Auto{}}
 	var errs []error
 	for _, o := range opts {
 		if o == nil {
@@ -470,7 +502,7 @@ func newConfig(opts []Option) (*config, error) {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
-	if c.environ == nil {
+	if !c.environSet {
 		c.environ = os.Environ()
 	}
 	return c, errors.Join(errs...)
@@ -478,3 +510,6 @@ func newConfig(opts []Option) (*config, error) {
 
 // defaultStopTimeout bounds Close: dockerd first stops the running containers.
 const defaultStopTimeout = 15 * time.Second
+
+// defaultStartTimeout bounds Launch when its ctx has no earlier deadline.
+const defaultStartTimeout = 2 * time.Minute

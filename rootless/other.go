@@ -37,6 +37,13 @@ func (d *Daemon) Err() error                         { return ErrNotSupported }
 func (d *Daemon) Wait() error                        { return ErrNotSupported }
 func (d *Daemon) Shutdown(ctx context.Context) error { return ErrNotSupported }
 func (d *Daemon) Close() error                       { return ErrNotSupported }
+func (d *Daemon) Probe(ctx context.Context) error    { return ErrNotSupported }
+
+// Health reports a stopped daemon: there is none.
+func (d *Daemon) Health() Health {
+	c := make(chan struct{})
+	return Health{State: Stopped, Err: ErrNotSupported, Changed: c}
+}
 
 // Done is closed: there is no daemon.
 func (d *Daemon) Done() <-chan struct{} {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 )
 
 // State-directory files that belong to rootlessd. RootlessKit documents its own (child_pid,
@@ -11,6 +12,9 @@ import (
 const (
 	lockFile     = "rootlessd.lock"      // flock held for the daemon's lifetime: one daemon per state dir
 	dataLockFile = "rootlessd-data.lock" // the same, in the data root: one daemon per data root (also when it equals the state dir)
+	// probeSocketFile is where the engine's target hands over the watchdog's socket during
+	// start-up; it is removed once the daemon is ready.
+	probeSocketFile = "rootlessd-probe.sock"
 )
 
 // maxSocketPath is the size of sockaddr_un.sun_path minus its NUL.
@@ -76,3 +80,7 @@ func (l Paths) checkSocketPaths() error {
 	}
 	return errors.Join(errs...)
 }
+
+// dyingTreeGrace is how long a socket and the data root's files may stay in use after a
+// daemon's lock was released, while its killed tree dies.
+const dyingTreeGrace = 3 * time.Second

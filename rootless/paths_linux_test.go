@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rootlessd/rootlessd/diag"
 	"golang.org/x/sys/unix"
@@ -359,8 +360,9 @@ func TestLock(t *testing.T) {
 		t.Error("lockedByOther = false while the lock is held")
 	}
 	second, err := lock(path)
-	if !errors.Is(err, ErrAlreadyRunning) || !strings.Contains(err.Error(), path+" is locked") {
-		t.Errorf("second lock: %v, want ErrAlreadyRunning naming %s", err, path)
+	// The holder is this process: flock conflicts between two open files of one process too.
+	if want := fmt.Sprintf("process %d holds %s", os.Getpid(), path); !errors.Is(err, ErrAlreadyRunning) || !strings.Contains(err.Error(), want) {
+		t.Errorf("second lock: %v, want ErrAlreadyRunning saying %q", err, want)
 	}
 	if second != nil {
 		t.Error("second lock returned a file")
@@ -381,6 +383,54 @@ func TestLock(t *testing.T) {
 	}
 	if _, err := lock(filepath.Join(t.TempDir(), "missing", "lock")); err == nil || errors.Is(err, ErrAlreadyRunning) {
 		t.Errorf("lock in a missing directory: %v, want a plain error", err)
+	}
+}
+
+// TestInUseNamesWhat (regression, issue 14): a data-root lock conflict was worded as if the
+// state directory were in use. Each conflict names its own directory, the process holding the
+// lock and the option that avoids it.
+func TestInUseNamesWhat(t *testing.T) {
+	dir := t.TempDir()
+	held, err := lock(filepath.Join(dir, dataLockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	_, lerr := lock(filepath.Join(dir, dataLockFile))
+	for _, tt := range []struct{ kind, option, not string }{
+		{"data root", "WithDataRoot", "state directory"},
+		{"state directory", "WithStateDir", "data root"},
+	} {
+		err := inUse(tt.kind, dir, tt.option, lerr)
+		msg := err.Error()
+		want := fmt.Sprintf("the %s %s is in use by another daemon (process %d holds its lock %s)", tt.kind, dir, os.Getpid(), filepath.Join(dir, dataLockFile))
+		if !errors.Is(err, ErrAlreadyRunning) || !strings.Contains(msg, want) || !strings.Contains(msg, tt.option) || strings.Contains(msg, tt.not) {
+			t.Errorf("%s: %q\nwant ErrAlreadyRunning with %q and %s, without %q", tt.kind, msg, want, tt.option, tt.not)
+		}
+	}
+}
+
+func TestParseLocks(t *testing.T) {
+	const locks = `1: OFDLCK ADVISORY  READ -1 fe:00:884764 100 100
+2: FLOCK  ADVISORY  WRITE 25832 fe:00:950293 0 EOF
+2: -> FLOCK  ADVISORY  WRITE 777 fe:00:950293 0 EOF
+3: POSIX  ADVISORY  WRITE 99 fe:00:111 0 EOF
+4: FLOCK  ADVISORY  WRITE 4242 103:02:111 0 EOF
+`
+	for _, tt := range []struct {
+		major, minor uint32
+		ino          uint64
+		want         int
+	}{
+		{0xfe, 0, 950293, 25832},
+		{0x103, 2, 111, 4242},
+		{0xfe, 0, 111, 4242}, // the POSIX lock is not ours; the inode's only FLOCK is
+		{0xfe, 1, 950293, 25832},
+		{0xfe, 0, 12345, 0},
+	} {
+		if got := parseLocks(locks, tt.major, tt.minor, tt.ino); got != tt.want {
+			t.Errorf("parseLocks(%x:%x:%d) = %d, want %d", tt.major, tt.minor, tt.ino, got, tt.want)
+		}
 	}
 }
 
@@ -420,7 +470,7 @@ func TestCleanStale(t *testing.T) {
 		if !exists(l.Socket) {
 			t.Fatal("the test socket vanished on close")
 		}
-		if err := l.cleanStale(); err != nil {
+		if err := l.cleanStale(100 * time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		if exists(l.Socket) || exists(l.PIDFile) {
@@ -430,12 +480,25 @@ func TestCleanStale(t *testing.T) {
 	t.Run("live socket", func(t *testing.T) {
 		l := staleLayout(t)
 		listen(t, l.Socket)
-		err := l.cleanStale()
+		err := l.cleanStale(100 * time.Millisecond)
 		if !errors.Is(err, ErrAlreadyRunning) || !strings.Contains(err.Error(), "answers on "+l.Socket) {
 			t.Errorf("err = %v, want ErrAlreadyRunning naming the socket", err)
 		}
 		if !exists(l.Socket) || !exists(l.PIDFile) {
 			t.Error("a live daemon's files were removed")
+		}
+	})
+	// A relaunch right after a SIGKILL of the host program meets the old tree still dying:
+	// its socket answers for a moment, and is then stale.
+	t.Run("socket of a dying tree", func(t *testing.T) {
+		l := staleLayout(t)
+		ln := listen(t, l.Socket)
+		time.AfterFunc(300*time.Millisecond, func() { ln.Close() })
+		if err := l.cleanStale(10 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if exists(l.Socket) {
+			t.Error("the dead tree's socket is left")
 		}
 	})
 	t.Run("running RootlessKit", func(t *testing.T) {
@@ -446,7 +509,7 @@ func TestCleanStale(t *testing.T) {
 		}
 		defer f.Close()
 		listen(t, l.Socket).Close()
-		err = l.cleanStale()
+		err = l.cleanStale(100 * time.Millisecond)
 		if !errors.Is(err, ErrAlreadyRunning) || !strings.Contains(err.Error(), l.RootlessKitStateDir) {
 			t.Errorf("err = %v, want ErrAlreadyRunning naming %s", err, l.RootlessKitStateDir)
 		}
@@ -459,14 +522,35 @@ func TestCleanStale(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(l.RootlessKitStateDir, "lock"), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.cleanStale(); err != nil {
+		if err := l.cleanStale(100 * time.Millisecond); err != nil {
 			t.Fatal(err)
+		}
+	})
+	// Regression (issue 14): a SIGKILLed host program left the engine's spec file (with
+	// dockerd's environment) and the watchdog's hand-over socket in the state directory.
+	t.Run("spec file and hand-over socket of a killed host", func(t *testing.T) {
+		l := staleLayout(t)
+		spec := filepath.Join(l.StateDir, ".rootlessd-engine-1270674799.json")
+		if err := os.WriteFile(spec, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		probe := filepath.Join(l.StateDir, probeSocketFile)
+		listen(t, probe).Close()
+		keep := filepath.Join(l.StateDir, "mine.json")
+		if err := os.WriteFile(keep, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.cleanStale(100 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if exists(spec) || exists(probe) || !exists(keep) {
+			t.Errorf("spec file %v, hand-over socket %v, unrelated file %v", exists(spec), exists(probe), exists(keep))
 		}
 	})
 	t.Run("nothing to clean", func(t *testing.T) {
 		d := t.TempDir()
 		l := Paths{RootlessKitStateDir: filepath.Join(d, "rk"), Socket: filepath.Join(d, "s.sock"), PIDFile: filepath.Join(d, "p.pid")}
-		if err := l.cleanStale(); err != nil {
+		if err := l.cleanStale(100 * time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	})

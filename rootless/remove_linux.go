@@ -70,7 +70,7 @@ func RemoveAll(ctx context.Context, path string, opts ...Option) error {
 	}
 	sink := newLogSink(c.output, c.logger)
 	so := engine.StartOptions{Executable: h.executable, RootlessKit: r.p.RootlessKit.Path, Version: r.p.RootlessKit.Version,
-		SpecDir: paths.StateDir, Env: append(helperEnv(c.environ), "PATH="+h.net.PATH), Output: sink}
+		SpecDir: paths.StateDir, Env: append(helperEnv(c), "PATH="+h.net.PATH), Output: sink}
 	proc, err := engine.Start(spec, so)
 	if err != nil {
 		return fmt.Errorf("rootless: RemoveAll: %w", err)

@@ -247,7 +247,7 @@ func (r *resolver) resolveDockerd(ctx context.Context) error {
 	info, err := probeDockerd(ctx, h, path)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return err // it names the probe that ctx's end cut short
 		}
 		return because(problem(IDDockerdUnusable, "cannot tell the version of "+path+": "+err.Error(), path,
 			"point Binaries.Dockerd at a working dockerd"), err)
@@ -314,7 +314,7 @@ func (r *resolver) findRootlessKit(ctx context.Context) (RootlessKit, error) {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return RootlessKit{}, ctx.Err()
+			return RootlessKit{}, fmt.Errorf("%s --version: %w", path, err)
 		}
 		return RootlessKit{}, because(problem(IDRootlessKitUnusable, "cannot tell the version of "+path+": "+err.Error(), path,
 			"point Binaries.RootlessKit at rootlesskit 1.1 or newer"), err)
@@ -462,7 +462,7 @@ func (r *resolver) resolveLaunch() error {
 		Debug:  c.debug(),
 		Target: engine.Target{Argv: p.DockerdArgs, Env: r.dockerdEnv(selinux), Prepare: true, SELinux: selinux},
 	}
-	p.helperEnv = append(helperEnv(c.environ), "PATH="+h.net.PATH)
+	p.helperEnv = append(helperEnv(c), "PATH="+h.net.PATH)
 	flags, err := p.spec.Flags(p.RootlessKit.Version)
 	if errors.Is(err, netdriver.IDEmbeddedOnly) && p.Engine == EngineEmbedded {
 		// RootlessKit's library runs what no rootlesskit command can: no equivalent flags,
@@ -478,39 +478,19 @@ func (r *resolver) resolveLaunch() error {
 	return nil
 }
 
-// dockerdEnv is dockerd's environment: the caller's, minus what names another daemon or
-// session, plus a runtime directory. dockerd requires XDG_RUNTIME_DIR in rootless mode, and it
-// and runc derive paths from it (runc's state, the containerd socket it probes first); pointing
-// it at the exec root keeps all of that inside one directory that is removed when the daemon
-// stops.
+// dockerdEnv is dockerd's environment: what the daemon may inherit of the caller's
+// (daemonEnviron), plus a runtime directory. dockerd requires XDG_RUNTIME_DIR in rootless mode,
+// and it and runc derive paths from it (runc's state, the containerd socket it probes first);
+// pointing it at the exec root keeps all of that inside one directory that is removed when the
+// daemon stops.
 func (r *resolver) dockerdEnv(selinux bool) []string {
-	var env []string
-	for _, kv := range r.c.environ {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case k == "PATH" || k == "HOME" || k == "XDG_RUNTIME_DIR" || k == "NOTIFY_SOCKET" || k == "DOCKERD",
-			strings.HasPrefix(k, "DOCKER_"), strings.HasPrefix(k, "LISTEN_"), strings.HasPrefix(k, "_ROOTLESSD_"),
-			strings.HasPrefix(k, "ROOTLESSKIT_"), strings.HasPrefix(k, "_DOCKERD_ROOTLESS_"):
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "PATH="+r.h.net.PATH, "HOME="+r.h.home, "XDG_RUNTIME_DIR="+r.p.Paths.ExecRoot)
+	env := append(r.c.daemonEnviron(), "PATH="+r.h.net.PATH, "HOME="+r.h.home, "XDG_RUNTIME_DIR="+r.p.Paths.ExecRoot)
 	if selinux {
 		env = append(env, "_DOCKERD_ROOTLESS_SELINUX=1") // dockerd then avoids overlay2 (moby#42333)
 	}
 	return env
 }
 
-// helperEnv is the caller's environment minus what must not reach RootlessKit.
-func helperEnv(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "PATH" || strings.HasPrefix(k, "ROOTLESSKIT_") || strings.HasPrefix(k, "_ROOTLESSD_") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
+// helperEnv is the environment of the engine's helper (or rootlesskit) and of the network
+// programs it starts: what the daemon may inherit of the caller's; Launch adds PATH.
+func helperEnv(c *config) []string { return c.daemonEnviron() }

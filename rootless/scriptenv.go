@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -61,10 +62,10 @@ func WithScriptEnv(environ []string) Option {
 		if v := get(EnvScriptNet); v != "" {
 			d, err := netdriver.Named(v)
 			switch {
-			case v == "host":
-				bad(EnvScriptNet, "Unsupported RootlessKit network driver: host (dockerd needs a network namespace)")
+			case v == netdriver.NameHost:
+				bad(EnvScriptNet, "%q is not usable: dockerd needs a network namespace of its own (valid: %s)", v, strings.Join(scriptNets(), ", "))
 			case err != nil:
-				bad(EnvScriptNet, "%v", err)
+				bad(EnvScriptNet, "unknown network driver %q (valid: %s)", v, strings.Join(scriptNets(), ", "))
 			default:
 				net = d
 			}
@@ -96,9 +97,20 @@ func WithScriptEnv(environ []string) Option {
 		}
 		if v := get(EnvScriptPortDriver); v != "" {
 			p, err := portdriver.Named(v)
-			if err != nil {
-				bad(EnvScriptPortDriver, "%v", err)
-			} else {
+			switch {
+			case err != nil:
+				hint := ""
+				if v == "pasta" {
+					hint = `; did you mean "pesto" or "implicit"?`
+				}
+				bad(EnvScriptPortDriver, "unknown port driver %q (valid: %s%s)", v, strings.Join(portdriver.Names(), ", "), hint)
+			case net != nil && portdriver.Validate(net, p) != nil:
+				// Both variables are named, with what works with each, instead of a driver
+				// finding that names neither.
+				np, pp := net.Properties(), p.Properties()
+				bad(EnvScriptPortDriver, "%q does not work with %s=%s (valid with %s: %s; %q needs %s=%s)",
+					v, EnvScriptNet, net.Name(), net.Name(), strings.Join(np.PortDrivers, ", "), v, EnvScriptNet, strings.Join(pp.Networks, " or "))
+			default:
 				c.port = p
 			}
 		}
@@ -113,7 +125,7 @@ func WithScriptEnv(environ []string) Option {
 		if v := get(EnvScriptDetachNetNS); v != "" {
 			b, err := parseBool(v)
 			if err != nil {
-				bad(EnvScriptDetachNetNS, "Unknown %s value: %s", EnvScriptDetachNetNS, v)
+				bad(EnvScriptDetachNetNS, "%v", err)
 			} else {
 				c.detach = &b
 			}
@@ -226,5 +238,11 @@ func parseBool(s string) (bool, error) {
 	case "false", "0":
 		return false, nil
 	}
-	return false, errors.New("\"" + s + "\" is not true or false")
+	return false, errors.New(strconv.Quote(s) + " is not a boolean (valid: true, false, 1, 0)")
+}
+
+// scriptNets are the values DOCKERD_ROOTLESS_ROOTLESSKIT_NET may take: every network driver
+// but the host's, which the script refuses too.
+func scriptNets() []string {
+	return slices.DeleteFunc(netdriver.Names(), func(n string) bool { return n == netdriver.NameHost })
 }

@@ -122,23 +122,25 @@ func TestScriptEnvInvalid(t *testing.T) {
 		want string // after "WithScriptEnv: "
 	}{
 		{EnvScriptStateDir + "=run/rk", EnvScriptStateDir + `: "run/rk" is not absolute`},
-		{EnvScriptNet + "=host", EnvScriptNet + ": Unsupported RootlessKit network driver: host"},
-		{EnvScriptNet + "=bridge", EnvScriptNet + `: netdriver.invalid-config: unknown network driver "bridge"`},
-		{EnvScriptNet + "=Slirp4netns", EnvScriptNet + `: netdriver.invalid-config: unknown network driver "Slirp4netns"`},
+		{EnvScriptNet + "=host", EnvScriptNet + `: "host" is not usable: dockerd needs a network namespace of its own (valid: slirp4netns, pasta, vpnkit, lxc-user-nic, gvisor-tap-vsock, none)`},
+		{EnvScriptNet + "=bridge", EnvScriptNet + `: unknown network driver "bridge" (valid: slirp4netns, pasta, vpnkit, lxc-user-nic, gvisor-tap-vsock, none)`},
+		{EnvScriptNet + "=Slirp4netns", EnvScriptNet + `: unknown network driver "Slirp4netns" (valid: `},
 		{EnvScriptMTU + "=65522", EnvScriptMTU + `: "65522" is not an MTU between 68 and 65521`},
 		{EnvScriptMTU + "=67", EnvScriptMTU + `: "67" is not an MTU`},
 		{EnvScriptMTU + "=0", EnvScriptMTU + `: "0" is not an MTU`},
 		{EnvScriptMTU + "=-1500", EnvScriptMTU + `: "-1500" is not an MTU`},
 		{EnvScriptMTU + "=1500b", EnvScriptMTU + `: "1500b" is not an MTU`},
-		{EnvScriptPortDriver + "=pasta", EnvScriptPortDriver + `: netdriver.invalid-config: unknown port driver "pasta" (did you mean "pesto" or "implicit"?)`},
-		{EnvScriptPortDriver + "=socat", EnvScriptPortDriver + `: netdriver.invalid-config: unknown port driver "socat"`},
+		{EnvScriptPortDriver + "=pasta", EnvScriptPortDriver + `: unknown port driver "pasta" (valid: builtin, slirp4netns, implicit, pesto, gvisor-tap-vsock, none; did you mean "pesto" or "implicit"?)`},
+		{EnvScriptPortDriver + "=socat", EnvScriptPortDriver + `: unknown port driver "socat" (valid: builtin, slirp4netns, implicit, pesto, gvisor-tap-vsock, none)`},
 		{EnvScriptSandbox + "=yes", EnvScriptSandbox + `: "yes" is not auto, true or false`},
 		{EnvScriptSeccomp + "=enabled", EnvScriptSeccomp + `: "enabled" is not auto, true or false`},
-		{EnvScriptHostLoopback + "=no", EnvScriptHostLoopback + `: "no" is not true or false`},
-		{EnvScriptHostLoopback + "=auto", EnvScriptHostLoopback + `: "auto" is not true or false`},
-		{EnvScriptDetachNetNS + "=auto", EnvScriptDetachNetNS + ": Unknown DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS value: auto"},
-		{EnvScriptDetachNetNS + "=yes", "Unknown DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS value: yes"},
-		{EnvScriptDetachNetNS + "=TRUE", "Unknown DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS value: TRUE"},
+		{EnvScriptHostLoopback + "=no", EnvScriptHostLoopback + `: "no" is not a boolean (valid: true, false, 1, 0)`},
+		{EnvScriptHostLoopback + "=auto", EnvScriptHostLoopback + `: "auto" is not a boolean`},
+		{EnvScriptDetachNetNS + "=auto", EnvScriptDetachNetNS + `: "auto" is not a boolean (valid: true, false, 1, 0)`},
+		{EnvScriptDetachNetNS + "=yes", EnvScriptDetachNetNS + `: "yes" is not a boolean`},
+		{EnvScriptDetachNetNS + "=TRUE", EnvScriptDetachNetNS + `: "TRUE" is not a boolean`},
+		// Regression (issue 14): these named neither the variable nor the valid values.
+		{EnvScriptDetachNetNS + "=maybe", EnvScriptDetachNetNS + `: "maybe" is not a boolean (valid: true, false, 1, 0)`},
 		{EnvScriptDockerd + "=dockerd", EnvScriptDockerd + `: "dockerd" is not an absolute path`},
 	}
 	for _, tt := range tests {
@@ -161,6 +163,37 @@ func TestScriptEnvInvalid(t *testing.T) {
 				t.Error("an invalid DISABLE_HOST_LOOPBACK opened the host loopback")
 			}
 		})
+	}
+}
+
+// TestScriptEnvIncompatibleDrivers (regression, issue 14): NET and PORT_DRIVER that do not go
+// together are reported as such, naming both variables and what works with each; they used to
+// surface later as a driver finding that named neither.
+func TestScriptEnvIncompatibleDrivers(t *testing.T) {
+	for _, tt := range []struct {
+		net, port string
+		want      string
+	}{
+		{"vpnkit", "slirp4netns", `DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER: "slirp4netns" does not work with DOCKERD_ROOTLESS_ROOTLESSKIT_NET=vpnkit (valid with vpnkit: builtin, none; "slirp4netns" needs DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns)`},
+		{"slirp4netns", "implicit", `DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER: "implicit" does not work with DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns (valid with slirp4netns: builtin, slirp4netns, none; "implicit" needs DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta)`},
+		{"gvisor-tap-vsock", "pesto", `"pesto" does not work with DOCKERD_ROOTLESS_ROOTLESSKIT_NET=gvisor-tap-vsock (valid with gvisor-tap-vsock: builtin, gvisor-tap-vsock, none;`},
+	} {
+		t.Run(tt.net+"+"+tt.port, func(t *testing.T) {
+			c, err := scriptEnv(EnvScriptNet+"="+tt.net, EnvScriptPortDriver+"="+tt.port)
+			if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v\nwant ErrInvalidOption containing %q", err, tt.want)
+			}
+			if c.port != nil {
+				t.Errorf("the refused port driver was kept: %v", c.port)
+			}
+		})
+	}
+	// Compatible pairs pass.
+	if _, err := scriptEnv(EnvScriptNet+"=slirp4netns", EnvScriptPortDriver+"=slirp4netns"); err != nil {
+		t.Errorf("slirp4netns+slirp4netns: %v", err)
+	}
+	if _, err := scriptEnv(EnvScriptNet+"=pasta", EnvScriptPortDriver+"=implicit"); err != nil {
+		t.Errorf("pasta+implicit: %v", err)
 	}
 }
 

@@ -46,7 +46,9 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "Did you mean 'dockerd-rootless-setuptool.sh %s' ?\n", args[0])
 		return 1
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The daemon's own lines reach stderr raw (WithDaemonOutput), as the script prints them; the
+	// logger gets this program's events only, so that no line is printed twice.
+	log := slog.New(ownRecords{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})})
 	opts := []rootless.Option{rootless.WithScriptEnv(os.Environ())}
 	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
 		opts = append(opts, rootless.WithStateDir(xdg)) // the script's layout
@@ -158,6 +160,27 @@ func pathArgs(args []string) (opts []rootless.Option, rest []string, err error) 
 	}
 	return opts, rest, nil
 }
+
+// ownRecords drops the records that re-emit the daemon's output lines (they carry the
+// attribute component=dockerd, rootlesskit or daemon) and passes the SDK's own.
+type ownRecords struct{ slog.Handler }
+
+func (h ownRecords) Handle(ctx context.Context, r slog.Record) error {
+	daemon := false
+	r.Attrs(func(a slog.Attr) bool {
+		daemon = a.Key == "component"
+		return !daemon
+	})
+	if daemon {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h ownRecords) WithAttrs(as []slog.Attr) slog.Handler {
+	return ownRecords{h.Handler.WithAttrs(as)}
+}
+func (h ownRecords) WithGroup(name string) slog.Handler { return ownRecords{h.Handler.WithGroup(name)} }
 
 // signalProcess sends sig to the process pid.
 func signalProcess(pid int, sig os.Signal) error {

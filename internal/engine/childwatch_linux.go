@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rootlessd/rootlessd/internal/proc"
 )
 
 // ErrChildLost reports a tree stopped because RootlessKit's child had exited and its parent did
@@ -131,35 +133,11 @@ func reexecChild(parent int) int {
 
 // procStat returns the parent and the state letter of pid from /proc/PID/stat.
 func procStat(pid int) (ppid int, state byte, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	s, err := proc.ReadStat(pid)
 	if err != nil {
 		return 0, 0, false
 	}
-	return parseStat(b)
-}
-
-// parseStat reads the state and the parent from the text of /proc/PID/stat.
-func parseStat(b []byte) (ppid int, state byte, ok bool) {
-	// "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses; it ends at the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, 0, false
-	}
-	var f []string
-	for _, s := range bytes.Fields(b[i+1:]) {
-		f = append(f, string(s))
-		if len(f) == 2 {
-			break
-		}
-	}
-	if len(f) < 2 || len(f[0]) != 1 {
-		return 0, 0, false
-	}
-	ppid, err := strconv.Atoi(f[1])
-	if err != nil {
-		return 0, 0, false
-	}
-	return ppid, f[0][0], true
+	return s.PPID, s.State, true
 }
 
 // lostError wraps err with ErrChildLost when the watcher stopped the tree.

@@ -81,6 +81,11 @@ type Target struct {
 	// relabel /run for SELinux, and turn on IP forwarding in the daemon's network namespace.
 	Prepare bool `json:"prepare,omitempty"`
 	SELinux bool `json:"selinux,omitempty"`
+	// ProbeSocket is a unix socket of the host process. Before the program starts, the target
+	// sends it, as SCM_RIGHTS, a UDP socket created in the containers' network namespace: the
+	// host's health watchdog sends datagrams through the network driver with it (see
+	// ReceiveProbeSocket). "" for none; a failure is reported on stderr and not fatal.
+	ProbeSocket string `json:"probe_socket,omitempty"`
 }
 
 // Validate reports what makes s unusable, every problem at once.
@@ -222,13 +227,18 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// SpecFilePattern names the Spec's files in the directory of StartOptions.SpecDir
+// (os.CreateTemp's pattern, filepath.Glob's too). The file of a tree that was killed with its
+// owner stays behind; the next start in that directory may remove it.
+const SpecFilePattern = ".rootlessd-engine-*.json"
+
 // writeSpec writes s to a new private file in dir and returns its path.
 func writeSpec(s *Spec, dir string) (string, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return "", fmt.Errorf("encode engine spec: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".rootlessd-engine-*.json") // mode 0600
+	f, err := os.CreateTemp(dir, SpecFilePattern) // mode 0600
 	if err != nil {
 		return "", fmt.Errorf("write engine spec: %w", err)
 	}

@@ -31,11 +31,16 @@ func prepare(cfg *Spec) error {
 	if err := rbindSSL(); err != nil {
 		return err
 	}
-	netns := "/proc/self/ns/net"
+	return enableForwarding(containersNetNS(cfg))
+}
+
+// containersNetNS is the network namespace of the containers, as the target sees it: its own,
+// or with detach-netns the one RootlessKit bound in its state directory.
+func containersNetNS(cfg *Spec) string {
 	if cfg.DetachNetNS {
-		netns = filepath.Join(os.Getenv(EnvStateDir), StateNetNS)
+		return filepath.Join(os.Getenv(EnvStateDir), StateNetNS)
 	}
-	return enableForwarding(netns)
+	return "/proc/self/ns/net"
 }
 
 // removeLink removes p if it is a symbolic link (what copy-up leaves); anything else stays.
@@ -79,9 +84,21 @@ func rbindSSL() error {
 }
 
 // enableForwarding turns on IP forwarding in the network namespace at netns, which dockerd's
-// bridge needs. It runs on a thread of its own that enters the namespace and is then discarded:
-// a thread cannot return to the host's network namespace from a user namespace (EPERM).
+// bridge needs.
 func enableForwarding(netns string) error {
+	return inNetNS(netns, func() error {
+		if err := writeSysctl("net/ipv4/ip_forward"); err != nil {
+			return err
+		}
+		_ = writeSysctl("net/ipv6/conf/all/forwarding") // IPv6 may be off; not fatal
+		return nil
+	})
+}
+
+// inNetNS runs f in the network namespace at netns. It runs on a thread of its own that enters
+// the namespace and is then discarded: a thread cannot return to the host's network namespace
+// from a user namespace (EPERM).
+func inNetNS(netns string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
@@ -96,11 +113,7 @@ func enableForwarding(netns string) error {
 					return fmt.Errorf("enter network namespace %s: %w", netns, err)
 				}
 			}
-			if err := writeSysctl("net/ipv4/ip_forward"); err != nil {
-				return err
-			}
-			_ = writeSysctl("net/ipv6/conf/all/forwarding") // IPv6 may be off; not fatal
-			return nil
+			return f()
 		}()
 	}()
 	return <-errc

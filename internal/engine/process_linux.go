@@ -55,6 +55,11 @@ func Start(spec *Spec, so StartOptions) (*Process, error) {
 		Setpgid:   true,            // one group to signal and to kill
 		Pdeathsig: syscall.SIGKILL, // the tree dies with its owner; see supervise for the thread
 	}
+	if so.RootlessKit == "" {
+		// Our helper catches its owner's death to kill the tree itself and remove what would
+		// outlive it (hostDeathSignal); an installed rootlesskit would forward the signal.
+		cmd.SysProcAttr.Pdeathsig = hostDeathSignal
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		os.Remove(specFile)
@@ -100,6 +105,21 @@ func (p *Process) supervise(started chan<- error) {
 	p.err = p.lostError(p.cmd.Wait())
 	os.Remove(p.spec)
 	close(p.done)
+}
+
+// WaitStatus is the wait status of the exited process; ok is false before Done or when the
+// process could not be started.
+func (p *Process) WaitStatus() (ws syscall.WaitStatus, ok bool) {
+	select {
+	case <-p.done:
+	default:
+		return 0, false
+	}
+	if p.cmd.ProcessState == nil {
+		return 0, false
+	}
+	ws, ok = p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ws, ok
 }
 
 // Kill sends SIGKILL to the whole process group. Everything in the PID namespace dies with its

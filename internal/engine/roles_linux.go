@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -82,11 +84,13 @@ func runParent() int {
 	// RootlessKit starts its child with Pdeathsig, which fires when the forking *thread* exits.
 	// The main goroutine stays on the main thread, which lives as long as the process.
 	runtime.LockOSThread()
+	owner := os.Getppid()
 	cfg, err := readSpec()
 	if err != nil {
 		return fail("parent", err)
 	}
 	setupLogrus("parent", cfg.Debug)
+	go onHostDeath(owner, cfg.StateDir)
 	if err := parent.InitStateDir(cfg.StateDir); err != nil {
 		return fail("parent", err)
 	}
@@ -163,6 +167,11 @@ func runTarget() int {
 	if cfg.Target.Prepare {
 		if err := prepare(cfg); err != nil {
 			return fail("target", fmt.Errorf("prepare namespace: %w", err))
+		}
+	}
+	if cfg.Target.ProbeSocket != "" {
+		if err := sendProbeSocket(cfg.Target.ProbeSocket, containersNetNS(cfg)); err != nil {
+			fmt.Fprintf(os.Stderr, "[rootlesskit:target] warning: no health probe through the network: %v\n", err)
 		}
 	}
 	if cfg.Target.Dir != "" {
@@ -249,4 +258,30 @@ func childDrivers(s *Spec, log io.Writer) (network.ChildDriver, port.ChildDriver
 		return nil, nil, err
 	}
 	return n.Child(), p.Child(log), nil
+}
+
+// hostDeathSignal is the helper's parent-death signal. SIGHUP, the hang-up of its owner: no
+// other sender gives it to the helper, and RootlessKit would pass it on to dockerd as a
+// harmless reload if it ever did.
+const hostDeathSignal = syscall.SIGHUP
+
+// onHostDeath ends the tree when the host program that owns it dies, even by SIGKILL: it kills
+// RootlessKit's child, the PID namespace's init, so that everything inside dies with it, and
+// removes the detached network namespace's file, on whose removal pasta (which daemonizes out of
+// the tree) quits. Then the helper exits, and slirp4netns dies of its own parent-death signal.
+func onHostDeath(owner int, stateDir string) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, hostDeathSignal)
+	for range sigs {
+		if os.Getppid() == owner {
+			continue // not the owner's death: RootlessKit passes it on
+		}
+		if b, err := os.ReadFile(filepath.Join(stateDir, StateChildPID)); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		_ = os.Remove(filepath.Join(stateDir, StateNetNS))
+		os.Exit(128 + int(hostDeathSignal))
+	}
 }

@@ -17,5 +17,11 @@ func TestMain(m *testing.M) {
 	if raw := os.Getenv(envHost); raw != "" {
 		os.Exit(hostProcess(raw)) // a host program that other tests start and kill
 	}
+	if os.Getenv(envFaultsReaper) == "1" {
+		os.Exit(faultsReaper()) // a fault-suite worker's reaper (faults_test.go)
+	}
+	if raw := os.Getenv(envFaultHost); raw != "" {
+		os.Exit(faultHost(raw)) // the fault suite's host program
+	}
 	testbed.Main(m)
 }

@@ -116,7 +116,10 @@ func runAs(u User) (code int, err error) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	exited := make(chan struct{})
+	defer os.Remove(fixtureBase(u)) // the empty mount point; the mounts died with the namespace
+	defer close(exited)
+	if err := startPrivate(cmd, u, exited); err != nil { // in a mount namespace of its own: fixtures.go
 		return 0, fmt.Errorf("start tests as %s: %w", u.Name, err)
 	}
 	go func() {

@@ -20,7 +20,8 @@ type Proc struct {
 }
 
 // ProcessesOf lists the processes whose real uid is uid, except this process. Zombies count: a
-// zombie is a child nobody reaped.
+// zombie is a child nobody reaped. The uid comes from /proc/PID/status, not from the owner of
+// /proc/PID, which is root for a process that made itself non-dumpable (pasta does).
 func ProcessesOf(uid int) []Proc {
 	entries, _ := os.ReadDir("/proc")
 	self := os.Getpid()
@@ -28,10 +29,6 @@ func ProcessesOf(uid int) []Proc {
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == self {
-			continue
-		}
-		var st syscall.Stat_t
-		if syscall.Stat(filepath.Join("/proc", e.Name()), &st) != nil || int(st.Uid) != uid {
 			continue
 		}
 		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))

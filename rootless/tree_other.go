@@ -1,0 +1,7 @@
+//go:build !linux
+
+package rootless
+
+import "strconv"
+
+func signalName(sig int) string { return "signal " + strconv.Itoa(sig) }
