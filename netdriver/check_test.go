@@ -98,6 +98,11 @@ func TestPastaCheck(t *testing.T) {
 			want: []netdriver.ID{netdriver.IDPastaTooOld}, blocking: true, detail: "pasta 2023_03_09.7c7625d (from dpkg: passt 0.0~git20230309.7c7625d-1) is older than 2023_06_25"},
 		{name: "dpkg list does not own the program", host: debianDpkg.with("/usr/local/bin/pasta").out("/usr/local/bin/pasta --version", "fixture:pasta-debian-unknown.version"),
 			want: []netdriver.ID{netdriver.IDPastaVersionUnknown}},
+		{name: "debian 13: nothing printed to a pipe, dpkg says 2025_05_03", host: ordinary().with("/usr/bin/pasta").out("/usr/bin/pasta --version", "").
+			file("/var/lib/dpkg/status", "Package: passt\nStatus: install ok installed\nVersion: 0.0~git20250503.587980c-2+deb13u1\n").
+			file("/var/lib/dpkg/info/passt.list", "/usr/bin/pasta\n")},
+		{name: "nothing printed, no dpkg", host: ordinary().with("/usr/bin/pasta").out("/usr/bin/pasta --version", ""),
+			want: []netdriver.ID{netdriver.IDPastaVersionUnknown}},
 		{name: "missing", host: ordinary(), want: []netdriver.ID{netdriver.IDBinaryMissing}, blocking: true},
 		{name: "not pasta", host: ordinary().with("/usr/bin/pasta").out("/usr/bin/pasta --version", "hello"),
 			want: []netdriver.ID{netdriver.IDBinaryFailed}, blocking: true},

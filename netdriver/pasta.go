@@ -1,6 +1,7 @@
 package netdriver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -82,7 +83,8 @@ type PastaInfo struct {
 // on h and reads its version. If pasta prints no release (Debian's
 // "unknown version"), the version recorded by dpkg for the package that
 // owns the program is used, and Source says so; otherwise the version stays
-// unknown.
+// unknown. The same goes for no output at all: Debian 13's pasta (passt
+// 0.0~git20250503) prints its version only when stdout is a terminal.
 func ProbePasta(ctx context.Context, h *Host, binary string) (PastaInfo, error) {
 	p, err := lookProgram(h, NamePasta, orDefault(binary, "pasta"), fixPasta)
 	if err != nil {
@@ -92,9 +94,11 @@ func ProbePasta(ctx context.Context, h *Host, binary string) (PastaInfo, error) 
 	if err != nil {
 		return PastaInfo{Path: p}, err
 	}
-	v, err := ParsePastaVersion(out)
-	if err != nil {
-		return PastaInfo{Path: p}, &Error{ID: IDBinaryFailed, Driver: NamePasta, Detail: fmt.Sprintf("%q", p+" --version"), Err: err, Fix: fixPasta}
+	var v PastaVersion // Debian 13's pasta prints --version only to a terminal: nothing is unknown
+	if len(bytes.TrimSpace(out)) > 0 {
+		if v, err = ParsePastaVersion(out); err != nil {
+			return PastaInfo{Path: p}, &Error{ID: IDBinaryFailed, Driver: NamePasta, Detail: fmt.Sprintf("%q", p+" --version"), Err: err, Fix: fixPasta}
+		}
 	}
 	info := PastaInfo{Path: p, Version: v, Source: fmt.Sprintf("%q", p+" --version")}
 	if !v.Known() {
