@@ -45,6 +45,7 @@ type plan struct {
 	extraArgs   []string // dockerd arguments the driver choice needs
 	publish     []string // WithPublish specs in RootlessKit's --publish syntax
 	selinux     bool
+	pidns       bool // a PID namespace for the daemon's tree; not with the systemd cgroup driver
 
 	warnings    []*PrereqError
 	heldLocks   []*os.File
@@ -127,6 +128,9 @@ func resolve(ctx context.Context, c *config) (*plan, error) {
 		add(checkChoices(p))
 	}
 	p.selinux = seLinuxEnabled()
+	if p.pidns = !systemdCgroupDriver(p.c.dockerdArgs, p.layout.DaemonConfig); !p.pidns {
+		p.reasons = append(p.reasons, "no PID namespace: dockerd uses the systemd cgroup driver, whose scopes systemd must find by the PIDs runc sees")
+	}
 	if err := errors.Join(blocking...); err != nil {
 		return p, err
 	}
@@ -491,7 +495,7 @@ func (p *plan) engineConfig(sink *logSink) (*engine.Config, engine.StartOptions,
 	}
 	cfg := &engine.Config{
 		StateDir: p.layout.RKDir, Net: netEnc, Port: portEnc, NetName: p.net.Name(),
-		DetachNetNS: p.detach, PIDNS: true,
+		DetachNetNS: p.detach, PIDNS: p.pidns,
 		CopyUp: []string{"/etc", "/run"}, Propagation: "rslave", SubidSource: p.c.subidSource,
 		Debug:  p.log.Enabled(context.Background(), slog.LevelDebug),
 		Target: engine.Target{Argv: p.dockerdArgs(), Env: p.targetEnv(), Prepare: true, SELinux: p.selinux},
@@ -513,7 +517,10 @@ func (p *plan) engineConfig(sink *logSink) (*engine.Config, engine.StartOptions,
 // externalFlags are the rootlesskit flags for cfg, for the installed version.
 func (p *plan) externalFlags(cfg *engine.Config) ([]string, error) {
 	v := p.rk.version
-	flags := []string{"--state-dir=" + cfg.StateDir, "--pidns", "--reaper=true", "--propagation=" + cfg.Propagation}
+	flags := []string{"--state-dir=" + cfg.StateDir, "--propagation=" + cfg.Propagation}
+	if cfg.PIDNS {
+		flags = append(flags, "--pidns", "--reaper=true")
+	}
 	for _, d := range cfg.CopyUp {
 		flags = append(flags, "--copy-up="+d)
 	}
