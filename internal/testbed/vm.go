@@ -208,11 +208,12 @@ type GuestRun struct {
 	Files   map[string]string // more files for the share: name on the share -> host path
 	Phases  []GuestPhase
 	Env     []string      // KEY=VALUE for every phase; values must not contain white space
-	Timeout time.Duration // for the whole boot; qemu is killed when it passes. Default 20m.
-	SMP     int           // vCPUs; default 2
-	MemMiB  int           // default 3072
-	// Parallel is the -test.parallel of every phase. Default 1.
-	Parallel int
+	Timeout time.Duration // for the whole boot; qemu is killed when it passes. Default 40m.
+	// PhaseTimeout is each phase's -test.timeout: a hung phase panics with its goroutines'
+	// stacks in its output, before the boot's time box kills everything. Default 30m.
+	PhaseTimeout time.Duration
+	SMP          int // vCPUs; default 2
+	MemMiB       int // default 3072
 	// WorkDir holds the share, the console log and qemu's snapshot overlay. Default: a new
 	// directory under /var/tmp, removed afterwards; a WorkDir given here is kept, to look into.
 	WorkDir string
@@ -279,7 +280,7 @@ func phasesFile(run GuestRun) (string, error) {
 		words := []string{kind, "env"}
 		words = append(words, run.Env...)
 		words = append(words, guestBin+"/"+filepath.Base(run.Binary), "-test.v=test2json", "-test.count=1",
-			"-test.timeout=15m", "-test.parallel="+strconv.Itoa(run.Parallel), "-test.run="+pattern)
+			"-test.timeout="+run.PhaseTimeout.String(), "-test.run="+pattern)
 		b.WriteString(strings.Join(words, " ") + "\n")
 	}
 	return b.String(), nil
@@ -326,7 +327,10 @@ func (r *GuestResult) ConsoleTail(n int) string { return lastLines(r.Console, n)
 // failed; test failures are in the result.
 func (vm *VM) Run(ctx context.Context, run GuestRun) (*GuestResult, error) {
 	if run.Timeout == 0 {
-		run.Timeout = 20 * time.Minute
+		run.Timeout = 40 * time.Minute
+	}
+	if run.PhaseTimeout == 0 {
+		run.PhaseTimeout = min(30*time.Minute, run.Timeout)
 	}
 	if run.SMP == 0 {
 		run.SMP = 2
@@ -334,7 +338,6 @@ func (vm *VM) Run(ctx context.Context, run GuestRun) (*GuestResult, error) {
 	if run.MemMiB == 0 {
 		run.MemMiB = 3072
 	}
-	run.Parallel = max(run.Parallel, 1)
 	phases, err := phasesFile(run)
 	if err != nil {
 		return nil, err
