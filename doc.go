@@ -11,20 +11,22 @@
 // [github.com/rootlessd/rootlessd/rootless] is the front door. Launch composes the leaf packages,
 // which never import it:
 //
-//	rootless.Launch(ctx, opts...)
+//	rootless.Launch(ctx, opts...) = rootless.Resolve(ctx, opts...) → *Plan → Plan.Launch(ctx)
 //	  ├─ idmap        who the user is and which subordinate ids newuidmap/newgidmap will map
 //	  ├─ cgroupdeleg  which cgroup controllers the daemon may use (cgroup v2 delegation)
 //	  ├─ netdriver    the network namespace's link to the host (slirp4netns, pasta, gvisor-tap-vsock, ...)
 //	  ├─ portdriver   how published ports reach the namespace (builtin, slirp4netns, implicit, ...)
+//	  ├─ diag         the one finding type all of them report: ID, severity, detail, evidence, fix
 //	  └─ engine       RootlessKit, embedded as a library (default) or an installed rootlesskit binary
 //	        └─ dockerd, containerd, runc: inside the namespaces, owned by one process tree
 //
-// With the embedded engine the host program's own executable is re-run as a helper process that
-// runs RootlessKit's parent; the host must call rootless.Init at the top of main so that the
-// helper, RootlessKit's child and the namespace setup step can take over in those processes.
-// RootlessKit's parent never runs inside the host process: it takes over signals, stdio and the
-// global logger.
+// Data flows one way: options → a plan (a value to print and test) → the engine → processes.
+// The host program's own executable is re-run inside the namespaces (as RootlessKit's parent,
+// child and the namespace setup step with the embedded engine; for the setup step with an
+// installed rootlesskit), so it must call rootless.Init at the top of main. RootlessKit's
+// parent never runs inside the host process: it takes over signals, stdio and the global
+// logger.
 //
-// Check runs the same host inspection as Launch without starting anything and returns every
-// missing prerequisite at once, each with its remedy.
+// Check runs the same decisions as Launch without starting anything and reports every finding
+// at once, each with its evidence and fix.
 package rootlessd

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // Report is what [Detect] found about one user on one host. Cgroup paths
@@ -74,27 +76,28 @@ type Report struct {
 	// cgroup.procs, so it could create sub-cgroups and move processes.
 	OwnCgroupWritable bool
 
-	// Findings lists what needs attention, errors first.
-	Findings []Finding
+	// Findings lists what needs attention, errors first; each has an ID
+	// from [IDs].
+	Findings []*diag.Finding
 }
 
-// Err returns the findings of severity Error joined with errors.Join, or
-// nil if there are none. Each joined error is a *Finding.
+// Err returns the findings of severity diag.Error joined with errors.Join,
+// or nil if there are none. Each joined error is a *diag.Finding.
 func (r *Report) Err() error {
 	var errs []error
-	for i := range r.Findings {
-		if r.Findings[i].Severity == Error {
-			errs = append(errs, &r.Findings[i])
+	for _, f := range r.Findings {
+		if f.Severity == diag.Error {
+			errs = append(errs, f)
 		}
 	}
 	return errors.Join(errs...)
 }
 
 // Finding returns the first finding with the given id, or nil.
-func (r *Report) Finding(id ID) *Finding {
-	for i := range r.Findings {
-		if r.Findings[i].ID == id {
-			return &r.Findings[i]
+func (r *Report) Finding(id diag.ID) *diag.Finding {
+	for _, f := range r.Findings {
+		if f.ID == id {
+			return f
 		}
 	}
 	return nil
@@ -130,7 +133,7 @@ func Detect(ctx context.Context, sys *Sys, uid int, wanted ...string) (*Report, 
 		}
 		step()
 	}
-	slices.SortStableFunc(d.r.Findings, func(a, b Finding) int { return cmp.Compare(b.Severity, a.Severity) })
+	slices.SortStableFunc(d.r.Findings, func(a, b *diag.Finding) int { return cmp.Compare(b.Severity, a.Severity) })
 	return d.r, nil
 }
 
@@ -157,7 +160,7 @@ type dropIn struct {
 	assigns []Assignment // none if unreadable or unparsable; it still shadows same-named drop-ins
 }
 
-func (d *detector) add(f Finding) { d.r.Findings = append(d.r.Findings, f) }
+func (d *detector) add(f diag.Finding) { d.r.Findings = append(d.r.Findings, &f) }
 
 // readFile reads name, turning errors other than "does not exist" into an
 // Unreadable finding.
@@ -165,7 +168,7 @@ func (d *detector) readFile(name string) ([]byte, bool) {
 	b, err := fs.ReadFile(d.sys.FS, name)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			d.add(Finding{ID: Unreadable, Severity: Warning, Err: err,
+			d.add(diag.Finding{ID: IDUnreadable, Severity: diag.Warning, Err: err, Evidence: "/" + name,
 				Detail: fmt.Sprintf("cannot read /%s: %v; the report may be incomplete", name, unwrapPath(err)),
 				Fix:    "run the check as the user who will run dockerd, on the host itself (not in a container with masked /proc or /sys)"})
 		}
@@ -213,7 +216,7 @@ var libsystemdGlobs = []string{
 func (d *detector) systemd() {
 	d.r.Systemd = d.sys.isDir("run/systemd/system")
 	for _, g := range libsystemdGlobs {
-		ms, _ := fs.Glob(d.sys.FS, g)
+		ms := d.globLib(g)
 		for _, m := range ms {
 			v := strings.TrimSuffix(strings.TrimPrefix(path.Base(m), "libsystemd-shared-"), ".so")
 			if n, err := ParseSystemdVersion(v); err == nil && n > d.r.SystemdVersion {
@@ -221,6 +224,31 @@ func (d *detector) systemd() {
 			}
 		}
 	}
+}
+
+// globLib is fs.Glob for the patterns of libsystemdGlobs, except that the "*" of a multiarch
+// directory (lib/*/systemd) only tries the directories named like a multiarch tuple
+// (x86_64-linux-gnu): /usr/lib/x86_64-linux-gnu alone has a thousand entries, and reading
+// every directory of /usr/lib for a "systemd" entry made this the slowest part of Detect.
+func (d *detector) globLib(g string) []string {
+	dir, rest, ok := strings.Cut(g, "/*/")
+	if !ok {
+		ms, _ := fs.Glob(d.sys.FS, g)
+		return ms
+	}
+	entries, err := fs.ReadDir(d.sys.FS, dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if !strings.Contains(e.Name(), "-linux") {
+			continue
+		}
+		ms, _ := fs.Glob(d.sys.FS, dir+"/"+e.Name()+"/"+rest)
+		out = append(out, ms...)
+	}
+	return out
 }
 
 // unitDirs are systemd's system unit search path, highest priority first.
@@ -277,7 +305,7 @@ find:
 	d.r.Delegate = delegateOf(d.r.Assignments)
 	for _, a := range d.r.Assignments {
 		if inv := ParseDelegate(a.Value).Invalid; len(inv) > 0 {
-			d.add(Finding{ID: InvalidDelegate, Severity: Info,
+			d.add(diag.Finding{ID: IDInvalidDelegate, Severity: diag.Info, Evidence: a.String(),
 				Detail: fmt.Sprintf("%s:%d: systemd ignores %s in Delegate= (\"Invalid controller name\"; hugetlb cannot be delegated, systemd#16325)", a.File, a.Line, quoteList(inv)),
 				Fix:    fmt.Sprintf("remove %s from line %d of %s", strings.Join(inv, " "), a.Line, a.File)})
 		}
@@ -311,7 +339,7 @@ func (d *detector) parseUnit(name string) ([]Assignment, bool) {
 	}
 	as, err := ParseUnit("/"+name, strings.NewReader(string(b)))
 	if err != nil {
-		d.add(Finding{ID: Unparsable, Severity: Warning, Err: err,
+		d.add(diag.Finding{ID: IDUnparsable, Severity: diag.Warning, Err: err, Evidence: "/" + name,
 			Detail: fmt.Sprintf("cannot parse /%s (%v); it was skipped, so its Delegate= lines, if any, are missing from this report", name, errors.Unwrap(err)),
 			Fix:    "check the file with: systemd-analyze verify /" + name})
 		return nil, false
@@ -354,7 +382,7 @@ func (d *detector) cgroups() {
 		var err error
 		own, err = ParseProcCgroup(strings.NewReader(string(b)))
 		if err != nil {
-			d.add(Finding{ID: Unparsable, Severity: Info, Err: err,
+			d.add(diag.Finding{ID: IDUnparsable, Severity: diag.Info, Err: err, Evidence: "/proc/self/cgroup",
 				Detail: "/proc/self/cgroup has malformed lines, which were skipped: " +
 					strings.ReplaceAll(strings.ReplaceAll(err.Error(), "cgroupdeleg: /proc/self/cgroup:", "line "), "\n", "; "),
 				Fix: "# /proc/self/cgroup comes from the kernel: check that /proc is the host's procfs, not an emulation (gVisor, a container's fake /proc)"})

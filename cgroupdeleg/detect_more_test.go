@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 
 	"github.com/rootlessd/rootlessd/cgroupdeleg"
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 const svc = "sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service"
@@ -101,8 +102,8 @@ func TestDetectModeInputs(t *testing.T) {
 				t.Errorf("Detect Mode = %v, DetectMode = %v", r.Mode, m)
 			}
 			if m == cgroupdeleg.Unavailable {
-				f := r.Finding(cgroupdeleg.CgroupUnavailable)
-				if f == nil || f.Severity != cgroupdeleg.Warning || tt.errIs != nil && !errors.Is(f, tt.errIs) {
+				f := r.Finding(cgroupdeleg.IDCgroupUnavailable)
+				if f == nil || f.Severity != diag.Warning || tt.errIs != nil && !errors.Is(f, tt.errIs) {
 					t.Errorf("finding %+v, want a cgroup-unavailable warning wrapping %v", f, tt.errIs)
 				}
 			}
@@ -179,7 +180,7 @@ func TestDetectDelegatePending(t *testing.T) {
 	files, manifest := v2Host()
 	files["etc/systemd/system/user@.service.d/delegate.conf"] = "[Service]\nDelegate=cpu io memory pids\n"
 	r := detect(t, mapSys(t, files, manifest), 1000, "cpu", "io", "memory")
-	if got := ids(r); !slices.Equal(got, []cgroupdeleg.ID{cgroupdeleg.DelegatePending}) {
+	if got := ids(r); !slices.Equal(got, []diag.ID{cgroupdeleg.IDDelegatePending}) {
 		t.Fatalf("findings %q, want only delegate-pending:\n%s", got, r)
 	}
 	f := r.Findings[0]
@@ -196,7 +197,7 @@ func TestDetectOptionalDelegateFileNotOwned(t *testing.T) {
 	if !slices.Equal(r.Delegated, []string{"memory", "pids"}) {
 		t.Errorf("Delegated = %q; a root-owned memory.reclaim must not undo delegation", r.Delegated)
 	}
-	if f := r.Finding(cgroupdeleg.NotOwned); f == nil || f.Severity != cgroupdeleg.Info || !strings.Contains(f.Detail, "memory.reclaim") {
+	if f := r.Finding(cgroupdeleg.IDNotOwned); f == nil || f.Severity != diag.Info || !strings.Contains(f.Detail, "memory.reclaim") {
 		t.Errorf("want an info not-owned finding naming memory.reclaim, got %+v", f)
 	}
 }
@@ -210,7 +211,7 @@ func TestDetectCgroupProcsNotOwned(t *testing.T) {
 	if len(r.Delegated) != 0 || !slices.Equal(r.NotOwned, []string{"/" + svc + "/cgroup.procs"}) {
 		t.Errorf("Delegated %q, NotOwned %q", r.Delegated, r.NotOwned)
 	}
-	if f := r.Finding(cgroupdeleg.NotOwned); f == nil || f.Severity != cgroupdeleg.Warning {
+	if f := r.Finding(cgroupdeleg.IDNotOwned); f == nil || f.Severity != diag.Warning {
 		t.Errorf("want a not-owned warning, got %+v", f)
 	}
 }
@@ -230,12 +231,12 @@ func TestDetectWanted(t *testing.T) {
 	files, manifest := v2Host()
 	sys := mapSys(t, files, manifest)
 	r := detect(t, sys, 1000, "pids", "memory", "memory")
-	if !slices.Equal(r.Wanted, []string{"memory", "pids"}) || len(r.Missing) != 0 || r.Finding(cgroupdeleg.NotDelegated) != nil {
+	if !slices.Equal(r.Wanted, []string{"memory", "pids"}) || len(r.Missing) != 0 || r.Finding(cgroupdeleg.IDNotDelegated) != nil {
 		t.Errorf("Wanted %q Missing %q findings %q", r.Wanted, r.Missing, ids(r))
 	}
 
 	r = detect(t, sys, 1000, "memory", "hugetlb", "io")
-	f := r.Finding(cgroupdeleg.NotDelegated)
+	f := r.Finding(cgroupdeleg.IDNotDelegated)
 	if f == nil || !strings.Contains(f.Detail, "systemd cannot delegate hugetlb") ||
 		!strings.Contains(f.Fix, "Delegate=io memory pids") || strings.Contains(f.Fix, "Delegate=hugetlb") {
 		t.Errorf("hugetlb wanted: %+v", f)
@@ -243,7 +244,7 @@ func TestDetectWanted(t *testing.T) {
 
 	files["sys/fs/cgroup/cgroup.controllers"] = "cpuset cpu memory pids\n"
 	r = detect(t, mapSys(t, files, manifest), 1000, "io")
-	f = r.Finding(cgroupdeleg.NotDelegated)
+	f = r.Finding(cgroupdeleg.IDNotDelegated)
 	if f == nil || !strings.Contains(f.Detail, "the kernel offers no io") || strings.Contains(f.Fix, "delegate.conf") {
 		t.Errorf("io not in the kernel: %+v", f)
 	}
@@ -254,7 +255,7 @@ func TestDetectShadowedDropIn(t *testing.T) {
 	files, manifest := v2Host()
 	files["etc/systemd/system.control/user@.service.d/delegate.conf"] = "[Service]\nDelegate=no\n"
 	r := detect(t, mapSys(t, files, manifest), 1000)
-	f := r.Finding(cgroupdeleg.NotDelegated)
+	f := r.Finding(cgroupdeleg.IDNotDelegated)
 	if f == nil || !strings.Contains(f.Fix, "remove /etc/systemd/system.control/user@.service.d/delegate.conf") {
 		t.Errorf("want the fix to name the shadowing drop-in, got %+v", f)
 	}
@@ -312,8 +313,8 @@ func TestDetectUnparsableDropIn(t *testing.T) {
 	files, manifest := v2Host()
 	files["etc/systemd/system/user@.service.d/broken.conf"] = "[Service]\nDelegate\n"
 	r := detect(t, mapSys(t, files, manifest), 1000)
-	f := r.Finding(cgroupdeleg.Unparsable)
-	if f == nil || f.Severity != cgroupdeleg.Warning || !strings.Contains(f.Detail, "/etc/systemd/system/user@.service.d/broken.conf") || f.Err == nil {
+	f := r.Finding(cgroupdeleg.IDUnparsable)
+	if f == nil || f.Severity != diag.Warning || !strings.Contains(f.Detail, "/etc/systemd/system/user@.service.d/broken.conf") || f.Err == nil {
 		t.Errorf("want an unparsable warning naming broken.conf, got %+v", f)
 	}
 }
@@ -343,11 +344,11 @@ func TestDetectBus(t *testing.T) {
 			if tt.bus != "" && r.UserBus != tt.bus {
 				t.Errorf("UserBus = %q, want %q", r.UserBus, tt.bus)
 			}
-			f := r.Finding(cgroupdeleg.NoUserBus)
+			f := r.Finding(cgroupdeleg.IDNoUserBus)
 			switch {
 			case tt.fixHas == "" && f != nil:
 				t.Errorf("unexpected finding %v", f)
-			case tt.fixHas != "" && (f == nil || !strings.Contains(f.Remedy(), tt.fixHas) || f.Severity != cgroupdeleg.Error):
+			case tt.fixHas != "" && (f == nil || !strings.Contains(f.Remedy(), tt.fixHas) || f.Severity != diag.Error):
 				t.Errorf("want a no-user-bus error with fix containing %q, got %+v", tt.fixHas, f)
 			}
 		})
@@ -391,7 +392,7 @@ func TestDetectUnreadable(t *testing.T) {
 	sys := fixture(t, "delegated")
 	sys.FS = permFS{FS: sys.FS, deny: "sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/cgroup.controllers"}
 	r := detect(t, sys, 1000)
-	f := r.Finding(cgroupdeleg.Unreadable)
+	f := r.Finding(cgroupdeleg.IDUnreadable)
 	if f == nil || !errors.Is(f, fs.ErrPermission) || !strings.Contains(f.Detail, "cgroup.controllers") {
 		t.Errorf("want an unreadable finding wrapping EACCES, got %+v", f)
 	}
@@ -412,25 +413,19 @@ func TestFindingAsError(t *testing.T) {
 	if !errors.As(err, &rem) || !strings.Contains(rem.Remedy(), "dbus-user-session") {
 		t.Errorf("errors.As(Remedy) = %v", rem)
 	}
-	f, ok := errors.AsType[*cgroupdeleg.Finding](err)
-	if !ok || f.ID != cgroupdeleg.NoUserBus {
+	f, ok := errors.AsType[*diag.Finding](err)
+	if !ok || f.ID != cgroupdeleg.IDNoUserBus {
 		t.Fatalf("AsType = %v, %v", f, ok)
 	}
 	msg := f.Error()
-	if !strings.HasPrefix(msg, "cgroupdeleg: no-user-bus: no user D-Bus socket at /run/user/1000/bus") || !strings.Contains(msg, "; fix:\nsudo apt-get") {
+	if !strings.HasPrefix(msg, "cgroupdeleg.no-user-bus: no user D-Bus socket at /run/user/1000/bus") || !strings.Contains(msg, "; fix:\nsudo apt-get") {
 		t.Errorf("Error() = %q", msg)
 	}
-	one := &cgroupdeleg.Finding{ID: cgroupdeleg.NoLinger, Detail: "d", Fix: "sudo loginctl enable-linger a", Err: fs.ErrNotExist}
-	if got := one.Error(); got != "cgroupdeleg: no-linger: d (fix: sudo loginctl enable-linger a)" {
-		t.Errorf("Error() = %q", got)
+	if !errors.Is(err, cgroupdeleg.IDNoUserBus) || errors.Is(err, cgroupdeleg.IDNoLinger) {
+		t.Errorf("errors.Is does not tell the findings in Err() by ID: %v", err)
 	}
-	if !errors.Is(one, fs.ErrNotExist) {
-		t.Error("Unwrap lost the cause")
-	}
-	for _, f := range r.Findings {
-		if f.Fix == "" || f.Detail == "" || f.ID == "" {
-			t.Errorf("finding without detail or fix: %+v", f)
-		}
+	if f.Evidence != "/run/user/1000/bus: no such socket ($XDG_RUNTIME_DIR/bus)" {
+		t.Errorf("Evidence = %q", f.Evidence)
 	}
 }
 

@@ -18,7 +18,7 @@
 //	}
 //	fmt.Println(r.Mode, r.Delegated, r.Missing) // unified [memory pids] [cpu cpuset io]
 //	for _, f := range r.Findings {
-//		fmt.Printf("%s %s: %s\n%s\n", f.Severity, f.ID, f.Detail, f.Remedy())
+//		fmt.Printf("%s %s: %s\n%s\n%s\n", f.Severity, f.ID, f.Detail, f.Evidence, f.Fix)
 //	}
 //
 // Pass the controllers you need after the uid; the default is
@@ -50,10 +50,15 @@
 //
 // # Findings
 //
-// Each [Finding] has a stable [ID], a [Severity], a Detail naming the file
-// (path or path:line) that shows the problem, and a Fix: a shell snippet
-// or file content. Error means containers will fail to start; Warning
-// means limits will be refused or ignored; Info is context. The IDs:
+// Each finding is a [*diag.Finding], the shape every rootlessd package
+// shares: a stable ID of the form cgroupdeleg.NAME (the IDxxx constants,
+// all listed by [IDs]), a severity, a Detail, the Evidence that shows the
+// problem (a cgroup.controllers path and its content, the unit file:line
+// with Delegate=, the path that is missing, the bus address, the
+// filesystem types) and a Fix: a shell snippet or file content.
+// diag.Error means containers will fail to start; diag.Warning means
+// limits will be refused or ignored; diag.Info is context. The IDs, with
+// the gist of their fix:
 //
 //	cgroup-v1, cgroup-hybrid, cgroup-unavailable  limits ignored; boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)
 //	no-systemd                                     warning: dockerd runs without cgroups; limit per process (cpulimit, ulimit)
@@ -65,10 +70,12 @@
 //	nested-systemd                                 WSL 2.9: dockerd cannot find user.slice (moby/moby#53531)
 //	invalid-delegate, unparsable, unreadable       fix or check the named file
 //
-// A *Finding is an error: [Report.Err] joins the Error findings, and
-// every finding has Remedy() and Unwrap(), so callers that do not import
-// this package can still find the fix:
+// A *diag.Finding is an error: [Report.Err] joins the diag.Error
+// findings, errors.Is matches them by ID, and every finding has Remedy()
+// and Unwrap(), so callers that do not import this package can still
+// find the fix:
 //
+//	if errors.Is(r.Err(), cgroupdeleg.IDNoUserManager) { ... }
 //	var rem interface{ Remedy() string }
 //	if errors.As(err, &rem) {
 //		fmt.Fprintln(os.Stderr, "fix:", rem.Remedy())

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rootlessd/rootlessd/cgroupdeleg"
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // Detect on the machine the program runs on, for the current user.
@@ -19,7 +20,7 @@ func ExampleHost() {
 	}
 	fmt.Println("delegated:", r.Delegated)
 	for _, f := range r.Findings {
-		fmt.Printf("%s: %s\nfix:\n%s\n", f.Severity, f.Detail, f.Fix)
+		fmt.Printf("%s %s: %s\nevidence: %s\nfix:\n%s\n", f.Severity, f.ID, f.Detail, f.Evidence, f.Fix)
 	}
 }
 
@@ -38,14 +39,16 @@ func ExampleDetect() {
 	fmt.Println("cgroup:", r.Cgroup)
 	fmt.Println("delegated:", r.Delegated)
 	fmt.Println("missing:", r.Missing)
-	f := r.Finding(cgroupdeleg.NotDelegated)
-	fmt.Printf("%s %s:\n%s\n", f.Severity, f.ID, f.Remedy())
+	f := r.Finding(cgroupdeleg.IDNotDelegated)
+	fmt.Printf("%s %s\nevidence: %s\nfix:\n%s\n", f.Severity, f.ID, f.Evidence, f.Fix)
 	// Output:
 	// mode: unified
 	// cgroup: /user.slice/user-1000.slice/user@1000.service
 	// delegated: [memory pids]
 	// missing: [cpu cpuset io]
-	// warning not-delegated:
+	// warning cgroupdeleg.not-delegated
+	// evidence: /sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/cgroup.controllers: memory pids; /lib/systemd/system/user@.service:24: Delegate=pids memory
+	// fix:
 	// sudo mkdir -p /etc/systemd/system/user@.service.d
 	// sudo tee /etc/systemd/system/user@.service.d/delegate.conf >/dev/null <<'EOF'
 	// [Service]
@@ -82,15 +85,19 @@ func ExampleReport_Err() {
 		log.Fatal(err)
 	}
 	err = r.Err()
-	if f, ok := errors.AsType[*cgroupdeleg.Finding](err); ok {
-		fmt.Println(f.Severity, f.ID)
+	if f, ok := errors.AsType[*diag.Finding](err); ok {
+		fmt.Println(f.Severity, f.ID, "at", f.Evidence)
+	}
+	if errors.Is(err, cgroupdeleg.IDNoUserManager) {
+		fmt.Println("no user manager")
 	}
 	var rem interface{ Remedy() string } // what a package without this import checks for
 	if errors.As(err, &rem) {
 		fmt.Println(rem.Remedy())
 	}
 	// Output:
-	// error no-user-manager
+	// error cgroupdeleg.no-user-manager at /sys/fs/cgroup/user.slice/user-1001.slice/user@1001.service, /run/user/1001/systemd/private: no such file or directory
+	// no user manager
 	// sudo loginctl enable-linger bob
 	// # or log in through a real session instead of su/sudo: ssh bob@localhost, or machinectl shell bob@
 }

@@ -168,10 +168,8 @@ func FuzzDetect(f *testing.F) {
 				t.Fatalf("delegated %q not available %q", c, r.Available)
 			}
 		}
+		checkFindings(t, r) // a listed ID, a valid severity, detail, evidence and fix
 		for i, fd := range r.Findings {
-			if fd.ID == "" || fd.Detail == "" || fd.Fix == "" {
-				t.Fatalf("incomplete finding %+v", fd)
-			}
 			if i > 0 && fd.Severity > r.Findings[i-1].Severity {
 				t.Fatalf("findings not sorted by severity: %q", ids(r))
 			}

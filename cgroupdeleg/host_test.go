@@ -22,10 +22,6 @@ func TestDetectRealHost(t *testing.T) {
 	if m, _ := cgroupdeleg.DetectMode(cgroupdeleg.Host()); m != want {
 		t.Errorf("DetectMode = %v, statfs says %v", m, want)
 	}
-	for _, f := range r.Findings {
-		if f.ID == "" || f.Detail == "" || f.Fix == "" {
-			t.Errorf("incomplete finding: %+v", f)
-		}
-	}
+	checkFindings(t, r)
 	t.Logf("this host:\n%s", r)
 }

@@ -5,6 +5,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 const limitsIgnored = "rootless dockerd reports \"Cgroup Driver: none\" and ignores docker run --cpus, --memory and --pids-limit"
@@ -29,43 +31,47 @@ func (d *detector) findings() {
 		if d.modeErr != nil {
 			why = strings.TrimPrefix(d.modeErr.Error(), "cgroupdeleg: ")
 		}
-		d.add(Finding{ID: CgroupUnavailable, Severity: Warning, Err: d.modeErr,
+		d.add(diag.Finding{ID: IDCgroupUnavailable, Severity: diag.Warning, Err: d.modeErr, Evidence: d.fsTypes(cgroupMount),
 			Detail: fmt.Sprintf("no cgroup filesystem at /sys/fs/cgroup (%s): %s", why, limitsIgnored),
 			Fix: "sudo mount -t cgroup2 none /sys/fs/cgroup   # systemd mounts it at boot; a container needs the host's /sys/fs/cgroup\n" +
 				perProcessLimits})
 	case Legacy:
-		d.add(Finding{ID: CgroupV1, Severity: Warning,
+		d.add(diag.Finding{ID: IDCgroupV1, Severity: diag.Warning, Evidence: d.fsTypes(cgroupMount, unifiedMount),
 			Detail: "/sys/fs/cgroup holds cgroup v1 hierarchies only (a tmpfs; no cgroup2 at /sys/fs/cgroup/unified): " + limitsIgnored,
 			Fix:    d.cgroupV2Fix()})
 	case Hybrid:
-		d.add(Finding{ID: CgroupHybrid, Severity: Warning,
+		d.add(diag.Finding{ID: IDCgroupHybrid, Severity: diag.Warning,
+			Evidence: d.fsTypes(cgroupMount, unifiedMount) + "; " + d.controllersEvidence(unifiedMount, d.kernel),
 			Detail: fmt.Sprintf("/sys/fs/cgroup is hybrid: the controllers are on cgroup v1 hierarchies and the cgroup2 mount at /sys/fs/cgroup/unified has %s, so %s",
 				yesNo(len(d.kernel) > 0, "only "+strings.Join(d.kernel, " "), "none"), limitsIgnored),
 			Fix: d.cgroupV2Fix()})
 	}
 	if !r.Systemd {
-		d.add(Finding{ID: NoSystemd, Severity: Warning,
+		d.add(diag.Finding{ID: IDNoSystemd, Severity: diag.Warning, Evidence: "/run/systemd/system: no such directory",
 			Detail: "systemd is not PID 1 (/run/systemd/system does not exist): rootless dockerd runs without cgroups (\"Cgroup Driver: none\"; docker info warns \"Running in rootless-mode without cgroups\") and ignores docker run --cpus, --memory and --pids-limit",
 			Fix:    "# boot the host with systemd as init and cgroup v2 to enforce limits\n" + perProcessLimits})
 		return
 	}
 	unified := r.Mode == Unified
-	sev := func(s Severity) Severity {
-		if unified {
-			return s
-		}
-		return s - 1
+	// sev is diag.Error on a unified host, where the missing part stops
+	// containers with limits, and diag.Warning elsewhere, where cgroups are
+	// not used anyway.
+	sev := diag.Warning
+	if unified {
+		sev = diag.Error
 	}
 	if !r.UserManager {
-		d.add(Finding{ID: NoUserManager, Severity: sev(Error),
-			Detail: fmt.Sprintf("no systemd user manager runs for %s (no %s, no /run/user/%d/systemd/private): su and sudo do not start one, and without lingering it stops at logout; rootless dockerd's systemd cgroup driver and its user service need it",
-				d.userRef, d.hostCgroupPath(path.Join(r.CgroupRoot, fmt.Sprintf("user.slice/user-%d.slice/user@%d.service", r.UID, r.UID))), r.UID),
+		svc := d.hostCgroupPath(path.Join(r.CgroupRoot, fmt.Sprintf("user.slice/user-%d.slice/user@%d.service", r.UID, r.UID)))
+		private := fmt.Sprintf("/run/user/%d/systemd/private", r.UID)
+		d.add(diag.Finding{ID: IDNoUserManager, Severity: sev, Evidence: svc + ", " + private + ": no such file or directory",
+			Detail: fmt.Sprintf("no systemd user manager runs for %s (no %s, no %s): su and sudo do not start one, and without lingering it stops at logout; rootless dockerd's systemd cgroup driver and its user service need it",
+				d.userRef, svc, private),
 			Fix: fmt.Sprintf("sudo loginctl enable-linger %s\n# or log in through a real session instead of su/sudo: ssh %s@localhost, or machinectl shell %s@", d.userRef, d.userRef, d.userRef)})
 	} else {
 		d.busFinding(sev)
 	}
 	if !r.Linger && r.User != "" {
-		d.add(Finding{ID: NoLinger, Severity: Info,
+		d.add(diag.Finding{ID: IDNoLinger, Severity: diag.Info, Evidence: "/var/lib/systemd/linger/" + r.User + ": no such file",
 			Detail: fmt.Sprintf("lingering is off for %s (/var/lib/systemd/linger/%s does not exist): the user manager, and rootless dockerd with it, stops when %s's last session ends", r.User, r.User, r.User),
 			Fix:    "sudo loginctl enable-linger " + r.User})
 	}
@@ -74,12 +80,12 @@ func (d *detector) findings() {
 	}
 	tooOld := r.SystemdVersion > 0 && r.SystemdVersion < 244
 	if tooOld && slices.Contains(r.Missing, "cpuset") {
-		d.add(Finding{ID: CpusetNeedsSystemd244, Severity: Warning,
+		d.add(diag.Finding{ID: IDCpusetNeedsSystemd244, Severity: diag.Warning, Evidence: d.versionAt,
 			Detail: fmt.Sprintf("cpuset is wanted, but systemd %d (%s) cannot delegate it: delegating cpuset needs systemd 244 or later", r.SystemdVersion, d.versionAt),
 			Fix:    "# upgrade systemd to 244 or later; until then docker run --cpuset-cpus stays unavailable"})
 	}
 	if r.CgroupRoot != "/" {
-		d.add(Finding{ID: NestedSystemd, Severity: Error,
+		d.add(diag.Finding{ID: IDNestedSystemd, Severity: diag.Error, Evidence: "/proc/1/cgroup: 0::" + d.pid1,
 			Detail: fmt.Sprintf("systemd's cgroup tree is at %s (/proc/1/cgroup: 0::%s), not at the cgroup root; rootless dockerd looks for /sys/fs/cgroup/user.slice/user-%d.slice, so docker run fails with \"open /sys/fs/cgroup/user.slice/user-%d.slice/cgroup.controllers: no such file or directory\" (moby/moby#53531; WSL 2.9, microsoft/WSL#41492)",
 				r.CgroupRoot, d.pid1, r.UID, r.UID),
 			Fix: "# no dockerd setting avoids this yet (moby/moby#53531): run rootful Docker, or a WSL release before 2.9, until dockerd resolves its cgroup from /proc/self/cgroup"})
@@ -100,7 +106,7 @@ func (d *detector) cgroupV2Fix() string {
 		"# rootless dockerd also needs systemd as init to use cgroups\n" + perProcessLimits
 }
 
-func (d *detector) busFinding(sev func(Severity) Severity) {
+func (d *detector) busFinding(sev diag.Severity) {
 	r := d.r
 	const symptom = "docker run fails with \"read unix @->/run/systemd/private: read: connection reset by peer\""
 	dbusFix := "sudo apt-get install -y dbus-user-session   # Fedora: sudo dnf install -y dbus-daemon\n" +
@@ -111,7 +117,7 @@ func (d *detector) busFinding(sev func(Severity) Severity) {
 		if r.UserBus == "" {
 			fix += "\n" + dbusFix
 		}
-		d.add(Finding{ID: NoUserBus, Severity: sev(Error),
+		d.add(diag.Finding{ID: IDNoUserBus, Severity: sev, Evidence: "XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS are unset",
 			Detail: "neither XDG_RUNTIME_DIR nor DBUS_SESSION_BUS_ADDRESS is set (typical of su and sudo), so rootless dockerd cannot reach the user's D-Bus and systemd manager; " + symptom,
 			Fix:    fix})
 		return
@@ -127,7 +133,11 @@ func (d *detector) busFinding(sev func(Severity) Severity) {
 			bus = p
 		}
 	}
-	d.add(Finding{ID: NoUserBus, Severity: sev(Error),
+	ev := where
+	if bus != "" {
+		ev = bus + ": no such socket (" + where + ")"
+	}
+	d.add(diag.Finding{ID: IDNoUserBus, Severity: sev, Evidence: ev,
 		Detail: fmt.Sprintf("no user D-Bus socket at %s (%s): the session bus of %s is not running, so the systemd cgroup driver cannot reach the user manager; %s", cmpOr(bus, "that address"), where, d.userRef, symptom),
 		Fix:    dbusFix})
 }
@@ -151,14 +161,14 @@ func (d *detector) delegationFindings(tooOld bool) {
 	r := d.r
 	dir := "/" + d.svcDir
 	if !d.ownsCg {
-		d.add(Finding{ID: NotOwned, Severity: Warning,
+		d.add(diag.Finding{ID: IDNotOwned, Severity: diag.Warning, Evidence: d.ownerEvidence(r.NotOwned[:1]),
 			Detail: fmt.Sprintf("%s is not owned by %s: user@%d.service has no delegated cgroup, so none of its controllers (%s) can be used",
 				r.NotOwned[0], d.userRef, r.UID, listOr(r.Available, "none")),
 			Fix: d.dropInFix(union(r.Wanted, r.Available), nil)})
 		return
 	}
 	if len(r.NotOwned) > 0 {
-		d.add(Finding{ID: NotOwned, Severity: Info,
+		d.add(diag.Finding{ID: IDNotOwned, Severity: diag.Info, Evidence: d.ownerEvidence(r.NotOwned),
 			Detail: fmt.Sprintf("%s not owned by %s although /sys/kernel/cgroup/delegate lists it; the cgroup itself is delegated", strings.Join(r.NotOwned, ", "), d.userRef),
 			Fix:    "# a newer systemd hands these files over too; nothing else is needed"})
 	}
@@ -184,8 +194,10 @@ func (d *detector) delegationFindings(tooOld bool) {
 		}
 	}
 	listed := fmt.Sprintf("%s/cgroup.controllers lists %s", dir, listOr(r.Available, "nothing"))
+	// The evidence: what the cgroup has, and what the unit files say.
+	ev := d.controllersEvidence(d.svcDir, r.Available) + "; " + d.delegateEvidence()
 	if len(toAdd) == 0 && len(pending) > 0 {
-		d.add(Finding{ID: DelegatePending, Severity: Warning,
+		d.add(diag.Finding{ID: IDDelegatePending, Severity: diag.Warning, Evidence: ev,
 			Detail: fmt.Sprintf("the unit files delegate %s to user@.service (%s), but %s: user@%d.service started before that configuration",
 				strings.Join(pending, " "), d.evidence(), listed, r.UID),
 			Fix: fmt.Sprintf("sudo systemctl daemon-reload\n# then log out of every session of %s and log in again, or reboot\n# (with lingering on: sudo systemctl restart user@%d.service, which stops %s's services)", d.userRef, r.UID, d.userRef)})
@@ -228,7 +240,54 @@ func (d *detector) delegationFindings(tooOld bool) {
 	if len(noSystemd) > 0 {
 		fix = append(fix, fmt.Sprintf("# do not require %s: systemd cannot delegate it", strings.Join(noSystemd, " ")))
 	}
-	d.add(Finding{ID: NotDelegated, Severity: Warning, Detail: detail, Fix: strings.Join(fix, "\n")})
+	d.add(diag.Finding{ID: IDNotDelegated, Severity: diag.Warning, Detail: detail, Evidence: ev, Fix: strings.Join(fix, "\n")})
+}
+
+// fsTypes shows the filesystem type of each mount point, as statfs gives
+// it: "/sys/fs/cgroup: tmpfs; /sys/fs/cgroup/unified: cgroup2".
+func (d *detector) fsTypes(mounts ...string) string {
+	var out []string
+	for _, m := range mounts {
+		magic, err := d.sys.statfs(m)
+		if err != nil {
+			out = append(out, fmt.Sprintf("/%s: %v", m, unwrapPath(err)))
+			continue
+		}
+		out = append(out, fmt.Sprintf("/%s: %s", m, magicName(magic)))
+	}
+	return strings.Join(out, "; ")
+}
+
+// controllersEvidence shows dir's cgroup.controllers and its content.
+func (d *detector) controllersEvidence(dir string, ctrls []string) string {
+	return fmt.Sprintf("/%s/cgroup.controllers: %s", dir, listOr(ctrls, "(empty)"))
+}
+
+// delegateEvidence shows the Delegate= lines as file:line: Delegate=value,
+// or the unit file that has none.
+func (d *detector) delegateEvidence() string {
+	if len(d.r.Assignments) == 0 {
+		return d.evidence()
+	}
+	var ev []string
+	for _, a := range d.r.Assignments {
+		ev = append(ev, a.String())
+	}
+	return strings.Join(ev, "; ")
+}
+
+// ownerEvidence shows who owns each of paths (/sys/... paths).
+func (d *detector) ownerEvidence(paths []string) string {
+	var ev []string
+	for _, p := range paths {
+		uid, err := d.sys.owner(rel(p))
+		if err != nil {
+			ev = append(ev, fmt.Sprintf("%s: %v", p, unwrapPath(err)))
+			continue
+		}
+		ev = append(ev, fmt.Sprintf("%s: owner uid %d", p, uid))
+	}
+	return strings.Join(ev, "; ")
 }
 
 // evidence lists the Delegate= lines as file:line, or says there are none.

@@ -52,6 +52,9 @@ func (r *Report) String() string {
 	p("findings:")
 	for _, f := range r.Findings {
 		p("  %s %s: %s", f.Severity, f.ID, f.Detail)
+		if f.Evidence != "" {
+			p("    evidence: %s", f.Evidence)
+		}
 		if f.Fix != "" {
 			p("    fix:")
 			for l := range strings.SplitSeq(f.Fix, "\n") {

@@ -31,14 +31,16 @@
 // or [Auto] (getsubids, then the files), which match RootlessKit's
 // --subid-source static, dynamic and auto. It keeps "the user has no ranges"
 // ([ErrNoRanges]) apart from "the source could not tell" ([ErrUnknown]), and
-// every error is a [*Finding] with a remedy, such as a free range to add:
+// every problem is a [*diag.Finding] with a remedy, such as a free range to
+// add:
 //
 //	u, err := idmap.CurrentUser()
 //	...
 //	s, err := idmap.Lookup(ctx, idmap.Auto{}, u)
-//	if f, ok := errors.AsType[*idmap.Finding](err); ok {
-//		fmt.Println(f.Detail) // no subuid and subgid ranges for alice (uid 1000) in ...
-//		fmt.Println(f.Remedy()) // run: sudo usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice
+//	for _, f := range diag.List(err) {
+//		fmt.Println(f.ID)       // idmap.subids-missing
+//		fmt.Println(f.Evidence) // /etc/subuid; /etc/subgid
+//		fmt.Println(f.Fix)      // run: sudo usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice
 //	}
 //
 // # Validating
@@ -48,18 +50,33 @@
 // duplicate or overlapping ranges, ranges shared with another user, the
 // user's own id inside a range, more than 340 map lines, ranges past
 // 4294967295, ranges a nested namespace does not map, and lines that
-// RootlessKit reads differently from newuidmap. Each [Finding] has a stable
-// ID, a [Severity], a detail that names file:line, and a remedy:
+// RootlessKit reads differently from newuidmap:
 //
 //	ns, _ := idmap.CurrentNamespace()
 //	for _, f := range idmap.Validate(s, ns) {
-//		if f.Severity == idmap.Error {
+//		if f.Severity == diag.Error {
 //			return f // an error with Remedy() string
 //		}
 //	}
 //
 // [FindHelper] checks that newuidmap and newgidmap are installed and setuid
 // root or carry file capabilities.
+//
+// # Findings
+//
+// Lookup, Validate and [FindHelper] report problems as [*diag.Finding], the
+// shape every rootlessd package shares. Each has a stable ID of the form
+// idmap.NAME (the constants IDUserUnnamed ... IDNewgidmapNotSetuid, all
+// listed by [IDs]), a severity (diag.Error stops newuidmap, the kernel or
+// RootlessKit; diag.Warning breaks some images), a detail, the evidence
+// (file:line and the line itself, the path read, the range, or the
+// getsubids command lines) and the fix. Most IDs come in pairs, one for
+// subuid and one for subgid, such as idmap.subuid-too-small and
+// idmap.subgid-too-small. A problem on a line of /etc/subuid that newuidmap
+// would skip or misread carries the line's [Diag] code, as in
+// idmap.subuid-trailing-cr. Match a class with errors.Is:
+//
+//	if errors.Is(err, idmap.IDSubuidMissing) || errors.Is(err, idmap.IDSubidsMissing) { ... }
 //
 // # Maps
 //

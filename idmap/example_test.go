@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing/fstest"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/idmap"
 )
 
@@ -37,12 +38,17 @@ func ExampleLookup() {
 	alice := idmap.User{Name: "alice", UID: 1000, GID: 1000}
 	_, err := idmap.Lookup(context.Background(), idmap.Files{FS: fsys}, alice)
 	if errors.Is(err, idmap.ErrNoRanges) {
-		f, _ := errors.AsType[*idmap.Finding](err)
-		fmt.Println(f.Detail)
-		fmt.Println(f.Remedy())
+		for _, f := range diag.List(err) {
+			fmt.Println(f.ID)
+			fmt.Println(f.Detail)
+			fmt.Println(f.Evidence)
+			fmt.Println(f.Fix)
+		}
 	}
 	// Output:
+	// idmap.subids-missing
 	// no subuid and subgid ranges for alice (uid 1000) in /etc/subuid or /etc/subgid
+	// /etc/subuid; /etc/subgid
 	// run: sudo usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice
 }
 
@@ -55,12 +61,12 @@ func ExampleValidate() {
 	alice := idmap.User{Name: "alice", UID: 1000, GID: 1000}
 	s, _ := idmap.Lookup(context.Background(), idmap.Files{FS: fsys}, alice)
 	for _, f := range idmap.Validate(s, idmap.Namespace{}) {
-		fmt.Printf("%s %s\n  fix: %s\n", f.Severity, f.ID, f.Remedy())
+		fmt.Printf("%s %s [%s]\n  fix: %s\n", f.Severity, f.ID, f.Evidence, f.Fix)
 	}
 	// Output:
-	// error subuid-duplicate
+	// error idmap.subuid-duplicate [/etc/subuid:1: alice:100000:65536; /etc/subuid:2: 1000:100000:65536]
 	//   fix: run: sudo sed -i '2d' /etc/subuid
-	// warning subgid-too-small
+	// warning idmap.subgid-too-small [/etc/subgid:1: alice:100000:65534]
 	//   fix: run: sudo usermod --add-subgids 165536-231071 alice
 }
 

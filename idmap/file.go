@@ -6,31 +6,9 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
-
-// Severity ranks a [Diag] or a [Finding].
-type Severity uint8
-
-const (
-	// Info is worth knowing; nothing breaks.
-	Info Severity = iota + 1
-	// Warning may break some images or some hosts.
-	Warning
-	// Error breaks newuidmap, newgidmap or RootlessKit.
-	Error
-)
-
-func (s Severity) String() string {
-	switch s {
-	case Info:
-		return "info"
-	case Warning:
-		return "warning"
-	case Error:
-		return "error"
-	}
-	return "severity(" + strconv.Itoa(int(s)) + ")"
-}
 
 // Verdict is shadow-utils' reading of one line of /etc/subuid or /etc/subgid.
 type Verdict uint8
@@ -62,9 +40,9 @@ func (v Verdict) String() string {
 // output). It prints as "/etc/subuid:7: trailing CR: newuidmap ignores this
 // line".
 type Diag struct {
-	File     string   // name as shown to people, for example "/etc/subuid"
-	Line     int      // 1-based line number
-	Severity Severity // how bad it is
+	File     string        // name as shown to people, for example "/etc/subuid"
+	Line     int           // 1-based line number
+	Severity diag.Severity // how bad it is
 	// Code is stable and names the problem: "trailing-cr", "trailing-space",
 	// "fields", "empty-field", "bad-number", "out-of-range", "octal", "hex",
 	// "sign", "leading-space", "owner-space", "zero-count", "overflow", "nis",
@@ -158,7 +136,7 @@ func parse(name, data string) *File {
 		}
 		f.parseLine(n, line, i0)
 		if j < 0 {
-			f.Diags = append(f.Diags, Diag{File: name, Line: n, Severity: Warning, Code: "no-final-newline",
+			f.Diags = append(f.Diags, Diag{File: name, Line: n, Severity: diag.Warning, Code: "no-final-newline",
 				Msg:      "no newline at end of file: shadow 4.19 and later refuse the whole file (\"Non-text file\")",
 				fileWide: true})
 		}
@@ -233,7 +211,7 @@ func (f *File) parseLine(n int, line string, off int) {
 		inner := strings.TrimSpace(t[1:])
 		if res := shadowLine(inner); res.verdict == Accepted && res.n == 0 {
 			f.Entries = append(f.Entries, Entry{Line: n, Owner: res.owner, Range: res.r, Verdict: Comment, off: uint32(off), len: uint32(len(line)), odd: true})
-			f.Diags = append(f.Diags, Diag{File: f.Name, Line: n, Severity: Info, Code: "commented-entry",
+			f.Diags = append(f.Diags, Diag{File: f.Name, Line: n, Severity: diag.Info, Code: "commented-entry",
 				Msg: "commented-out entry: newuidmap and newgidmap ignore it", owner: res.owner})
 		}
 		return
@@ -259,7 +237,7 @@ func looseOwner(line string) string {
 }
 
 type issue struct {
-	sev  Severity
+	sev  diag.Severity
 	code string
 	msg  string
 }
@@ -272,7 +250,7 @@ type lineResult struct {
 	n       int
 }
 
-func (res *lineResult) add(sev Severity, code, msg string) {
+func (res *lineResult) add(sev diag.Severity, code, msg string) {
 	if res.n < len(res.issues) {
 		res.issues[res.n] = issue{sev, code, msg}
 		res.n++
@@ -284,15 +262,15 @@ func (res *lineResult) add(sev Severity, code, msg string) {
 func shadowLine(line string) (res lineResult) {
 	res.verdict = Ignored
 	if line == "" {
-		res.add(Error, "fields", "empty line")
+		res.add(diag.Error, "fields", "empty line")
 		return res
 	}
 	if strings.IndexByte(line, 0) >= 0 {
-		res.add(Error, "nul", "NUL byte: newuidmap ignores this line, and shadow 4.19 and later refuse the whole file")
+		res.add(diag.Error, "nul", "NUL byte: newuidmap ignores this line, and shadow 4.19 and later refuse the whole file")
 		return res
 	}
 	if line[0] == '+' || line[0] == '-' {
-		res.add(Warning, "nis", fmt.Sprintf("starts with %q: shadow reads it as a NIS entry and ignores it", line[:1]))
+		res.add(diag.Warning, "nis", fmt.Sprintf("starts with %q: shadow reads it as a NIS entry and ignores it", line[:1]))
 		return res
 	}
 	owner, rest, _ := strings.Cut(line, ":")
@@ -305,7 +283,7 @@ func shadowLine(line string) (res lineResult) {
 		}
 	}
 	if len(line) >= 1024 {
-		res.add(Error, "too-long", fmt.Sprintf("line is %d bytes long: newuidmap ignores lines of 1024 bytes or more", len(line)))
+		res.add(diag.Error, "too-long", fmt.Sprintf("line is %d bytes long: newuidmap ignores lines of 1024 bytes or more", len(line)))
 		return res
 	}
 	if !ok || nf != 3 {
@@ -316,17 +294,17 @@ func shadowLine(line string) (res lineResult) {
 		if nf == 4 && strings.HasSuffix(line, ":") {
 			msg = "trailing colon: newuidmap ignores this line"
 		}
-		res.add(Error, "fields", msg)
+		res.add(diag.Error, "fields", msg)
 		return res
 	}
 	for _, fld := range [...]struct{ name, v string }{{"owner", owner}, {"start", start}, {"count", count}} {
 		if fld.v == "" {
-			res.add(Error, "empty-field", "empty "+fld.name+" field: newuidmap ignores this line")
+			res.add(diag.Error, "empty-field", "empty "+fld.name+" field: newuidmap ignores this line")
 			return res
 		}
 	}
 	if strings.TrimSpace(owner) != owner {
-		res.add(Warning, "owner-space", fmt.Sprintf("blank around owner %q: newuidmap compares user names exactly", owner))
+		res.add(diag.Warning, "owner-space", fmt.Sprintf("blank around owner %q: newuidmap compares user names exactly", owner))
 	}
 	sv, sflags, serr, sjunk := parseNum(start, 0, MaxID)
 	if serr != numOK {
@@ -344,9 +322,9 @@ func shadowLine(line string) (res lineResult) {
 	numNotes(&res, "count", count, cv, cflags)
 	switch {
 	case cv == 0:
-		res.add(Error, "zero-count", "count 0: newuidmap never matches this range, and newuidmap refuses it if RootlessKit passes it on")
+		res.add(diag.Error, "zero-count", "count 0: newuidmap never matches this range, and newuidmap refuses it if RootlessKit passes it on")
 	case sv+cv > MaxID:
-		res.add(Error, "overflow", fmt.Sprintf("range %d:%d ends past %d: newuidmap and the kernel refuse to map it", sv, cv, uint64(MaxID)))
+		res.add(diag.Error, "overflow", fmt.Sprintf("range %d:%d ends past %d: newuidmap and the kernel refuse to map it", sv, cv, uint64(MaxID)))
 	}
 	return res
 }
@@ -367,35 +345,35 @@ func numIssue(res *lineResult, field, s string, e numErr, junk string, last bool
 	case numTrailing:
 		switch {
 		case last && junk == "\r":
-			res.add(Error, "trailing-cr", "trailing CR (DOS line ending): newuidmap ignores this line")
+			res.add(diag.Error, "trailing-cr", "trailing CR (DOS line ending): newuidmap ignores this line")
 		case strings.TrimSpace(junk) == "":
-			res.add(Error, "trailing-space", fmt.Sprintf("trailing blank after %s %q: newuidmap ignores this line", field, strings.TrimRight(s, " \t\r\v\f")))
+			res.add(diag.Error, "trailing-space", fmt.Sprintf("trailing blank after %s %q: newuidmap ignores this line", field, strings.TrimRight(s, " \t\r\v\f")))
 		default:
-			res.add(Error, "bad-number", fmt.Sprintf("%s %q is not a number (stray %q): newuidmap ignores this line", field, s, junk))
+			res.add(diag.Error, "bad-number", fmt.Sprintf("%s %q is not a number (stray %q): newuidmap ignores this line", field, s, junk))
 		}
 	case numNoDigits:
-		res.add(Error, "bad-number", fmt.Sprintf("%s %q is not a number: newuidmap ignores this line", field, s))
+		res.add(diag.Error, "bad-number", fmt.Sprintf("%s %q is not a number: newuidmap ignores this line", field, s))
 	case numNegative:
-		res.add(Error, "bad-number", fmt.Sprintf("%s %q is negative: newuidmap ignores this line", field, s))
+		res.add(diag.Error, "bad-number", fmt.Sprintf("%s %q is negative: newuidmap ignores this line", field, s))
 	case numBinary:
-		res.add(Error, "bad-number", fmt.Sprintf("%s %q has a 0b prefix: only shadow built with glibc 2.38 or later reads it; others ignore this line", field, s))
+		res.add(diag.Error, "bad-number", fmt.Sprintf("%s %q has a 0b prefix: only shadow built with glibc 2.38 or later reads it; others ignore this line", field, s))
 	case numRange:
-		res.add(Error, "out-of-range", fmt.Sprintf("%s %q is out of range: newuidmap ignores this line", field, s))
+		res.add(diag.Error, "out-of-range", fmt.Sprintf("%s %q is out of range: newuidmap ignores this line", field, s))
 	}
 }
 
 func numNotes(res *lineResult, field, s string, v uint64, fl numFlag) {
 	if fl&numSpace != 0 {
-		res.add(Warning, "leading-space", fmt.Sprintf("blank before %s %q: newuidmap accepts it, RootlessKit's files source cannot parse it", field, strings.TrimSpace(s)))
+		res.add(diag.Warning, "leading-space", fmt.Sprintf("blank before %s %q: newuidmap accepts it, RootlessKit's files source cannot parse it", field, strings.TrimSpace(s)))
 	}
 	if fl&numSign != 0 {
-		res.add(Warning, "sign", fmt.Sprintf("sign in %s %q: newuidmap reads %d", field, strings.TrimSpace(s), v))
+		res.add(diag.Warning, "sign", fmt.Sprintf("sign in %s %q: newuidmap reads %d", field, strings.TrimSpace(s), v))
 	}
 	if fl&numHex != 0 {
-		res.add(Warning, "hex", fmt.Sprintf("hexadecimal %s %q (%d): newuidmap accepts it, RootlessKit's files source cannot parse it", field, strings.TrimSpace(s), v))
+		res.add(diag.Warning, "hex", fmt.Sprintf("hexadecimal %s %q (%d): newuidmap accepts it, RootlessKit's files source cannot parse it", field, strings.TrimSpace(s), v))
 	}
 	if fl&numOctal != 0 {
-		res.add(Error, "octal", fmt.Sprintf("leading zero: newuidmap reads %s %q as octal %d", field, strings.TrimSpace(s), v))
+		res.add(diag.Error, "octal", fmt.Sprintf("leading zero: newuidmap reads %s %q as octal %d", field, strings.TrimSpace(s), v))
 	}
 }
 

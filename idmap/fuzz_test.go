@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // The seed corpora live in testdata/fuzz/Fuzz*/. Run a target with, for
@@ -13,6 +15,7 @@ import (
 
 func FuzzParse(f *testing.F) {
 	f.Add("alice:100000:65536\n1000:165536:65536\n", uint32(1000), "alice")
+	ids := IDs()
 	f.Fuzz(func(t *testing.T, data string, uid uint32, name string) {
 		if strings.ContainsAny(name, ":\n") {
 			name = ""
@@ -40,7 +43,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		for _, d := range file.Diags {
-			if d.Line < 1 || d.Line > nlines || !strings.HasPrefix(d.String(), "/etc/subuid:") || d.Code == "" || d.Severity == 0 {
+			if d.Line < 1 || d.Line > nlines || !strings.HasPrefix(d.String(), "/etc/subuid:") || d.Code == "" || d.Severity < diag.Info || d.Severity > diag.Error {
 				t.Fatalf("bad diag %+v", d)
 			}
 		}
@@ -54,7 +57,7 @@ func FuzzParse(f *testing.F) {
 			"etc/subuid": {Data: []byte(data)}, "etc/subgid": {Data: []byte(data)},
 		}}, u)
 		for _, fd := range Validate(s, Namespace{}) {
-			if fd.ID == "" || fd.Detail == "" || fd.Fix == "" {
+			if !slices.Contains(ids, fd.ID) || fd.Severity < diag.Info || fd.Severity > diag.Error || fd.Detail == "" || fd.Evidence == "" || fd.Fix == "" {
 				t.Fatalf("incomplete finding %+v", fd)
 			}
 		}

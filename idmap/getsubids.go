@@ -11,6 +11,9 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // ParseGetsubids reads the output of shadow's getsubids ("0: alice 100000
@@ -39,7 +42,7 @@ func ParseGetsubids(name string, r io.Reader) ([]Range, []Diag, error) {
 			return nil, diags, fmt.Errorf("idmap: %s:%d: %d columns after %q, want 3 (owner start count)", name, n, len(f), idx+":")
 		}
 		if len(f) > 3 || strings.Contains(rest, ":") {
-			diags = append(diags, Diag{File: name, Line: n, Severity: Warning, Code: "getsubids-columns",
+			diags = append(diags, Diag{File: name, Line: n, Severity: diag.Warning, Code: "getsubids-columns",
 				Msg: fmt.Sprintf("unexpected columns in %q: reading start %s and count %s", line, f[1], f[2])})
 		}
 		start, err1 := strconv.ParseUint(f[1], 10, 32)
@@ -101,57 +104,94 @@ func firstLine(s string) string {
 	return s
 }
 
-// getsubidsPath resolves the program as RootlessKit does.
-func (g Getsubids) path() (string, error) {
-	p := g.Path
-	if p == "" {
-		p = os.Getenv("GETSUBIDS")
+// path resolves the program as RootlessKit does. name is the program
+// looked up: g.Path, $GETSUBIDS or "getsubids".
+func (g Getsubids) path() (exe, name string, err error) {
+	name = g.Path
+	if name == "" {
+		name = os.Getenv("GETSUBIDS")
 	}
-	if p == "" {
-		p = "getsubids"
+	if name == "" {
+		name = "getsubids"
 	}
-	return exec.LookPath(p)
+	exe, err = exec.LookPath(name)
+	return exe, name, err
+}
+
+// keys are what getsubids is asked about u: its name, then its uid, as
+// RootlessKit asks.
+func (u User) keys() []string {
+	uid := strconv.FormatUint(uint64(u.UID), 10)
+	if u.Name != "" {
+		return []string{u.Name, uid}
+	}
+	return []string{uid}
+}
+
+// queries are the getsubids command lines for k's ranges of u.
+func queries(u User, k kind) []string {
+	var out []string
+	for _, who := range u.keys() {
+		out = append(out, "getsubids "+k.flag()+who)
+	}
+	return out
 }
 
 func (g Getsubids) lookup(ctx context.Context, u User) *Subids {
 	s := &Subids{User: u, Source: "getsubids"}
-	exe, err := g.path()
+	exe, name, err := g.path()
 	if err != nil {
-		s.findings = append(s.findings, &Finding{
-			ID: "getsubids-missing", Severity: Error,
-			Detail: fmt.Sprintf("cannot run getsubids: %v", err),
-			Fix:    "install getsubids from shadow-utils 4.9 or later (Debian and Ubuntu: uidmap; Fedora: shadow-utils-subid), or read /etc/subuid and /etc/subgid directly",
-			Err:    err,
+		s.findings = append(s.findings, &diag.Finding{
+			ID: IDGetsubidsMissing, Severity: diag.Error,
+			Evidence: name,
+			Detail:   fmt.Sprintf("cannot run getsubids: %v", err),
+			Fix:      "install getsubids from shadow-utils 4.9 or later (Debian and Ubuntu: uidmap; Fedora: shadow-utils-subid), or read /etc/subuid and /etc/subgid directly",
+			Err:      err,
 		})
 		return s
 	}
-	queries := []string{strconv.FormatUint(uint64(u.UID), 10)}
-	if u.Name != "" {
-		queries = []string{u.Name, queries[0]}
+	keys := u.keys()
+	// The queries (name and uid, for uids and gids) are independent: run them at once, and
+	// read the answers in RootlessKit's order.
+	type answer struct {
+		rs    []Range
+		diags []Diag
+		err   error
 	}
-	for _, k := range kinds {
+	answers := make([][]answer, len(kinds))
+	var wg sync.WaitGroup
+	for i, k := range kinds {
+		answers[i] = make([]answer, len(keys))
+		for j, q := range keys {
+			wg.Go(func() {
+				rs, diags, err := runGetsubids(ctx, exe, k, q)
+				answers[i][j] = answer{rs, diags, err}
+			})
+		}
+	}
+	wg.Wait()
+	for i, k := range kinds {
 		var (
 			all  []Range
 			errs []error
 		)
-		for _, q := range queries {
-			rs, diags, err := runGetsubids(ctx, exe, k, q)
-			s.Diags = append(s.Diags, diags...)
-			if err != nil {
-				errs = append(errs, err)
+		for _, a := range answers[i] {
+			s.Diags = append(s.Diags, a.diags...)
+			if a.err != nil {
+				errs = append(errs, a.err)
 				continue
 			}
-			all = append(all, rs...)
+			all = append(all, a.rs...)
 		}
 		if ctx.Err() != nil {
 			return s
 		}
-		if len(errs) == len(queries) {
+		if len(errs) == len(keys) {
 			s.findings = append(s.findings, getsubidsFinding(u, k, errs))
 			continue
 		}
 		for _, err := range errs {
-			s.Diags = append(s.Diags, Diag{Severity: Info, Code: "getsubids-failed",
+			s.Diags = append(s.Diags, Diag{Severity: diag.Info, Code: "getsubids-failed",
 				Msg: err.Error() + " (RootlessKit ignores this when another query succeeds)"})
 		}
 		*s.ranges(k) = dedupe(all)
@@ -160,7 +200,7 @@ func (g Getsubids) lookup(ctx context.Context, u User) *Subids {
 }
 
 // getsubidsFinding explains why no query for kind k succeeded.
-func getsubidsFinding(u User, k kind, errs []error) *Finding {
+func getsubidsFinding(u User, k kind, errs []error) *diag.Finding {
 	msgs := make([]string, len(errs))
 	ambiguous := true
 	for i, err := range errs {
@@ -170,16 +210,17 @@ func getsubidsFinding(u User, k kind, errs []error) *Finding {
 			ambiguous = false
 		}
 	}
+	evidence := strings.Join(queries(u, k), "; ")
 	if ambiguous {
-		return &Finding{
-			ID: k.info().name + "-unknown", Severity: Error,
+		return &diag.Finding{
+			ID: k.ids().unknown, Severity: diag.Error, Evidence: evidence,
 			Detail: strings.Join(msgs, "; ") + fmt.Sprintf(": getsubids exits 1 alike when %s has no %s ranges, is unknown to the subid database, or the database cannot be read", u, k.info().name),
 			Fix:    fmt.Sprintf("run getsubids %s%s to see the error; if %s has no ranges, ask an administrator to assign at least %d subordinate %ss", k.flag(), u.key(), u.key(), RecommendedCount, k.info().id),
 			Err:    ErrUnknown,
 		}
 	}
-	return &Finding{
-		ID: "getsubids-failed", Severity: Error,
+	return &diag.Finding{
+		ID: IDGetsubidsFailed, Severity: diag.Error, Evidence: evidence,
 		Detail: strings.Join(msgs, "; "),
 		Fix:    fmt.Sprintf("run getsubids %s%s and fix what it reports, or read /etc/subuid and /etc/subgid directly", k.flag(), u.key()),
 		Err:    errs[0],

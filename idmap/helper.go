@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // Helper describes an installed newuidmap or newgidmap, the setuid programs
@@ -30,16 +32,21 @@ type Helper struct {
 func (h Helper) Usable() bool { return h.Path != "" && (h.Setuid || h.Caps) && !h.NoSuid }
 
 // FindHelper looks name up in $PATH (or takes it as a path if it has a
-// slash) and inspects it. The error is a [*Finding] with a remedy when the
-// program is missing ("newuidmap-missing") or cannot gain the privilege it
-// needs ("newuidmap-not-setuid"); the Helper is filled in as far as it
-// could be.
+// slash) and inspects it. The error is a [*diag.Finding] with a remedy when
+// the program is missing ([IDNewuidmapMissing], [IDNewgidmapMissing]) or
+// cannot gain the privilege it needs ([IDNewuidmapNotSetuid],
+// [IDNewgidmapNotSetuid]); the Helper is filled in as far as it could be.
+// A name whose last element is not newgidmap counts as newuidmap.
 func FindHelper(name string) (Helper, error) {
 	base := filepath.Base(name)
 	h := Helper{Name: base}
+	ids := uidKind.ids()
+	if base == "newgidmap" {
+		ids = gidKind.ids()
+	}
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return h, &Finding{ID: base + "-missing", Severity: Error,
+		return h, &diag.Finding{ID: ids.helperMissing, Severity: diag.Error, Evidence: name,
 			Detail: fmt.Sprintf("%s not found: %v", name, err),
 			Fix:    "install newuidmap and newgidmap (Debian and Ubuntu: sudo apt-get install uidmap; Fedora: sudo dnf install shadow-utils)",
 			Err:    err}
@@ -57,7 +64,7 @@ func FindHelper(name string) (Helper, error) {
 		detail = fmt.Sprintf("%s is on a file system mounted nosuid, where setuid bits and file capabilities do nothing", path)
 		fix = fmt.Sprintf("install %s on a file system mounted without nosuid", base)
 	}
-	return h, &Finding{ID: base + "-not-setuid", Severity: Error, Detail: detail, Fix: fix}
+	return h, &diag.Finding{ID: ids.helperNotSetuid, Severity: diag.Error, Detail: detail, Evidence: path, Fix: fix}
 }
 
 func helperCap(base string) string {

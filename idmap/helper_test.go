@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // capsV2 builds a version 2 security.capability value.
@@ -67,7 +69,7 @@ func TestFindHelper(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("PATH", dir)
 	_, err := FindHelper("newuidmap")
-	if f, ok := errors.AsType[*Finding](err); !ok || f.ID != "newuidmap-missing" || !errors.Is(err, exec.ErrNotFound) {
+	if f, ok := errors.AsType[*diag.Finding](err); !ok || f.ID != IDNewuidmapMissing || !errors.Is(err, exec.ErrNotFound) {
 		t.Fatalf("missing: err = %v", err)
 	}
 	path := filepath.Join(dir, "newuidmap")
@@ -78,7 +80,7 @@ func TestFindHelper(t *testing.T) {
 	if h.Path != path {
 		t.Fatalf("Path = %q", h.Path)
 	}
-	if f, ok := errors.AsType[*Finding](err); !ok || f.ID != "newuidmap-not-setuid" || f.Remedy() == "" {
+	if f, ok := errors.AsType[*diag.Finding](err); !ok || f.ID != IDNewuidmapNotSetuid || f.Remedy() == "" {
 		t.Fatalf("not setuid: err = %v", err)
 	}
 	if err := os.Chmod(path, 0o4755); err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // NSS is the subid database that /etc/nsswitch.conf selects for
@@ -44,7 +46,7 @@ func parseNSSwitch(name, data string) NSS {
 		line, rest, found := strings.Cut(data, "\n")
 		data = rest
 		if !found || strings.IndexByte(line, 0) >= 0 {
-			out.Diags = append(out.Diags, Diag{File: name, Line: n, Severity: Info, Code: "not-subid-module",
+			out.Diags = append(out.Diags, Diag{File: name, Line: n, Severity: diag.Info, Code: "not-subid-module",
 				Msg: "not a text file (no final newline or a NUL byte): shadow 4.19 and later ignore its subid: line and use the files"})
 			if !found && strings.IndexByte(line, 0) < 0 {
 				// Older shadow still reads the last line.
@@ -58,11 +60,11 @@ func parseNSSwitch(name, data string) NSS {
 			out.Module, out.Line = m, n
 			switch {
 			case len(m) > 50:
-				out.Diags = append(out.Diags, Diag{File: name, Line: n, Severity: Warning, Code: "not-subid-module",
+				out.Diags = append(out.Diags, Diag{File: name, Line: n, Severity: diag.Warning, Code: "not-subid-module",
 					Msg: "subid module name longer than 50 bytes: shadow uses the files"})
 				out.Module = "files"
 			case strings.ContainsAny(m, "\r\v\f"):
-				out.Diags = append(out.Diags, Diag{File: name, Line: n, Severity: Warning, Code: "not-subid-module",
+				out.Diags = append(out.Diags, Diag{File: name, Line: n, Severity: diag.Warning, Code: "not-subid-module",
 					Msg: fmt.Sprintf("subid module %q contains a control character: shadow cannot load it and uses the files", m)})
 				out.Module = "files"
 			}

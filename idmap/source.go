@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // kind tells subordinate uids from subordinate gids.
@@ -120,8 +122,8 @@ type Subids struct {
 	// every user's lines; nil otherwise.
 	UIDFile, GIDFile *File
 
-	findings []*Finding // from the lookup itself: no ranges, unreadable, ...
-	rk       [2]*rkView // RootlessKit's own reading, for the files source
+	findings []*diag.Finding // from the lookup itself: no ranges, unreadable, ...
+	rk       [2]*rkView      // RootlessKit's own reading, for the files source
 }
 
 func (s *Subids) ranges(k kind) *[]Range {
@@ -141,8 +143,9 @@ func (s *Subids) file(k kind) *File {
 // Lookup returns the subordinate uid and gid ranges of u according to src
 // (nil means Auto{}).
 //
-// The error is nil when u has both, and otherwise joins one [*Finding] per
-// problem (use errors.As, or errors.Is with [ErrNoRanges] and [ErrUnknown]):
+// The error is nil when u has both, and otherwise joins one [*diag.Finding]
+// per problem (use [diag.List], or errors.Is with an ID such as
+// [IDSubuidMissing], with [ErrNoRanges] or with [ErrUnknown]):
 // no ranges is [ErrNoRanges], with a free range to add in its remedy; a
 // source that cannot tell is [ErrUnknown]; an unreadable file or a failed
 // getsubids wraps its cause. Lookup also returns ctx's error if ctx ends.
@@ -159,21 +162,11 @@ func Lookup(ctx context.Context, src Source, u User) (*Subids, error) {
 	if err := ctx.Err(); err != nil {
 		return s, err
 	}
-	return s, joinFindings(s.findings)
-}
-
-func joinFindings(fs []*Finding) error {
-	switch len(fs) {
-	case 0:
-		return nil
-	case 1:
-		return fs[0]
-	}
-	errs := make([]error, len(fs))
-	for i, f := range fs {
+	errs := make([]error, len(s.findings))
+	for i, f := range s.findings {
 		errs[i] = f
 	}
-	return errors.Join(errs...)
+	return s, diag.Join(errs...)
 }
 
 func (f Files) fsys() fs.FS {
@@ -189,7 +182,7 @@ func readNSS(fsys fs.FS) NSS {
 	if err != nil {
 		nss := NSS{Module: "files"}
 		if !errors.Is(err, fs.ErrNotExist) {
-			nss.Diags = []Diag{{File: "/etc/nsswitch.conf", Severity: Info, Code: "not-subid-module",
+			nss.Diags = []Diag{{File: "/etc/nsswitch.conf", Severity: diag.Info, Code: "not-subid-module",
 				Msg: "cannot read it (" + err.Error() + "): assuming the files"}}
 		}
 		return nss
@@ -230,8 +223,8 @@ func (f Files) lookup(ctx context.Context, u User) *Subids {
 	for _, k := range kinds {
 		ki := k.info()
 		if err := failed[k]; err != nil {
-			s.findings = append(s.findings, &Finding{
-				ID: ki.name + "-unreadable", Severity: Error,
+			s.findings = append(s.findings, &diag.Finding{
+				ID: k.ids().unreadable, Severity: diag.Error, Evidence: ki.path,
 				Detail: fmt.Sprintf("cannot read %s: %v; RootlessKit's files source and getsubids cannot either", ki.path, err),
 				Fix:    fmt.Sprintf("make %s readable by everyone: sudo chmod 644 %s", ki.path, ki.path),
 				Err:    err,
@@ -276,21 +269,35 @@ func (a Auto) lookup(ctx context.Context, u User) *Subids {
 		why = "returned no subuid ranges"
 	}
 	s := a.Files.lookup(ctx, u)
-	s.Diags = append([]Diag{{Severity: Info, Code: "getsubids-failed",
+	s.Diags = append([]Diag{{Severity: diag.Info, Code: "getsubids-failed",
 		Msg: why + "; falling back to /etc/subuid and /etc/subgid, as RootlessKit does"}}, s.Diags...)
 	return s
 }
 
 // missingFinding reports the kinds in none, for which u has no ranges.
-func missingFinding(s *Subids, none []kind, missing [2]bool) *Finding {
+func missingFinding(s *Subids, none []kind, missing [2]bool) *diag.Finding {
 	if len(none) == 0 {
 		return nil
 	}
 	u := s.User
-	id, names, paths := "subids-missing", "subuid and subgid", "/etc/subuid or /etc/subgid"
+	id, names, paths := IDSubidsMissing, "subuid and subgid", "/etc/subuid or /etc/subgid"
 	if len(none) == 1 {
 		ki := none[0].info()
-		id, names, paths = ki.name+"-missing", ki.name, ki.path
+		id, names, paths = none[0].ids().missing, ki.name, ki.path
+	}
+	// The evidence is what was read: the files, or the getsubids queries.
+	var ev []string
+	for _, k := range none {
+		switch s.Source {
+		case "files":
+			p := k.info().path
+			if missing[k] {
+				p += " (does not exist)"
+			}
+			ev = append(ev, p)
+		case "getsubids":
+			ev = append(ev, queries(u, k)...)
+		}
 	}
 	var detail strings.Builder
 	fmt.Fprintf(&detail, "no %s ranges for %s in %s", names, u, paths)
@@ -300,7 +307,7 @@ func missingFinding(s *Subids, none []kind, missing [2]bool) *Finding {
 			fmt.Fprintf(&detail, "; %s does not exist", ki.path)
 		}
 		for _, d := range s.Diags {
-			if d.File == ki.path && d.Severity == Error {
+			if d.File == ki.path && d.Severity == diag.Error {
 				fmt.Fprintf(&detail, "; %s", d)
 			}
 		}
@@ -308,11 +315,12 @@ func missingFinding(s *Subids, none []kind, missing [2]bool) *Finding {
 	if g := groupLines(s, u); g != "" {
 		fmt.Fprintf(&detail, "; %s", g)
 	}
-	return &Finding{
-		ID: id, Severity: Error,
-		Detail: detail.String(),
-		Fix:    addRangesFix(s, none, RecommendedCount),
-		Err:    ErrNoRanges,
+	return &diag.Finding{
+		ID: id, Severity: diag.Error,
+		Detail:   detail.String(),
+		Evidence: strings.Join(ev, "; "),
+		Fix:      addRangesFix(s, none, RecommendedCount),
+		Err:      ErrNoRanges,
 	}
 }
 

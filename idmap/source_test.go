@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // denyFS refuses to open one file, like /etc/subuid with mode 0600.
@@ -35,23 +37,7 @@ func mapFS(subuid, subgid string) fstest.MapFS {
 	return m
 }
 
-func findingIDs(err error) []string {
-	var ids []string
-	var walk func(error)
-	walk = func(err error) {
-		if f, ok := err.(*Finding); ok {
-			ids = append(ids, f.ID)
-			return
-		}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
-			}
-		}
-	}
-	walk(err)
-	return ids
-}
+func findingIDs(err error) []diag.ID { return idsOf(diag.List(err)) }
 
 func TestLookupFiles(t *testing.T) {
 	const both = "alice:100000:65536\n"
@@ -60,9 +46,9 @@ func TestLookupFiles(t *testing.T) {
 		fsys       fs.FS
 		user       User
 		uids, gids []Range
-		errIs      error    // nil: no error
-		ids        []string // finding ids in the error
-		fix        string   // substring of the first finding's remedy
+		errIs      error     // nil: no error
+		ids        []diag.ID // finding ids in the error
+		fix        string    // substring of the first finding's remedy
 	}{
 		{name: "by name", fsys: mapFS(both, both), user: alice,
 			uids: []Range{{100000, 65536}}, gids: []Range{{100000, 65536}}},
@@ -75,23 +61,23 @@ func TestLookupFiles(t *testing.T) {
 		{name: "another user's malformed lines", fsys: mapFS("bob:1:2:3\nbob\r\nalice:100000:65536\n:::\n", "carol:x:1\n"+both), user: alice,
 			uids: []Range{{100000, 65536}}, gids: []Range{{100000, 65536}}},
 		{name: "no entry", fsys: mapFS("bob:100000:65536\n", "bob:100000:65536\n"), user: alice,
-			errIs: ErrNoRanges, ids: []string{"subids-missing"}, fix: "run: sudo usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice"},
+			errIs: ErrNoRanges, ids: []diag.ID{IDSubidsMissing}, fix: "run: sudo usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice"},
 		{name: "subgid only missing", fsys: mapFS(both, "bob:100000:65536\n"), user: alice, uids: []Range{{100000, 65536}},
-			errIs: ErrNoRanges, ids: []string{"subgid-missing"}, fix: "run: sudo usermod --add-subgids 165536-231071 alice"},
+			errIs: ErrNoRanges, ids: []diag.ID{IDSubgidMissing}, fix: "run: sudo usermod --add-subgids 165536-231071 alice"},
 		{name: "subgid keyed by group", fsys: mapFS(both, "staff:100000:65536\n"), user: User{Name: "alice", UID: 1000, GID: 50, Group: "staff"},
-			uids: []Range{{100000, 65536}}, errIs: ErrNoRanges, ids: []string{"subgid-missing"}},
+			uids: []Range{{100000, 65536}}, errIs: ErrNoRanges, ids: []diag.ID{IDSubgidMissing}},
 		{name: "files missing", fsys: mapFS("-", "-"), user: alice,
-			errIs: ErrNoRanges, ids: []string{"subids-missing"}, fix: "run: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice"},
+			errIs: ErrNoRanges, ids: []diag.ID{IDSubidsMissing}, fix: "run: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice"},
 		{name: "nameless user", fsys: mapFS("-", "-"), user: User{UID: 1234, GID: 1234},
-			errIs: ErrNoRanges, ids: []string{"subids-missing"}, fix: "run: echo 1234:100000:65536 | sudo tee -a /etc/subuid /etc/subgid"},
+			errIs: ErrNoRanges, ids: []diag.ID{IDSubidsMissing}, fix: "run: echo 1234:100000:65536 | sudo tee -a /etc/subuid /etc/subgid"},
 		{name: "only line has CR", fsys: mapFS("alice:100000:65536\r\n", both), user: alice, gids: []Range{{100000, 65536}},
-			errIs: ErrNoRanges, ids: []string{"subuid-missing"}, fix: `sed -i 's/\r$//' /etc/subuid`},
+			errIs: ErrNoRanges, ids: []diag.ID{IDSubuidMissing}, fix: `sed -i 's/\r$//' /etc/subuid`},
 		{name: "count 0 only", fsys: mapFS("alice:100000:0\n", both), user: alice, gids: []Range{{100000, 65536}},
-			errIs: ErrNoRanges, ids: []string{"subuid-missing"}},
+			errIs: ErrNoRanges, ids: []diag.ID{IDSubuidMissing}},
 		{name: "unreadable", fsys: denyFS{mapFS(both, both), "etc/subuid"}, user: alice, gids: []Range{{100000, 65536}},
-			errIs: fs.ErrPermission, ids: []string{"subuid-unreadable"}, fix: "sudo chmod 644 /etc/subuid"},
+			errIs: fs.ErrPermission, ids: []diag.ID{IDSubuidUnreadable}, fix: "sudo chmod 644 /etc/subuid"},
 		{name: "nss sss, files empty", fsys: fstest.MapFS{"etc/nsswitch.conf": {Data: []byte("subid: sss\n")}}, user: alice,
-			errIs: ErrNoRanges, ids: []string{"subids-missing"}, fix: `in the "sss" subid database`},
+			errIs: ErrNoRanges, ids: []diag.ID{IDSubidsMissing}, fix: `in the "sss" subid database`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +100,7 @@ func TestLookupFiles(t *testing.T) {
 			if got := findingIDs(err); !slices.Equal(got, tt.ids) {
 				t.Errorf("finding ids = %q, want %q", got, tt.ids)
 			}
-			f, ok := errors.AsType[*Finding](err)
+			f, ok := errors.AsType[*diag.Finding](err)
 			if !ok {
 				t.Fatalf("err %v holds no *Finding", err)
 			}
@@ -125,7 +111,7 @@ func TestLookupFiles(t *testing.T) {
 			if !strings.Contains(f.Remedy(), tt.fix) {
 				t.Errorf("remedy = %q, want it to contain %q", f.Remedy(), tt.fix)
 			}
-			if !strings.HasPrefix(err.Error(), "idmap: ") {
+			if !strings.HasPrefix(err.Error(), "idmap.") {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
 		})
@@ -146,7 +132,7 @@ func TestLookupFreeRangeAvoidsEveryone(t *testing.T) {
 	subuid := "bob:100000:65536\r\n#carol:165536:65536\ndave:231072:10\n"
 	subgid := "erin:231082:65536\n"
 	_, err := Lookup(t.Context(), Files{FS: mapFS(subuid, subgid)}, alice)
-	f, ok := errors.AsType[*Finding](err)
+	f, ok := errors.AsType[*diag.Finding](err)
 	if !ok {
 		t.Fatalf("err = %v", err)
 	}
@@ -162,7 +148,7 @@ func TestLookupGetsubids(t *testing.T) {
 		outputs    map[string]string
 		uids, gids []Range
 		errIs      error
-		ids        []string
+		ids        []diag.ID
 	}{
 		{name: "by name", outputs: map[string]string{"alice": "0: alice 100000 65536\n", "-g_alice": "0: alice 100000 65536\n"},
 			uids: []Range{{100000, 65536}}, gids: []Range{{100000, 65536}}},
@@ -171,11 +157,11 @@ func TestLookupGetsubids(t *testing.T) {
 			"-g_1000": "0: 1000 100000 65536\n"},
 			uids: []Range{{100000, 65536}, {300000, 65536}, {200000, 65536}}, gids: []Range{{100000, 65536}}},
 		{name: "exit 1 everywhere", outputs: map[string]string{},
-			errIs: ErrUnknown, ids: []string{"subuid-unknown", "subgid-unknown"}},
+			errIs: ErrUnknown, ids: []diag.ID{IDSubuidUnknown, IDSubgidUnknown}},
 		{name: "other exit status", outputs: map[string]string{"alice.exit": "2", "1000.exit": "2", "-g_alice": "0: alice 1 65536\n"},
-			gids: []Range{{1, 65536}}, ids: []string{"getsubids-failed"}},
+			gids: []Range{{1, 65536}}, ids: []diag.ID{IDGetsubidsFailed}},
 		{name: "garbage output", outputs: map[string]string{"alice": "0: alice x y\n", "-g_alice": "0: alice 1 65536\n"},
-			gids: []Range{{1, 65536}}, ids: []string{"getsubids-failed"}},
+			gids: []Range{{1, 65536}}, ids: []diag.ID{IDGetsubidsFailed}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,7 +190,7 @@ func TestLookupGetsubidsMissing(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("GETSUBIDS", "")
 	s, err := Lookup(t.Context(), Getsubids{}, alice)
-	if got := findingIDs(err); !slices.Equal(got, []string{"getsubids-missing"}) || !errors.Is(err, exec.ErrNotFound) {
+	if got := findingIDs(err); !slices.Equal(got, []diag.ID{IDGetsubidsMissing}) || !errors.Is(err, exec.ErrNotFound) {
 		t.Errorf("err = %v (ids %q), want getsubids-missing wrapping exec.ErrNotFound", err, got)
 	}
 	if s == nil || len(s.UIDs) != 0 {
@@ -223,7 +209,7 @@ func TestLookupAuto(t *testing.T) {
 		if s.UIDFile == nil || s.GIDFile == nil {
 			t.Errorf("files not read for context although nsswitch.conf names files")
 		}
-		if ids := idsOf(Validate(s, Namespace{})); !slices.Contains(ids, "subuid-shared") {
+		if ids := idsOf(Validate(s, Namespace{})); !slices.Contains(ids, IDSubuidShared) {
 			t.Errorf("findings %q miss subuid-shared (alice's getsubids range is bob's in the file)", ids)
 		}
 	})
@@ -255,8 +241,8 @@ func TestLookupCanceled(t *testing.T) {
 	}
 }
 
-func idsOf(fs []*Finding) []string {
-	var out []string
+func idsOf(fs []*diag.Finding) []diag.ID {
+	var out []diag.ID
 	for _, f := range fs {
 		out = append(out, f.ID)
 	}

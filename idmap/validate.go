@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 var (
@@ -18,77 +21,35 @@ var (
 	ErrUnknown = errors.New("idmap: cannot tell the subordinate ids")
 )
 
-// Finding is one problem found by [Lookup] or [Validate]. It is an error,
-// so that callers can return it, and it carries its remedy:
-//
-//	if f, ok := errors.AsType[*idmap.Finding](err); ok { fmt.Println("fix:", f.Remedy()) }
-//
-// IDs are stable; {k} stands for subuid or subgid:
-//
-//	{k}-missing, subids-missing  no ranges of that kind (or of both) [ErrNoRanges]
-//	{k}-unknown                  getsubids could not tell [ErrUnknown]
-//	{k}-unreadable               the file cannot be read (wraps the cause)
-//	getsubids-missing            getsubids is not installed (wraps the cause)
-//	getsubids-failed             getsubids failed (wraps the cause)
-//	user-unnamed                 the uid has no passwd entry
-//	subid-nss                    nsswitch.conf names another database than the files read
-//	{k}-too-small                fewer than 65536 ids
-//	{k}-zero-count, {k}-overflow a range of 0 ids, or one that ends past 4294967295
-//	{k}-duplicate, {k}-overlap   the same ids twice in the user's ranges
-//	{k}-shared                   ids that another user's range holds too
-//	{k}-contains-self            the user's own uid (gid) lies in a range
-//	{k}-too-many-extents         more than 340 map lines
-//	{k}-unmapped                 ids that the current namespace does not map
-//	{k}-rootlesskit              RootlessKit reads the file differently from newuidmap
-//	{k}-<diag code>              a line problem, such as subuid-trailing-cr (see [Diag])
-type Finding struct {
-	ID       string   // stable identifier, see above
-	Severity Severity // Error breaks the daemon's start; Warning breaks some images
-	Detail   string   // what was observed, naming file:line where there is one
-	Fix      string   // one imperative sentence, or "run: " and an exact command
-	Err      error    // a sentinel or the cause; may be nil
-}
-
-func (f *Finding) Error() string {
-	msg := "idmap: " + f.ID + ": " + f.Detail
-	if f.Fix != "" {
-		msg += " (fix: " + f.Fix + ")"
-	}
-	return msg
-}
-
-// Unwrap returns f.Err.
-func (f *Finding) Unwrap() error { return f.Err }
-
-// Remedy returns f.Fix: what to do about the finding.
-func (f *Finding) Remedy() string { return f.Fix }
-
 // Validate checks s, the result of [Lookup], for everything that makes
 // newuidmap, newgidmap, the kernel or RootlessKit fail, or that breaks
 // images, and returns the findings in a stable order (those of Lookup
 // first). ns is the namespace the daemon will be started from (see
 // [CurrentNamespace]); its zero value stands for the initial namespace.
-func Validate(s *Subids, ns Namespace) []*Finding {
+func Validate(s *Subids, ns Namespace) []*diag.Finding {
 	out := slices.Clone(s.findings)
 	u := s.User
 	if u.Name == "" {
-		out = append(out, &Finding{
-			ID: "user-unnamed", Severity: Error,
-			Detail: fmt.Sprintf("uid %d has no passwd entry that this program can see: newuidmap stops with \"Cannot determine your user name\" and RootlessKit cannot resolve the user", u.UID),
-			Fix:    fmt.Sprintf("give uid %d a passwd entry (getent passwd %d must find it); for LDAP or SSSD users, build the program with cgo", u.UID, u.UID),
+		out = append(out, &diag.Finding{
+			ID: IDUserUnnamed, Severity: diag.Error,
+			Evidence: fmt.Sprintf("uid %d", u.UID),
+			Detail:   fmt.Sprintf("uid %d has no passwd entry that this program can see: newuidmap stops with \"Cannot determine your user name\" and RootlessKit cannot resolve the user", u.UID),
+			Fix:      fmt.Sprintf("give uid %d a passwd entry (getent passwd %d must find it); for LDAP or SSSD users, build the program with cgo", u.UID, u.UID),
 		})
 	}
 	if s.Source == "files" && s.NSS.Module != "" && !s.NSS.Files() {
-		out = append(out, &Finding{
-			ID: "subid-nss", Severity: Error,
-			Detail: fmt.Sprintf("/etc/nsswitch.conf:%d names the %q subid database, which newuidmap consults, but RootlessKit was asked to read /etc/subuid and /etc/subgid", s.NSS.Line, s.NSS.Module),
-			Fix:    "use the Auto or Getsubids source (RootlessKit's --subid-source=auto or dynamic)",
+		out = append(out, &diag.Finding{
+			ID: IDSubidNSS, Severity: diag.Error,
+			Evidence: fmt.Sprintf("/etc/nsswitch.conf:%d: subid: %s", s.NSS.Line, s.NSS.Module),
+			Detail:   fmt.Sprintf("/etc/nsswitch.conf:%d names the %q subid database, which newuidmap consults, but RootlessKit was asked to read /etc/subuid and /etc/subgid", s.NSS.Line, s.NSS.Module),
+			Fix:      "use the Auto or Getsubids source (RootlessKit's --subid-source=auto or dynamic)",
 		})
 	}
 	var reported [2]bool // missing, unknown or unreadable already said
 	for _, f := range s.findings {
 		for _, k := range kinds {
-			if strings.HasPrefix(f.ID, k.info().name+"-") || f.ID == "subids-missing" || strings.HasPrefix(f.ID, "getsubids-") {
+			switch ids := k.ids(); f.ID {
+			case ids.missing, ids.unknown, ids.unreadable, IDSubidsMissing, IDGetsubidsMissing, IDGetsubidsFailed:
 				reported[k] = true
 			}
 		}
@@ -108,9 +69,9 @@ func Validate(s *Subids, ns Namespace) []*Finding {
 	return out
 }
 
-func validateKind(s *Subids, ns Namespace, k kind) []*Finding {
-	var out []*Finding
-	ki := k.info()
+func validateKind(s *Subids, ns Namespace, k kind) []*diag.Finding {
+	var out []*diag.Finding
+	ki, ids := k.info(), k.ids()
 	u := s.User
 	self := u.UID
 	if k == gidKind {
@@ -146,16 +107,23 @@ func validateKind(s *Subids, ns Namespace, k kind) []*Finding {
 		}
 		return file.Name + ":" + strconv.Itoa(lines[i]) + ": "
 	}
+	// evidence shows rs[i]: its line, or the range as the source gave it.
+	evidence := func(i int) string {
+		if lines != nil {
+			return lineEvidence(file, lines[i])
+		}
+		return s.rangeEvidence(k, rs[i])
+	}
 
 	if s.Source != "files" {
 		for i, r := range rs {
 			switch {
 			case r.Count == 0:
-				out = append(out, &Finding{ID: ki.name + "-zero-count", Severity: Error,
+				out = append(out, &diag.Finding{ID: ids.zeroCount, Severity: diag.Error, Evidence: evidence(i),
 					Detail: fmt.Sprintf("%s returned the empty range %s: newuidmap refuses it", s.Source, r),
 					Fix:    fmt.Sprintf("remove the range %s of %s from the subid database", r, u.key())})
 			case r.End() > MaxID:
-				out = append(out, &Finding{ID: ki.name + "-overflow", Severity: Error,
+				out = append(out, &diag.Finding{ID: ids.overflow, Severity: diag.Error, Evidence: evidence(i),
 					Detail: fmt.Sprintf("%srange %s ends past %d: %s refuses it", where(i), r, uint64(MaxID), ki.tool),
 					Fix:    fmt.Sprintf("replace the range %s of %s with one below %d", r, u.key(), uint64(MaxID))})
 			}
@@ -164,7 +132,11 @@ func validateKind(s *Subids, ns Namespace, k kind) []*Finding {
 
 	usable := Normalize(withoutSelf(rs, self))
 	if total := Total(usable); total < RecommendedCount {
-		out = append(out, &Finding{ID: ki.name + "-too-small", Severity: Warning,
+		ev := make([]string, len(rs))
+		for i := range rs {
+			ev[i] = evidence(i)
+		}
+		out = append(out, &diag.Finding{ID: ids.tooSmall, Severity: diag.Warning, Evidence: joinEvidence(ev),
 			Detail: fmt.Sprintf("%s has %d subordinate %ss, fewer than %d: images with files owned by ids up to 65534 (nobody) fail to unpack with \"lchown ... invalid argument\"", u, total, ki.id, RecommendedCount),
 			Fix:    addRangesFix(s, []kind{k}, RecommendedCount)})
 	}
@@ -180,7 +152,7 @@ func validateKind(s *Subids, ns Namespace, k kind) []*Finding {
 				if lines != nil {
 					fix = fmt.Sprintf("run: sudo sed -i '%dd' %s", lines[j], file.Name)
 				}
-				out = append(out, &Finding{ID: ki.name + "-duplicate", Severity: Error,
+				out = append(out, &diag.Finding{ID: ids.duplicate, Severity: diag.Error, Evidence: evidence(i) + "; " + evidence(j),
 					Detail: fmt.Sprintf("%s%s's range %s is listed twice%s: RootlessKit maps it twice and the kernel refuses the map (\"write to %s_map failed: Invalid argument\")", where(j), u.key(), b, at(lines, file, i), ki.id),
 					Fix:    fix})
 				continue
@@ -190,7 +162,7 @@ func validateKind(s *Subids, ns Namespace, k kind) []*Finding {
 			if lines != nil {
 				fix = fmt.Sprintf("replace lines %d and %d of %s with the one line %s:%s", lines[i], lines[j], file.Name, u.key(), union[0])
 			}
-			out = append(out, &Finding{ID: ki.name + "-overlap", Severity: Error,
+			out = append(out, &diag.Finding{ID: ids.overlap, Severity: diag.Error, Evidence: evidence(i) + "; " + evidence(j),
 				Detail: fmt.Sprintf("%s%s's ranges %s and %s overlap%s: RootlessKit maps both and the kernel refuses the map (\"write to %s_map failed: Invalid argument\")", where(j), u.key(), a, b, at(lines, file, i), ki.id),
 				Fix:    fix})
 		}
@@ -198,7 +170,7 @@ func validateKind(s *Subids, ns Namespace, k kind) []*Finding {
 
 	for i, r := range rs {
 		if r.Contains(self) {
-			out = append(out, &Finding{ID: ki.name + "-contains-self", Severity: Warning,
+			out = append(out, &diag.Finding{ID: ids.containsSelf, Severity: diag.Warning, Evidence: evidence(i),
 				Detail: fmt.Sprintf("%s%s's range %s holds its own %s %d, which is already mapped to 0: RootlessKit 3.3 cuts it out, older versions fail with \"write to %s_map failed: Invalid argument\"", where(i), u.key(), r, ki.id, self, ki.id),
 				Fix:    fmt.Sprintf("run: sudo usermod --del-sub%ss %d-%d %s", ki.id, self, self, u.key())})
 		}
@@ -214,7 +186,11 @@ func validateKind(s *Subids, ns Namespace, k kind) []*Finding {
 		if err != nil {
 			detail = err.Error()
 		}
-		out = append(out, &Finding{ID: ki.name + "-too-many-extents", Severity: Error, Detail: detail, Fix: fix})
+		ev := fmt.Sprintf("%d ranges from %s", len(rs), s.Source)
+		if file != nil && s.Source == "files" {
+			ev = fmt.Sprintf("%d ranges in %s", len(rs), file.Name)
+		}
+		out = append(out, &diag.Finding{ID: ids.tooManyExtents, Severity: diag.Error, Detail: detail, Evidence: ev, Fix: fix})
 	}
 
 	if f := sharedFinding(s, k, rs); f != nil {
@@ -238,12 +214,12 @@ func at(lines []int, file *File, i int) string {
 
 // lineFindings turns the user's line diagnostics in k's file into findings,
 // one per diagnostic code.
-func lineFindings(s *Subids, k kind) []*Finding {
+func lineFindings(s *Subids, k kind) []*diag.Finding {
 	ki := k.info()
 	var codes []string
 	byCode := map[string][]Diag{}
 	for _, d := range s.Diags {
-		if d.File != ki.path || d.Severity < Warning {
+		if d.File != ki.path || d.Severity < diag.Warning {
 			continue
 		}
 		if _, ok := byCode[d.Code]; !ok {
@@ -251,16 +227,23 @@ func lineFindings(s *Subids, k kind) []*Finding {
 		}
 		byCode[d.Code] = append(byCode[d.Code], d)
 	}
-	var out []*Finding
+	var out []*diag.Finding
 	for _, code := range codes {
 		ds := byCode[code]
-		f := &Finding{ID: ki.name + "-" + code, Err: nil}
+		f := &diag.Finding{ID: k.lineID(code)}
 		msgs := make([]string, len(ds))
+		ev := make([]string, len(ds))
 		for i, d := range ds {
 			msgs[i] = d.String()
+			if file := s.file(k); file != nil {
+				ev[i] = lineEvidence(file, d.Line)
+			} else {
+				ev[i] = d.File + ":" + strconv.Itoa(d.Line)
+			}
 			f.Severity = max(f.Severity, d.Severity)
 		}
 		f.Detail = strings.Join(msgs, "; ")
+		f.Evidence = joinEvidence(ev)
 		f.Fix = lineFix(s, k, code, ds)
 		out = append(out, f)
 	}
@@ -317,13 +300,13 @@ func lineFix(s *Subids, k kind, code string, ds []Diag) string {
 
 // rootlessKitFinding compares RootlessKit's reading of k's file with
 // newuidmap's.
-func rootlessKitFinding(s *Subids, k kind) *Finding {
+func rootlessKitFinding(s *Subids, k kind) *diag.Finding {
 	ki := k.info()
 	file := s.file(k)
 	rk := s.rk[k]
-	id := ki.name + "-rootlesskit"
+	id := k.ids().rootlessKit
 	if rk.errLine != 0 {
-		return &Finding{ID: id, Severity: Error,
+		return &diag.Finding{ID: id, Severity: diag.Error, Evidence: lineEvidence(file, rk.errLine),
 			Detail: fmt.Sprintf("%s:%d: %s", file.Name, rk.errLine, rk.errMsg),
 			Fix:    fmt.Sprintf("correct or delete line %d of %s (to delete it, run: sudo sed -i '%dd' %s), or let RootlessKit use getsubids", rk.errLine, file.Name, rk.errLine, file.Name)}
 	}
@@ -335,7 +318,7 @@ func rootlessKitFinding(s *Subids, k kind) *Finding {
 		}
 	}
 	var msgs []string
-	sev := Warning
+	sev := diag.Warning
 	var bad []int
 	for _, it := range rk.items {
 		sh, ok := shadow[it.line]
@@ -343,7 +326,7 @@ func rootlessKitFinding(s *Subids, k kind) *Finding {
 		if ok && sh == (item{it.start, it.count}) {
 			continue
 		}
-		sev = Error
+		sev = diag.Error
 		bad = append(bad, it.line)
 		if ok {
 			msgs = append(msgs, fmt.Sprintf("%s:%d: RootlessKit passes %d:%d, but %s grants %d:%d", file.Name, it.line, it.start, it.count, ki.tool, sh.start, sh.count))
@@ -365,15 +348,19 @@ func rootlessKitFinding(s *Subids, k kind) *Finding {
 		return nil
 	}
 	detail := strings.Join(msgs, "; ")
-	if sev == Error {
+	ev := make([]string, len(bad))
+	for i, line := range bad {
+		ev[i] = lineEvidence(file, line)
+	}
+	if sev == diag.Error {
 		detail += fmt.Sprintf(": %s will refuse RootlessKit's map", ki.tool)
 	}
-	return &Finding{ID: id, Severity: sev, Detail: detail,
+	return &diag.Finding{ID: id, Severity: sev, Detail: detail, Evidence: joinEvidence(ev),
 		Fix: fmt.Sprintf("rewrite line %d of %s as plain owner:start:count, with %s's name or uid and decimal numbers", bad[0], file.Name, s.User.key())}
 }
 
 // sharedFinding reports the user's ranges that other users' lines hold too.
-func sharedFinding(s *Subids, k kind, rs []Range) *Finding {
+func sharedFinding(s *Subids, k kind, rs []Range) *diag.Finding {
 	file := s.file(k)
 	if file == nil {
 		return nil
@@ -383,6 +370,7 @@ func sharedFinding(s *Subids, k kind, rs []Range) *Finding {
 	var msgs []string
 	n := 0
 	var conflict []Range
+	var ev []string
 	for _, e := range file.Entries {
 		if e.Verdict != Accepted || e.Range.Count == 0 || ownerIs(e.Owner, u) {
 			continue
@@ -394,6 +382,7 @@ func sharedFinding(s *Subids, k kind, rs []Range) *Finding {
 				if len(msgs) < 3 {
 					msgs = append(msgs, fmt.Sprintf("%s's %s overlaps %s's %s at %s:%d", u.key(), r, e.Owner, e.Range, file.Name, e.Line))
 				}
+				ev = append(ev, lineEvidence(file, e.Line))
 			}
 		}
 	}
@@ -413,13 +402,13 @@ func sharedFinding(s *Subids, k kind, rs []Range) *Finding {
 		}
 		fix = strings.Replace(fix, "run: sudo usermod", "run: sudo usermod "+strings.Join(del, " "), 1)
 	}
-	return &Finding{ID: ki.name + "-shared", Severity: Warning, Detail: detail, Fix: fix}
+	return &diag.Finding{ID: k.ids().shared, Severity: diag.Warning, Detail: detail, Evidence: joinEvidence(slices.Compact(ev)), Fix: fix}
 }
 
 // unmappedFinding reports ranges that the current namespace does not map,
 // or that straddle two of its extents (the kernel needs each new extent to
 // lie inside one extent of the parent).
-func unmappedFinding(s *Subids, k kind, ns Namespace, rs []Range) *Finding {
+func unmappedFinding(s *Subids, k kind, ns Namespace, rs []Range) *diag.Finding {
 	ki := k.info()
 	m := ns.UID
 	if k == gidKind {
@@ -441,15 +430,20 @@ func unmappedFinding(s *Subids, k kind, ns Namespace, rs []Range) *Finding {
 	if len(msgs) == 0 {
 		return nil
 	}
-	var have []string
+	var have, extents []string
 	for _, e := range m {
 		have = append(have, Range{e.Container, e.Count}.String())
+		extents = append(extents, fmt.Sprintf("%d %d %d", e.Container, e.Host, e.Count))
+	}
+	ev := "/proc/self/" + ki.id + "_map is empty"
+	if len(extents) > 0 {
+		ev = "/proc/self/" + ki.id + "_map: " + strings.Join(extents, ", ")
 	}
 	mapped := "nothing: its " + ki.id + "_map is not written yet"
 	if len(have) > 0 {
 		mapped = strings.Join(have, ", ")
 	}
-	return &Finding{ID: ki.name + "-unmapped", Severity: Error,
+	return &diag.Finding{ID: k.ids().unmapped, Severity: diag.Error, Evidence: ev,
 		Detail: fmt.Sprintf("running in a user namespace that maps %s; %s's ranges %s do not each lie inside one of those, so the nested namespace cannot map them", mapped, s.User.key(), strings.Join(msgs, ", ")),
 		Fix:    fmt.Sprintf("assign %s subordinate %ss that this namespace maps, each range within one line of /proc/self/%s_map", s.User.key(), ki.id, ki.id)}
 }
@@ -461,4 +455,48 @@ func decimal(s string) string {
 		return t
 	}
 	return "0"
+}
+
+// maxEvidence is how many lines or ranges evidence shows before "and N more".
+const maxEvidence = 3
+
+// joinEvidence joins pieces of evidence, at most maxEvidence of them.
+func joinEvidence(ev []string) string {
+	if len(ev) > maxEvidence {
+		return strings.Join(ev[:maxEvidence], "; ") + fmt.Sprintf("; and %d more", len(ev)-maxEvidence)
+	}
+	return strings.Join(ev, "; ")
+}
+
+// lineEvidence shows line n of f as "/etc/subuid:3: alice:100000:65536",
+// the text quoted when it has blanks at either end or characters that do
+// not print, and cut after 80 bytes.
+func lineEvidence(f *File, n int) string {
+	loc := f.Name + ":" + strconv.Itoa(n)
+	i, ok := slices.BinarySearchFunc(f.Entries, n, func(e Entry, n int) int { return e.Line - n })
+	if !ok {
+		return loc
+	}
+	text := f.text(&f.Entries[i])
+	cut := len(text) > 80
+	if cut {
+		text = text[:80]
+	}
+	if strings.TrimSpace(text) != text || strings.ContainsFunc(text, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		text = strconv.Quote(text)
+	}
+	if cut {
+		text += "..."
+	}
+	return loc + ": " + text
+}
+
+// rangeEvidence shows a range of k that did not come from a file line:
+// "alice:100000:0 from getsubids alice".
+func (s *Subids) rangeEvidence(k kind, r Range) string {
+	ev := s.User.key() + ":" + r.String()
+	if s.Source == "getsubids" {
+		ev += " from " + strings.Join(queries(s.User, k), " or ")
+	}
+	return ev
 }

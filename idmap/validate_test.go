@@ -1,10 +1,13 @@
 package idmap
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // TestValidate runs Validate on small hosts and checks the finding ids; the
@@ -18,34 +21,34 @@ func TestValidate(t *testing.T) {
 		subuid, subgid string
 		user           User
 		ns             Namespace
-		ids            []string
+		ids            []diag.ID
 	}{
 		{name: "healthy", subuid: ok, subgid: ok, user: alice},
-		{name: "missing", subuid: "bob:100000:65536\n", subgid: "bob:100000:65536\n", user: alice, ids: []string{"subids-missing"}},
-		{name: "too small", subuid: "alice:100000:65534\n", subgid: ok, user: alice, ids: []string{"subuid-too-small"}},
+		{name: "missing", subuid: "bob:100000:65536\n", subgid: "bob:100000:65536\n", user: alice, ids: []diag.ID{IDSubidsMissing}},
+		{name: "too small", subuid: "alice:100000:65534\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidTooSmall}},
 		{name: "too small in two pieces is fine", subuid: "alice:100000:32768\nalice:200000:32768\n", subgid: ok, user: alice},
-		{name: "zero count", subuid: ok + "alice:300000:0\n", subgid: ok, user: alice, ids: []string{"subuid-zero-count", "subuid-rootlesskit"}},
-		{name: "overflow", subuid: ok + "alice:4294901760:65536\n", subgid: ok, user: alice, ids: []string{"subuid-overflow"}},
-		{name: "name and uid lines repeat", subuid: ok + "1000:100000:65536\n", subgid: ok, user: alice, ids: []string{"subuid-duplicate"}},
-		{name: "overlap", subuid: ok + "alice:150000:65536\n", subgid: ok, user: alice, ids: []string{"subuid-overlap"}},
+		{name: "zero count", subuid: ok + "alice:300000:0\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidZeroCount, IDSubuidRootlessKit}},
+		{name: "overflow", subuid: ok + "alice:4294901760:65536\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidOverflow}},
+		{name: "name and uid lines repeat", subuid: ok + "1000:100000:65536\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidDuplicate}},
+		{name: "overlap", subuid: ok + "alice:150000:65536\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidOverlap}},
 		{name: "adjacent is fine", subuid: ok + "alice:165536:65536\n", subgid: ok, user: alice},
-		{name: "shared with bob", subuid: ok + "bob:150000:65536\n", subgid: ok, user: alice, ids: []string{"subuid-shared"}},
-		{name: "own uid inside", subuid: "alice:0:1000000\n", subgid: ok, user: alice, ids: []string{"subuid-contains-self"}},
-		{name: "own gid inside", subuid: ok, subgid: "alice:0:1000000\n", user: alice, ids: []string{"subgid-contains-self"}},
+		{name: "shared with bob", subuid: ok + "bob:150000:65536\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidShared}},
+		{name: "own uid inside", subuid: "alice:0:1000000\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidContainsSelf}},
+		{name: "own gid inside", subuid: ok, subgid: "alice:0:1000000\n", user: alice, ids: []diag.ID{IDSubgidContainsSelf}},
 		{name: "LDAP uid inside lima range", subuid: "alice:524288:1073741824\n", subgid: "alice:524288:1073741824\n",
-			user: User{Name: "alice", UID: 222586300, GID: 222586300}, ids: []string{"subuid-contains-self", "subgid-contains-self"}},
-		{name: "too many extents", subuid: manyRanges(340, 2), subgid: ok, user: alice, ids: []string{"subuid-too-small", "subuid-too-many-extents"}},
+			user: User{Name: "alice", UID: 222586300, GID: 222586300}, ids: []diag.ID{IDSubuidContainsSelf, IDSubgidContainsSelf}},
+		{name: "too many extents", subuid: manyRanges(340, 2), subgid: ok, user: alice, ids: []diag.ID{IDSubuidTooSmall, IDSubuidTooManyExtents}},
 		{name: "339 ranges fit", subuid: manyRanges(339, 200), subgid: ok, user: alice},
-		{name: "CRLF", subuid: "alice:100000:65536\r\n", subgid: ok, user: alice, ids: []string{"subuid-missing", "subuid-trailing-cr", "subuid-rootlesskit"}},
-		{name: "octal", subuid: "alice:0100000:65536\n", subgid: ok, user: alice, ids: []string{"subuid-octal", "subuid-rootlesskit"}},
-		{name: "hex", subuid: "alice:0x186a0:65536\n", subgid: ok, user: alice, ids: []string{"subuid-hex", "subuid-rootlesskit"}},
-		{name: "bob breaks RootlessKit", subuid: ok + "bob:1\n", subgid: ok, user: alice, ids: []string{"subuid-rootlesskit"}},
-		{name: "no final newline", subuid: "alice:100000:65536", subgid: ok, user: alice, ids: []string{"subuid-no-final-newline"}},
-		{name: "nameless user", subuid: "1000:100000:65536\n", subgid: "1000:100000:65536\n", user: User{UID: 1000, GID: 1000}, ids: []string{"user-unnamed"}},
+		{name: "CRLF", subuid: "alice:100000:65536\r\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidMissing, IDSubuidTrailingCR, IDSubuidRootlessKit}},
+		{name: "octal", subuid: "alice:0100000:65536\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidOctal, IDSubuidRootlessKit}},
+		{name: "hex", subuid: "alice:0x186a0:65536\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidHex, IDSubuidRootlessKit}},
+		{name: "bob breaks RootlessKit", subuid: ok + "bob:1\n", subgid: ok, user: alice, ids: []diag.ID{IDSubuidRootlessKit}},
+		{name: "no final newline", subuid: "alice:100000:65536", subgid: ok, user: alice, ids: []diag.ID{IDSubuidNoFinalNewline}},
+		{name: "nameless user", subuid: "1000:100000:65536\n", subgid: "1000:100000:65536\n", user: User{UID: 1000, GID: 1000}, ids: []diag.ID{IDUserUnnamed}},
 		{name: "nested, mapped", subuid: ok, subgid: ok, user: alice, ns: nested},
-		{name: "nested, unmapped", subuid: "alice:300000:65536\n", subgid: ok, user: alice, ns: nested, ids: []string{"subuid-unmapped"}},
-		{name: "nested, straddles two extents", subuid: "alice:60000:65536\n", subgid: ok, user: alice, ns: split, ids: []string{"subuid-unmapped"}},
-		{name: "nested, map not written", subuid: ok, subgid: ok, user: alice, ns: Namespace{InUserNS: true}, ids: []string{"subuid-unmapped", "subgid-unmapped"}},
+		{name: "nested, unmapped", subuid: "alice:300000:65536\n", subgid: ok, user: alice, ns: nested, ids: []diag.ID{IDSubuidUnmapped}},
+		{name: "nested, straddles two extents", subuid: "alice:60000:65536\n", subgid: ok, user: alice, ns: split, ids: []diag.ID{IDSubuidUnmapped}},
+		{name: "nested, map not written", subuid: ok, subgid: ok, user: alice, ns: Namespace{InUserNS: true}, ids: []diag.ID{IDSubuidUnmapped, IDSubgidUnmapped}},
 	}
 	var report strings.Builder
 	for _, tt := range tests {
@@ -61,10 +64,10 @@ func TestValidate(t *testing.T) {
 			}
 			fmt.Fprintf(&report, "== %s\n", tt.name)
 			for _, f := range fs {
-				if f.Fix == "" || f.Detail == "" || f.Severity == 0 {
-					t.Errorf("finding %s lacks detail, remedy or severity: %+v", f.ID, f)
+				if f.Fix == "" || f.Detail == "" || f.Evidence == "" || f.Severity == 0 {
+					t.Errorf("finding %s lacks detail, evidence, remedy or severity: %+v", f.ID, f)
 				}
-				fmt.Fprintf(&report, "%s %s\n  detail: %s\n  fix:    %s\n", f.Severity, f.ID, f.Detail, f.Fix)
+				fmt.Fprintf(&report, "%s %s\n  detail:   %s\n  evidence: %s\n  fix:      %s\n", f.Severity, f.ID, f.Detail, f.Evidence, f.Fix)
 			}
 		})
 	}
@@ -84,7 +87,7 @@ func TestValidateGetsubidsSource(t *testing.T) {
 		UIDs: []Range{{100000, 65536}, {100000, 0}, {4294967295, 1}, {150000, 65536}},
 		GIDs: []Range{{100000, 65536}}}
 	got := idsOf(Validate(s, Namespace{}))
-	want := []string{"subuid-zero-count", "subuid-overflow", "subuid-overlap"}
+	want := []diag.ID{IDSubuidZeroCount, IDSubuidOverflow, IDSubuidOverlap}
 	if !slices.Equal(got, want) {
 		t.Errorf("ids = %q, want %q", got, want)
 	}
@@ -93,17 +96,23 @@ func TestValidateGetsubidsSource(t *testing.T) {
 func TestValidateBuiltByHand(t *testing.T) {
 	// A Subids made without Lookup still gets its missing ranges reported.
 	got := idsOf(Validate(&Subids{User: alice, GIDs: []Range{{100000, 65536}}}, Namespace{}))
-	if !slices.Equal(got, []string{"subuid-missing"}) {
+	if !slices.Equal(got, []diag.ID{IDSubuidMissing}) {
 		t.Errorf("ids = %q", got)
 	}
 }
 
+// TestFindingError pins how a finding of this package reads as an error.
 func TestFindingError(t *testing.T) {
-	f := &Finding{ID: "subuid-missing", Severity: Error, Detail: "no subuid ranges for alice", Fix: "run: x", Err: ErrNoRanges}
-	if got, want := f.Error(), "idmap: subuid-missing: no subuid ranges for alice (fix: run: x)"; got != want {
-		t.Errorf("Error() = %q, want %q", got, want)
+	_, err := Lookup(t.Context(), Files{FS: mapFS("bob:100000:65536\n", "alice:100000:65536\n")}, alice)
+	f, ok := errors.AsType[*diag.Finding](err)
+	if !ok {
+		t.Fatalf("err = %v", err)
 	}
-	if f.Unwrap() != ErrNoRanges || f.Remedy() != "run: x" {
-		t.Errorf("Unwrap/Remedy wrong")
+	const want = "idmap.subuid-missing: no subuid ranges for alice (uid 1000) in /etc/subuid: idmap: no subordinate ids (fix: run: sudo usermod --add-subuids 165536-231071 alice)"
+	if got := err.Error(); got != want {
+		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
+	}
+	if f.Unwrap() != ErrNoRanges || f.Remedy() != "run: sudo usermod --add-subuids 165536-231071 alice" || f.Evidence != "/etc/subuid" {
+		t.Errorf("finding = %+v", f)
 	}
 }

@@ -7,15 +7,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootlessd/rootlessd/diag"
+	"github.com/rootlessd/rootlessd/internal/diagtest"
 	"github.com/rootlessd/rootlessd/netdriver"
+	"github.com/rootlessd/rootlessd/portdriver"
 )
 
 // wantProblems checks that err holds exactly the given IDs (blocking or
 // warning), each with a remedy.
-func wantProblems(t *testing.T, err error, ids ...netdriver.ID) {
+func wantProblems(t *testing.T, err error, ids ...diag.ID) {
 	t.Helper()
-	probs := netdriver.Problems(err)
-	var got []netdriver.ID
+	probs := diag.List(err)
+	var got []diag.ID
 	for _, p := range probs {
 		got = append(got, p.ID)
 		if p.Remedy() == "" {
@@ -41,39 +44,39 @@ func TestSlirp4netnsCheck(t *testing.T) {
 		name string
 		host fakeHost
 		d    netdriver.Slirp4netns
-		want []netdriver.ID
+		want []diag.ID
 	}{
 		{name: "1.2.0", host: slirpHost("1.2.0")},
 		{name: "1.2.0 all options", host: slirpHost("1.2.0"), d: netdriver.Slirp4netns{IPv6: true, CIDR: netip.MustParsePrefix("10.0.3.0/24"), Sandbox: netdriver.True, Seccomp: netdriver.True}},
 		{name: "custom binary", host: ordinary().with("/opt/s4/slirp4netns").out("/opt/s4/slirp4netns --help", "fixture:slirp4netns-1.2.0.help"), d: netdriver.Slirp4netns{Binary: "/opt/s4/slirp4netns"}},
-		{name: "0.3.0 lacks --netns-type", host: slirpHost("0.3.0"), want: []netdriver.ID{netdriver.IDSlirp4netnsTooOld}},
+		{name: "0.3.0 lacks --netns-type", host: slirpHost("0.3.0"), want: []diag.ID{netdriver.IDSlirp4netnsTooOld}},
 		{name: "0.3.0 sandbox", host: slirpHost("0.3.0"), d: netdriver.Slirp4netns{Sandbox: netdriver.True},
-			want: []netdriver.ID{netdriver.IDSlirp4netnsTooOld, netdriver.IDSlirp4netnsTooOld}},
-		{name: "missing", host: ordinary(), want: []netdriver.ID{netdriver.IDBinaryMissing}},
-		{name: "help fails", host: ordinary().with("/usr/bin/slirp4netns"), want: []netdriver.ID{netdriver.IDBinaryFailed}},
+			want: []diag.ID{netdriver.IDSlirp4netnsTooOld, netdriver.IDSlirp4netnsTooOld}},
+		{name: "missing", host: ordinary(), want: []diag.ID{netdriver.IDBinaryMissing}},
+		{name: "help fails", host: ordinary().with("/usr/bin/slirp4netns"), want: []diag.ID{netdriver.IDBinaryFailed}},
 		{name: "no ip, no nsenter", host: fakeHost{}.with("/usr/bin/slirp4netns").out("/usr/bin/slirp4netns --help", "fixture:slirp4netns-1.2.0.help"),
-			want: []netdriver.ID{netdriver.IDBinaryMissing, netdriver.IDBinaryMissing}},
+			want: []diag.ID{netdriver.IDBinaryMissing, netdriver.IDBinaryMissing}},
 		{name: "invalid values", host: slirpHost("1.2.0"), d: netdriver.Slirp4netns{MTU: 70000, CIDR: netip.MustParsePrefix("10.0.2.100/24"), Sandbox: "yes"},
-			want: []netdriver.ID{netdriver.IDInvalidConfig, netdriver.IDInvalidConfig, netdriver.IDInvalidConfig}},
+			want: []diag.ID{netdriver.IDInvalidConfig, netdriver.IDInvalidConfig, netdriver.IDInvalidConfig}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantProblems(t, tt.d.Check(ctx, tt.host.host(t)), tt.want...)
 		})
 	}
 	err := netdriver.Slirp4netns{}.Check(ctx, slirpHost("0.3.0").host(t))
-	if !strings.Contains(err.Error(), "seems older than v0.4.0") || !strings.Contains(netdriver.Remedy(err), "slirp4netns 0.4.0 or later") {
-		t.Errorf("0.3.0 message: %v / %s", err, netdriver.Remedy(err))
+	if !strings.Contains(err.Error(), "seems older than v0.4.0") || !strings.Contains(diag.Remedy(err), "slirp4netns 0.4.0 or later") {
+		t.Errorf("0.3.0 message: %v / %s", err, diag.Remedy(err))
 	}
 }
 
 func TestSlirp4netnsCheckPort(t *testing.T) {
 	ctx := context.Background()
-	if err := (netdriver.Slirp4netns{}).CheckPort(ctx, slirpHost("1.2.0").host(t), netdriver.PortSlirp4netns); err != nil {
+	if err := (netdriver.Slirp4netns{}).CheckPort(ctx, slirpHost("1.2.0").host(t), portdriver.NameSlirp4netns); err != nil {
 		t.Errorf("1.2.0: %v", err)
 	}
 	noAPI := ordinary().with("/usr/bin/slirp4netns").out("/usr/bin/slirp4netns --help", "--netns-type --cidr")
-	wantProblems(t, netdriver.Slirp4netns{}.CheckPort(ctx, noAPI.host(t), netdriver.PortSlirp4netns), netdriver.IDSlirp4netnsTooOld)
-	if err := (netdriver.Slirp4netns{}).CheckPort(ctx, noAPI.host(t), netdriver.PortBuiltin); err != nil {
+	wantProblems(t, netdriver.Slirp4netns{}.CheckPort(ctx, noAPI.host(t), portdriver.NameSlirp4netns), netdriver.IDSlirp4netnsTooOld)
+	if err := (netdriver.Slirp4netns{}).CheckPort(ctx, noAPI.host(t), portdriver.NameBuiltin); err != nil {
 		t.Errorf("builtin needs no API socket: %v", err)
 	}
 }
@@ -83,35 +86,38 @@ func TestPastaCheck(t *testing.T) {
 	debianDpkg := pastaHost("pasta-debian-unknown.version").
 		file("/var/lib/dpkg/status", "fixture:dpkg/status").
 		file("/var/lib/dpkg/info/passt.list", "fixture:dpkg/passt.list")
+	// Debian 13's pasta prints its version only to a terminal; through a pipe it exits 0 silently.
+	trixiePipe := pastaHost("pasta-debian-trixie-pipe.version")
 	for _, tt := range []struct {
 		name     string
 		host     fakeHost
-		want     []netdriver.ID
+		want     []diag.ID
 		blocking bool
 		detail   string
 	}{
 		{name: "2025_01_21", host: pastaHost("pasta-2025_01_21.version")},
 		{name: "fedora", host: pastaHost("pasta-fedora-el9.version")},
 		{name: "debian unknown version", host: pastaHost("pasta-debian-unknown.version"),
-			want: []netdriver.ID{netdriver.IDPastaVersionUnknown}, detail: `prints "unknown version"`},
+			want: []diag.ID{netdriver.IDPastaVersionUnknown}, detail: `prints "unknown version"`},
 		{name: "debian unknown version, dpkg says 2023_03_09", host: debianDpkg,
-			want: []netdriver.ID{netdriver.IDPastaTooOld}, blocking: true, detail: "pasta 2023_03_09.7c7625d (from dpkg: passt 0.0~git20230309.7c7625d-1) is older than 2023_06_25"},
+			want: []diag.ID{netdriver.IDPastaTooOld}, blocking: true, detail: "pasta 2023_03_09.7c7625d (from dpkg: passt 0.0~git20230309.7c7625d-1) is older than 2023_06_25"},
 		{name: "dpkg list does not own the program", host: debianDpkg.with("/usr/local/bin/pasta").out("/usr/local/bin/pasta --version", "fixture:pasta-debian-unknown.version"),
-			want: []netdriver.ID{netdriver.IDPastaVersionUnknown}},
-		{name: "debian 13: nothing printed to a pipe, dpkg says 2025_05_03", host: ordinary().with("/usr/bin/pasta").out("/usr/bin/pasta --version", "").
+			want: []diag.ID{netdriver.IDPastaVersionUnknown}},
+		{name: "debian 13 prints nothing to a pipe, dpkg says 2025_05_03", host: trixiePipe.
 			file("/var/lib/dpkg/status", "Package: passt\nStatus: install ok installed\nVersion: 0.0~git20250503.587980c-2+deb13u1\n").
 			file("/var/lib/dpkg/info/passt.list", "/usr/bin/pasta\n")},
-		{name: "nothing printed, no dpkg", host: ordinary().with("/usr/bin/pasta").out("/usr/bin/pasta --version", ""),
-			want: []netdriver.ID{netdriver.IDPastaVersionUnknown}},
-		{name: "missing", host: ordinary(), want: []netdriver.ID{netdriver.IDBinaryMissing}, blocking: true},
+		{name: "debian 13 prints nothing to a pipe, no dpkg record", host: trixiePipe,
+			want: []diag.ID{netdriver.IDPastaVersionUnknown}, detail: `"/usr/bin/pasta --version" prints nothing`},
+		{name: "debian sid 2026_10_02", host: pastaHost("pasta-debian-sid-2026_10_02.version")},
+		{name: "missing", host: ordinary(), want: []diag.ID{netdriver.IDBinaryMissing}, blocking: true},
 		{name: "not pasta", host: ordinary().with("/usr/bin/pasta").out("/usr/bin/pasta --version", "hello"),
-			want: []netdriver.ID{netdriver.IDBinaryFailed}, blocking: true},
+			want: []diag.ID{netdriver.IDBinaryFailed}, blocking: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := netdriver.Pasta{}.Check(ctx, tt.host.host(t))
 			wantProblems(t, err, tt.want...)
-			if (netdriver.Blocking(err) != nil) != tt.blocking {
-				t.Errorf("Blocking(%v) = %v; want blocking=%v", err, netdriver.Blocking(err), tt.blocking)
+			if (diag.Blocking(err) != nil) != tt.blocking {
+				t.Errorf("Blocking(%v) = %v; want blocking=%v", err, diag.Blocking(err), tt.blocking)
 			}
 			if tt.detail != "" && !strings.Contains(err.Error(), tt.detail) {
 				t.Errorf("error %q lacks %q", err, tt.detail)
@@ -126,16 +132,16 @@ func TestPastaCheckPort(t *testing.T) {
 		name string
 		host fakeHost
 		port string
-		want []netdriver.ID
+		want []diag.ID
 	}{
-		{name: "implicit 2025", host: pastaHost("pasta-2025_01_21.version"), port: netdriver.PortImplicit},
-		{name: "implicit 2023_06_27", host: pastaHost("pasta-2023_06_27.version"), port: netdriver.PortImplicit, want: []netdriver.ID{netdriver.IDPastaTooOld}},
-		{name: "implicit unknown", host: pastaHost("pasta-debian-unknown.version"), port: netdriver.PortImplicit, want: []netdriver.ID{netdriver.IDPastaVersionUnknown}},
-		{name: "pesto 2026_05_07", host: pastaHost("pasta-2026_05_07.version"), port: netdriver.PortPesto},
-		{name: "pesto 2025", host: pastaHost("pasta-2025_01_21.version"), port: netdriver.PortPesto, want: []netdriver.ID{netdriver.IDPastaTooOld}},
-		{name: "pesto unknown with --conf-path", host: pastaHost("pasta-debian-unknown.version").out("/usr/bin/pasta --conf-path=/dev/null --version", "fixture:pasta-debian-unknown.version"), port: netdriver.PortPesto},
-		{name: "pesto unknown without --conf-path", host: pastaHost("pasta-debian-unknown.version"), port: netdriver.PortPesto, want: []netdriver.ID{netdriver.IDPastaTooOld}},
-		{name: "none", host: pastaHost("pasta-2023_06_27.version"), port: netdriver.PortNone},
+		{name: "implicit 2025", host: pastaHost("pasta-2025_01_21.version"), port: portdriver.NameImplicit},
+		{name: "implicit 2023_06_27", host: pastaHost("pasta-2023_06_27.version"), port: portdriver.NameImplicit, want: []diag.ID{netdriver.IDPastaTooOld}},
+		{name: "implicit unknown", host: pastaHost("pasta-debian-unknown.version"), port: portdriver.NameImplicit, want: []diag.ID{netdriver.IDPastaVersionUnknown}},
+		{name: "pesto 2026_05_07", host: pastaHost("pasta-2026_05_07.version"), port: portdriver.NamePesto},
+		{name: "pesto 2025", host: pastaHost("pasta-2025_01_21.version"), port: portdriver.NamePesto, want: []diag.ID{netdriver.IDPastaTooOld}},
+		{name: "pesto unknown with --conf-path", host: pastaHost("pasta-debian-unknown.version").out("/usr/bin/pasta --conf-path=/dev/null --version", "fixture:pasta-debian-unknown.version"), port: portdriver.NamePesto},
+		{name: "pesto unknown without --conf-path", host: pastaHost("pasta-debian-unknown.version"), port: portdriver.NamePesto, want: []diag.ID{netdriver.IDPastaTooOld}},
+		{name: "none", host: pastaHost("pasta-2023_06_27.version"), port: portdriver.NameNone},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantProblems(t, netdriver.Pasta{}.CheckPort(ctx, tt.host.host(t), tt.port), tt.want...)
@@ -146,13 +152,15 @@ func TestPastaCheckPort(t *testing.T) {
 func TestLXCUserNICCheck(t *testing.T) {
 	ctx := context.Background()
 	const usernet = "/etc/lxc/lxc-usernet"
-	base := ordinary()
+	base := ordinary().file("/sys/class/net/lxcbr0/bridge/bridge_id", "8000.fea5ec4b4b88\n").file("/sys/class/net/br1/bridge/bridge_id", "8000.0\n")
 	base.setuid = []string{"/usr/lib/x86_64-linux-gnu/lxc/lxc-user-nic"}
+	noBridge := ordinary().file(usernet, "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/address", "fe:a5:ec:4b:4b:88\n")
+	noBridge.setuid = base.setuid
 	for _, tt := range []struct {
 		name string
 		host fakeHost
 		d    netdriver.LXCUserNIC
-		want []netdriver.ID
+		want []diag.ID
 	}{
 		{name: "user entry", host: base.file(usernet, "alice veth lxcbr0 1\n")},
 		{name: "group entry", host: func() fakeHost {
@@ -161,19 +169,24 @@ func TestLXCUserNICCheck(t *testing.T) {
 			return f
 		}()},
 		{name: "other bridge", host: base.file(usernet, "alice veth br1 1\n"), d: netdriver.LXCUserNIC{Bridge: "br1"}},
-		{name: "wrong bridge", host: base.file(usernet, "alice veth br1 1\n"), want: []netdriver.ID{netdriver.IDLXCUserNet}},
-		{name: "zero count", host: base.file(usernet, "alice veth lxcbr0 0\n"), want: []netdriver.ID{netdriver.IDLXCUserNet}},
-		{name: "no usernet", host: base, want: []netdriver.ID{netdriver.IDLXCUserNet}},
-		{name: "not setuid", host: ordinary().with("/usr/libexec/lxc/lxc-user-nic").file(usernet, "alice veth lxcbr0 1\n"), want: []netdriver.ID{netdriver.IDNotSetuid}},
-		{name: "missing", host: ordinary().file(usernet, "alice veth lxcbr0 1\n"), want: []netdriver.ID{netdriver.IDBinaryMissing}},
+		{name: "wrong bridge", host: base.file(usernet, "alice veth br1 1\n"), want: []diag.ID{netdriver.IDLXCUserNet}},
+		{name: "zero count", host: base.file(usernet, "alice veth lxcbr0 0\n"), want: []diag.ID{netdriver.IDLXCUserNet}},
+		{name: "no usernet", host: base, want: []diag.ID{netdriver.IDLXCUserNet}},
+		{name: "not setuid", host: ordinary().with("/usr/libexec/lxc/lxc-user-nic").file(usernet, "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/bridge/bridge_id", "x"), want: []diag.ID{netdriver.IDNotSetuid}},
+		{name: "missing", host: ordinary().file(usernet, "alice veth lxcbr0 1\n").file("/sys/class/net/lxcbr0/bridge/bridge_id", "x"), want: []diag.ID{netdriver.IDBinaryMissing}},
+		{name: "no such bridge", host: noBridge.file("/sys/class/net/eth0/address", "x"), d: netdriver.LXCUserNIC{Bridge: "lxcbr0"}, want: []diag.ID{netdriver.IDLXCBridge}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantProblems(t, tt.d.Check(ctx, tt.host.host(t)), tt.want...)
 		})
 	}
 	err := netdriver.LXCUserNIC{}.Check(ctx, base.host(t))
-	if want := `add the line "alice veth lxcbr0 1" to /etc/lxc/lxc-usernet`; !strings.Contains(netdriver.Remedy(err), want) {
-		t.Errorf("remedy %q lacks %q", netdriver.Remedy(err), want)
+	if want := `add the line "alice veth lxcbr0 1" to /etc/lxc/lxc-usernet`; !strings.Contains(diag.Remedy(err), want) {
+		t.Errorf("remedy %q lacks %q", diag.Remedy(err), want)
+	}
+	err = netdriver.LXCUserNIC{}.Check(ctx, noBridge.host(t))
+	if want := "ip link add lxcbr0 type bridge"; !strings.Contains(err.Error(), "lxcbr0 is not a bridge") || !strings.Contains(diag.Remedy(err), want) {
+		t.Errorf("no bridge: %v (remedy %q); want it named, and %q", err, diag.Remedy(err), want)
 	}
 }
 
@@ -205,33 +218,29 @@ func TestCheckHonoursContextDuringProbe(t *testing.T) {
 	}
 }
 
-func TestErrors(t *testing.T) {
-	hard := &netdriver.Error{ID: netdriver.IDBinaryMissing, Driver: "x", Detail: "x not found", Fix: "install x"}
-	warn := &netdriver.Error{ID: netdriver.IDPastaVersionUnknown, Driver: "pasta", Detail: "unknown", Fix: "check it", Warning: true}
-	err := errors.Join(hard, errors.Join(warn, hard))
-	if got := netdriver.Remedy(err); got != "install x\ncheck it" {
-		t.Errorf("Remedy = %q", got)
+func TestProblemAndWarn(t *testing.T) {
+	hard := netdriver.Problem(netdriver.IDBinaryMissing, "x", "x not found", "install x")
+	warn := netdriver.Warn(netdriver.IDPastaVersionUnknown, "pasta", "unknown", "check it")
+	if hard.Severity != diag.Error || warn.Severity != diag.Warning {
+		t.Errorf("severities %v, %v", hard.Severity, warn.Severity)
 	}
-	if len(netdriver.Problems(err)) != 3 || len(netdriver.Warnings(err)) != 1 {
-		t.Errorf("Problems/Warnings wrong")
-	}
-	if b := netdriver.Blocking(err); b == nil || errors.Is(b, netdriver.IDPastaVersionUnknown) || !errors.Is(b, netdriver.IDBinaryMissing) {
-		t.Errorf("Blocking = %v", b)
-	}
-	if netdriver.Blocking(warn) != nil || netdriver.Blocking(errors.Join(warn)) != nil || netdriver.Blocking(nil) != nil {
-		t.Errorf("warnings alone must not block")
-	}
-	if want := "warning: pasta: pasta-version-unknown: unknown (fix: check it)"; warn.Error() != want {
+	if want := "warning: netdriver.pasta-version-unknown: pasta: unknown (fix: check it)"; warn.Error() != want {
 		t.Errorf("Error() = %q; want %q", warn.Error(), want)
 	}
-	wrapped := &netdriver.Error{ID: netdriver.IDBinaryFailed, Err: context.Canceled}
-	if !errors.Is(wrapped, context.Canceled) || errors.Is(wrapped, netdriver.IDBinaryMissing) {
-		t.Errorf("Unwrap/Is wrong")
+	if hard.Detail != "x not found" { // the driver's name already starts the detail
+		t.Errorf("Detail = %q", hard.Detail)
 	}
-	plain := errors.New("plain")
-	if netdriver.Blocking(plain) != plain || netdriver.Remedy(plain) != "" {
-		t.Errorf("plain errors are blocking and have no remedy")
+	if p := netdriver.Problem(netdriver.IDInvalidConfig, "slirp4netns", "MTU 1 is out of range", "fix it"); p.Detail != "slirp4netns: MTU 1 is out of range" {
+		t.Errorf("Detail = %q; want the driver's name first", p.Detail)
 	}
+	err := errors.Join(hard, errors.Join(warn, hard))
+	if b := diag.Blocking(err); b == nil || errors.Is(b, netdriver.IDPastaVersionUnknown) || !errors.Is(b, netdriver.IDBinaryMissing) {
+		t.Errorf("Blocking = %v", b)
+	}
+}
+
+func TestIDs(t *testing.T) {
+	diagtest.CheckIDs(t, ".", "netdriver", netdriver.IDs(), 19)
 }
 
 func TestNamed(t *testing.T) {
@@ -242,7 +251,7 @@ func TestNamed(t *testing.T) {
 		}
 	}
 	_, err := netdriver.Named("slirp")
-	if !errors.Is(err, netdriver.IDInvalidConfig) || !strings.Contains(netdriver.Remedy(err), "slirp4netns, pasta, vpnkit, lxc-user-nic, gvisor-tap-vsock, none, host") {
+	if !errors.Is(err, netdriver.IDInvalidConfig) || !strings.Contains(diag.Remedy(err), "slirp4netns, pasta, vpnkit, lxc-user-nic, gvisor-tap-vsock, none, host") {
 		t.Errorf("Named(slirp) = %v", err)
 	}
 }

@@ -48,8 +48,7 @@ func Encode(d Driver) ([]byte, error) {
 		if d != nil {
 			t = fmt.Sprintf("%T", d)
 		}
-		return nil, &Error{ID: IDNotBuiltin, Detail: "cannot encode network driver " + t,
-			Fix: "use a driver of package netdriver, or the external engine (Flags) for third-party drivers"}
+		return nil, Problem(IDNotBuiltin, "", "cannot encode network driver "+t, "use a driver of package netdriver, or the external engine (Flags) for third-party drivers")
 	}
 	b, err := tagged.Marshal(name, cfg)
 	if err != nil {

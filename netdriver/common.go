@@ -118,7 +118,7 @@ const (
 func lookProgram(h *Host, driver, program, fix string) (string, error) {
 	p, err := h.LookPath(program)
 	if err != nil {
-		return "", &Error{ID: IDBinaryMissing, Driver: driver, Detail: err.Error(), Fix: fix}
+		return "", Problem(IDBinaryMissing, driver, err.Error(), fix)
 	}
 	return p, nil
 }
@@ -147,8 +147,7 @@ func probe(ctx context.Context, h *Host, driver, path string, args []string, fix
 		if cerr := checkCtx(ctx, driver); cerr != nil {
 			return nil, cerr
 		}
-		return out, &Error{ID: IDBinaryFailed, Driver: driver,
-			Detail: fmt.Sprintf("%q failed", strings.Join(append([]string{path}, args...), " ")), Err: err, Fix: fix}
+		return out, withErr(Problem(IDBinaryFailed, driver, fmt.Sprintf("%q failed", strings.Join(append([]string{path}, args...), " ")), fix), err, "")
 	}
 	return out, nil
 }

@@ -12,37 +12,38 @@
 //
 // Every [Driver] can
 //   - Check the host and say what is missing and how to fix it,
-//   - describe itself ([Properties]: throughput class, source IP, SUID, ...),
+//   - describe itself ([Properties]: throughput class, SUID, MTU, gateway, ...),
 //   - give the flags for an external rootlesskit binary of a given version
-//     ([Driver.Flags]), and
-//   - give RootlessKit's own parent and child drivers for the embedded
-//     engine ([Driver.Parent], [Driver.Child]).
+//     ([Driver.Flags]).
+//
+// On Linux the drivers of this package also give RootlessKit's own parent
+// and child drivers for the embedded engine (Parent and Child methods, used
+// by package rootless); the interface leaves them out, so the package
+// compiles everywhere and third-party drivers need only the four methods.
 //
 // Port publishing is package portdriver's; this package refers to port
 // drivers by name ("builtin", "implicit", ...).
 //
-// # Choosing a driver
+// # Settings and the choice of a driver
 //
-// [Select] picks the best working combination on this host and says why:
+// [Apply] gives a driver the settings a caller wants of whichever driver is
+// chosen, in one pass, checked as the driver's own fields are:
 //
-//	sel, err := netdriver.Select(ctx, netdriver.LocalHost(), netdriver.Preferences{HostLoopback: true})
-//	if err != nil {
-//		log.Fatalf("%v\nfix: %s", err, netdriver.Remedy(err))
-//	}
-//	// sel.Network, sel.PortDriver, sel.MTU, sel.HostGateway, sel.Reasons:
-//	//   slirp4netns 1.2.0 supports --netns-type; chosen first per Docker's order
-//	//   port driver builtin: the default for slirp4netns (fast; source IP ...)
-//	//   MTU 65520: the default for slirp4netns
-//	//   host loopback allowed: containers reach the host's 127.0.0.1 at 10.0.2.2; ...
+//	d, err := netdriver.Apply(netdriver.Slirp4netns{}, netdriver.Settings{MTU: 1500, HostLoopback: true})
 //
-// It follows Docker's order, slirp4netns (0.4.0 or later, detected by
-// --netns-type in its --help), then pasta, then vpnkit, then the embedded
-// gvisor-tap-vsock. The order lives in one place, [DefaultOrder], and
-// Preferences.Order replaces it (for example with an order measured on the
-// machine). Unlike dockerd-rootless.sh, Select also checks pasta's release,
-// that the RootlessKit in use has the driver (gvisor-tap-vsock needs 3.0),
-// and the switches below. The MTU is 65520 for slirp4netns, pasta and
-// gvisor-tap-vsock whether the driver was chosen or given (moby#47765).
+// A setting the driver has no place for (a CIDR for vpnkit, IPv6 for
+// gvisor-tap-vsock) is an [IDUnsupported] finding that names the drivers
+// that have it. [Resolve] decides what a driver leaves to RootlessKit (the
+// program's absolute path, slirp4netns's sandbox and seccomp), so that a
+// launch plan says exactly what runs; [Describe] says what Check found.
+//
+// Choosing among the drivers is package rootless's (rootless.Resolve, whose
+// Plan.Reasons say why): it follows Docker's order, slirp4netns (0.4.0 or
+// later, detected by --netns-type in its --help), then pasta, then vpnkit,
+// then the embedded gvisor-tap-vsock, and it needs both this package and
+// portdriver's table of what each port driver does with the source IP.
+// The MTU is 65520 for slirp4netns, pasta and gvisor-tap-vsock whether the
+// driver was chosen or given (moby#47765).
 //
 // # Drivers
 //
@@ -63,47 +64,33 @@
 // disabled. With slirp4netns, the slirp4netns port driver keeps it on any
 // RootlessKit (slow); with pasta, implicit and pesto keep it.
 //
-// # Switches
-//
-// [Preferences] has one switch per thing users ask for; each picks a valid
-// combination:
-//   - SourceIP keeps the client's address on published ports. Trade-off:
-//     builtin keeps it for TCP only and needs dockerd --userland-proxy=false
-//     (Selection.DisableUserlandProxy); on RootlessKit before 3.0
-//     slirp4netns falls back to its slow port driver, and vpnkit and
-//     lxc-user-nic cannot keep it at all.
-//   - HostLoopback lets containers reach the host's 127.0.0.1 at
-//     Selection.HostGateway: 10.0.2.2 for slirp4netns, pasta's gateway
-//     (10.0.2.2; pasta maps it to the host unless --no-map-gw), 10.0.2.1
-//     for gvisor-tap-vsock (default CIDR only), 192.168.65.2 for vpnkit.
-//     Pass it to dockerd as "host-gateway-ip". Trade-off: every container
-//     reaches every service that listens only on the host's loopback.
-//   - IPv6 turns on IPv6 routing (slirp4netns and pasta only; experimental;
-//     it does not publish IPv6 ports).
-//   - ClampMTU lowers the MTU to the default route's when that is lower
-//     (read from /proc/net/route and /sys/class/net/IF/mtu through the
-//     Host), so pulls do not hang behind VPNs and overlays. Trade-off: a
-//     1500 MTU cuts slirp4netns's throughput to about a fifth.
+// Host loopback: 10.0.2.2 for slirp4netns, pasta's gateway (10.0.2.2; pasta
+// maps it to the host unless --no-map-gw), 10.0.2.1 for gvisor-tap-vsock
+// (default CIDR only), 192.168.65.2 for vpnkit (Properties.HostGateway); pass
+// it to dockerd as "host-gateway-ip". IPv6 routing works with slirp4netns and
+// pasta only.
 //
 // # Checking the host
 //
-// Check returns every problem at once, joined with errors.Join. Each is an
-// [*Error] with a stable [ID] (match with errors.Is), what was observed and
-// a Remedy:
+// Check returns every problem at once, joined with errors.Join. Each is a
+// [*diag.Finding] (the finding type of every rootlessd package) with a
+// stable ID of this package (match with errors.Is), what was observed, the
+// evidence and the fix:
 //
-//	slirp4netns: slirp4netns-too-old: "/usr/bin/slirp4netns --help" lacks --netns-type:
-//	slirp4netns seems older than v0.4.0 (fix: install slirp4netns 0.4.0 or later ...)
+//	netdriver.slirp4netns-too-old: slirp4netns: "/usr/bin/slirp4netns --help" lacks
+//	--netns-type: slirp4netns seems older than v0.4.0 (fix: install slirp4netns 0.4.0 or later ...)
 //
-// Some problems are warnings (Error.Warning): Debian's pasta prints
-// "unknown version", so its release cannot be checked from its output; the
-// version dpkg recorded for the passt package is used when the package owns
-// the program, and otherwise Check says the release is unknown instead of
-// guessing. [Blocking] drops warnings; [Remedy] collects the fixes.
+// Some problems are warnings: Debian's pasta prints "unknown version", so
+// its release cannot be checked from its output; the version dpkg recorded
+// for the passt package is used when the package owns the program, and
+// otherwise Check warns that the release is unknown instead of guessing.
+// diag.Blocking drops warnings; diag.Remedy collects the fixes. [Problem]
+// and [Warn] build findings for third-party drivers the same way.
 //
 // Checks read the machine through a [Host]: a search PATH, an fs.FS rooted
 // at "/", a way to run a program and capture its output, and extended
-// attributes. [LocalHost] is the real machine; tests build one from
-// fixtures.
+// attributes. [LocalHost] is the real machine, whose probes run once per
+// version of each program ([CachedRun]); tests build one from fixtures.
 //
 // # External rootlesskit
 //
@@ -122,25 +109,20 @@
 // 1.1.0, 2.0.0, 2.3.6, 3.0.0, 3.1.0 and 3.3.0 binaries.
 //
 //	v, _ := netdriver.RootlessKitVersion(ctx, netdriver.LocalHost(), "rootlesskit")
-//	netFlags, err := sel.Network.Flags(v, sel.PortDriver)
+//	netFlags, err := d.Flags(v, "builtin")
 //	// rootlesskit --state-dir=... <netFlags> <port driver flags> --copy-up=/etc ... dockerd
+//
+// Package rootless renders the whole command line in one place, and prints it
+// in its launch plan.
 //
 // # Embedded engine
 //
-// The embedded engine links RootlessKit [Embedded] (3.3.0) and runs its
-// parent in a helper process and its child in another, so the choice
+// The embedded engine links RootlessKit [LinkedRootlessKit] (3.3.0) and runs
+// its parent in a helper process and its child in another, so the choice
 // travels as data: [Encode] and [Decode] (JSON tagged with the driver's
 // name). Only this package's drivers can be decoded; third-party drivers
-// work with an external rootlesskit (Flags).
-//
-//	// helper process (RootlessKit parent):
-//	d, _ := netdriver.Decode(cfg.Network)
-//	np, err := d.Parent(netdriver.Embedding{Log: w, StateDir: dir, DetachNetNS: detach, PortDriver: port})
-//	// parent.Opt{NetworkDriver: np, ...}; np is nil for the host network
-//
-//	// child process:
-//	d, _ := netdriver.Decode(cfg.Network)
-//	// child.Opt{NetworkDriver: d.Child(), ...}
+// work with an external rootlesskit (Flags), and rootless.Resolve refuses
+// them for the embedded engine with a finding that says so.
 //
 // # Writing a driver
 //

@@ -3,19 +3,17 @@ package netdriver
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
-
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
 )
 
 // Driver gives the rootless daemon's network namespace its connectivity.
 // It is a description (a value), not a running thing: the same value
-// produces the flags for an external rootlesskit binary ([Driver.Flags]) and
-// the RootlessKit drivers for the embedded engine ([Driver.Parent],
-// [Driver.Child]).
+// produces the flags for an external rootlesskit binary ([Driver.Flags])
+// and, on Linux, the RootlessKit drivers of the embedded engine (each driver
+// of this package has Parent and Child methods for that).
 //
 // Contract, checked by netdriver/netdrivertest.Run:
 //   - All methods MUST be safe for concurrent use and MUST NOT modify the
@@ -26,8 +24,8 @@ import (
 //   - Check MUST NOT change the host: it may read h.FS and run programs
 //     that only print (--help, --version). It MUST return an error that
 //     matches ctx.Err() when ctx is done, without probing further. Each
-//     problem SHOULD be an [*Error]; every returned problem MUST have a
-//     Remedy() string method with a non-empty remedy.
+//     problem MUST be a [*diag.Finding] with a non-empty Fix ([Problem]
+//     builds one).
 //   - Properties MUST return equal results on every call and be
 //     consistent: DefaultPortDriver is listed first in PortDrivers; MTU
 //     and DefaultMTU are both 0 (no interface to configure, as for none
@@ -37,18 +35,16 @@ import (
 //     with an error matching [IDRootlessKitTooOld]. An empty portDriver
 //     means DefaultPortDriver. A port driver name outside PortDrivers MUST
 //     be rejected with an error matching [IDIncompatible].
-//   - Parent MUST return (nil, nil) if and only if Properties().Namespace
-//     is false (no network namespace: RootlessKit's "host"). It MAY run
-//     programs to detect features and MAY fail when they are missing.
-//   - Child returns the child-side driver; it MAY be nil (the "none" and
-//     "host" networks need no child-side setup) and MUST be nil when
-//     Namespace is false.
+//
+// Only this package's drivers can run in the embedded engine, whose helper
+// process must rebuild the value ([Encode]); third-party drivers run with
+// an installed rootlesskit through their Flags.
 type Driver interface {
 	// Name returns the RootlessKit --net value, e.g. "slirp4netns".
 	Name() string
 	// Check reports what is missing on h for this driver, and how to fix
-	// it, as [*Error] values joined with errors.Join. Warnings (Error.Warning)
-	// do not stop the driver from working; see [Blocking].
+	// it, as [*diag.Finding] values joined with errors.Join. Warnings do not
+	// stop the driver from working ([diag.Blocking] drops them).
 	Check(ctx context.Context, h *Host) error
 	// Properties describes the driver as configured.
 	Properties() Properties
@@ -56,38 +52,6 @@ type Driver interface {
 	// an external rootlesskit binary of version v, used together with the
 	// port driver named portDriver ("" for the default).
 	Flags(v Version, portDriver string) ([]string, error)
-	// Parent returns RootlessKit's parent-side driver for the embedded
-	// engine (RootlessKit Embedded), for use in parent.Opt.NetworkDriver.
-	Parent(e Embedding) (network.ParentDriver, error)
-	// Child returns RootlessKit's child-side driver, for use in
-	// child.Opt.NetworkDriver.
-	Child() network.ChildDriver
-}
-
-// Embedding is what a network driver needs to build RootlessKit's
-// parent-side driver in the embedded engine.
-type Embedding struct {
-	// Log receives the output of helper programs (slirp4netns, pasta).
-	// Nil discards it.
-	Log io.Writer
-	// StateDir is RootlessKit's state directory (parent.Opt.StateDir). It
-	// MUST be absolute. Drivers put sockets in it: [Slirp4netnsAPISocket]
-	// and [PestoSocket].
-	StateDir string
-	// DetachNetNS is parent.Opt.DetachNetNS (--detach-netns). The
-	// slirp4netns sandbox is turned off by "auto" when it is set.
-	DetachNetNS bool
-	// PortDriver is the name of the port driver used with this network
-	// ("" for the default): pasta needs to know implicit or pesto, and
-	// slirp4netns opens its API socket for the slirp4netns port driver.
-	PortDriver string
-}
-
-func (e Embedding) log() io.Writer {
-	if e.Log == nil {
-		return io.Discard
-	}
-	return e.Log
 }
 
 // Socket file names in the state directory, shared with package portdriver.
@@ -167,12 +131,9 @@ type Properties struct {
 	SUID bool
 	// Experimental is true if RootlessKit calls the driver experimental.
 	Experimental bool
-	// NetThroughput is the class of outbound throughput.
+	// NetThroughput is the class of outbound throughput. Package
+	// portdriver's Properties describe published ports.
 	NetThroughput Throughput
-	// PortThroughput and SourceIP describe published ports with
-	// DefaultPortDriver (see package portdriver for the other drivers).
-	PortThroughput Throughput
-	SourceIP       SourceIP
 	// DefaultMTU is the MTU used when the value's MTU field is 0: 65520 for
 	// slirp4netns, pasta and gvisor-tap-vsock, 1500 for vpnkit and
 	// lxc-user-nic, as in dockerd-rootless.sh (also when the driver is
@@ -234,15 +195,15 @@ const (
 	NameHost           = "host"
 )
 
-// Names of RootlessKit's port drivers, as network drivers refer to them
-// (package portdriver has the drivers).
+// Names of RootlessKit's port drivers, as Properties.PortDrivers lists them
+// (package portdriver has the drivers and exports these names).
 const (
-	PortBuiltin        = "builtin"
-	PortSlirp4netns    = "slirp4netns"
-	PortImplicit       = "implicit"
-	PortPesto          = "pesto"
-	PortGVisorTapVsock = "gvisor-tap-vsock"
-	PortNone           = "none"
+	portBuiltin        = "builtin"
+	portSlirp4netns    = "slirp4netns"
+	portImplicit       = "implicit"
+	portPesto          = "pesto"
+	portGVisorTapVsock = "gvisor-tap-vsock"
+	portNone           = "none"
 )
 
 // Names returns the names of the network drivers of this package.
@@ -271,11 +232,7 @@ func Named(name string) (Driver, error) {
 	case NameHost:
 		return HostNetwork{}, nil
 	}
-	return nil, &Error{
-		ID:     IDInvalidConfig,
-		Detail: fmt.Sprintf("unknown network driver %q", clip(name)),
-		Fix:    "use one of " + strings.Join(Names(), ", "),
-	}
+	return nil, Problem(IDInvalidConfig, "", fmt.Sprintf("unknown network driver %q", clip(name)), "use one of "+strings.Join(Names(), ", "))
 }
 
 // portName resolves "" to the default and checks that the network accepts it.
@@ -286,12 +243,7 @@ func portName(driver string, p Properties, port string) (string, error) {
 	if slices.Contains(p.PortDrivers, port) {
 		return port, nil
 	}
-	return "", &Error{
-		ID:     IDIncompatible,
-		Driver: driver,
-		Detail: fmt.Sprintf("network %q does not work with port driver %q", driver, clip(port)),
-		Fix:    fmt.Sprintf("use port driver %s with network %q", orList(p.PortDrivers), driver),
-	}
+	return "", Problem(IDIncompatible, driver, fmt.Sprintf("network %q does not work with port driver %q", driver, clip(port)), fmt.Sprintf("use port driver %s with network %q", orList(p.PortDrivers), driver))
 }
 
 // orList formats names as "a, b or c".
@@ -313,14 +265,22 @@ func checkCtx(ctx context.Context, driver string) error {
 	return nil
 }
 
+// isNil reports whether d is nil or a nil pointer.
+func isNil(d Driver) bool {
+	if d == nil {
+		return true
+	}
+	v := reflect.ValueOf(d)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
 // begin is the common start of Check: a done ctx or a nil Host stops it.
 func begin(ctx context.Context, h *Host, driver string) error {
 	if err := checkCtx(ctx, driver); err != nil {
 		return err
 	}
 	if h == nil {
-		return &Error{ID: IDHostUnavailable, Driver: driver, Detail: "nil Host",
-			Fix: "pass netdriver.LocalHost() or a Host built from fixtures"}
+		return Problem(IDHostUnavailable, driver, "nil Host", "pass netdriver.LocalHost() or a Host built from fixtures")
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing/fstest"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/netdriver"
 )
 
@@ -14,7 +15,7 @@ import (
 func ExampleSlirp4netns_Flags() {
 	d := netdriver.Slirp4netns{} // Docker's defaults
 	distro, _ := netdriver.ParseVersion("rootlesskit version 1.1.0")
-	for _, v := range []netdriver.Version{distro, netdriver.Embedded} {
+	for _, v := range []netdriver.Version{distro, netdriver.LinkedRootlessKit} {
 		f, err := d.Flags(v, "builtin")
 		fmt.Println(v, f, err)
 	}
@@ -28,16 +29,17 @@ func ExampleGVisorTapVsock_Flags() {
 	_, err := netdriver.GVisorTapVsock{}.Flags(netdriver.Version{Major: 1, Minor: 1}, "")
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, netdriver.IDRootlessKitTooOld))
-	f, _ := netdriver.GVisorTapVsock{}.Flags(netdriver.Embedded, "")
+	f, _ := netdriver.GVisorTapVsock{}.Flags(netdriver.LinkedRootlessKit, "")
 	fmt.Println(f)
 	// Output:
-	// gvisor-tap-vsock: rootlesskit-too-old: --net=gvisor-tap-vsock needs RootlessKit 3.0.0 or later; have 1.1.0 (fix: upgrade RootlessKit to 3.0.0 or later, or use the embedded engine (RootlessKit 3.3.0))
+	// netdriver.rootlesskit-too-old: gvisor-tap-vsock: --net=gvisor-tap-vsock needs RootlessKit 3.0.0 or later; have 1.1.0 (fix: upgrade RootlessKit to 3.0.0 or later, or use the embedded engine (RootlessKit 3.3.0))
 	// true
 	// [--net=gvisor-tap-vsock --mtu=65520 --disable-host-loopback]
 }
 
-// Select on a machine with slirp4netns 0.3.0 (too old) and a current pasta.
-func ExampleSelect() {
+// A driver value is checked on the host, then given the settings a caller wants; Describe says
+// what was found. The host here is a fixture with a current pasta.
+func ExampleApply() {
 	outputs := map[string]string{
 		"/usr/bin/slirp4netns --help":    "Usage: slirp4netns [OPTION]... PID TAPNAME\n--cidr=CIDR\n--api-socket=PATH\n",
 		"/usr/bin/slirp4netns --version": "slirp4netns version 0.3.0\n",
@@ -59,22 +61,22 @@ func ExampleSelect() {
 			return []byte(out), nil
 		},
 	}
-	sel, err := netdriver.Select(context.Background(), h, netdriver.Preferences{HostLoopback: true})
+	d := netdriver.Driver(netdriver.Pasta{})
+	if err := d.Check(context.Background(), h); err != nil {
+		fmt.Println(err)
+		return
+	}
+	d, err := netdriver.Apply(d, netdriver.Settings{MTU: 1500, HostLoopback: true})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(sel.Network.Name(), sel.PortDriver, sel.MTU, sel.HostGateway)
-	for _, r := range sel.Reasons {
-		fmt.Println("-", r)
-	}
+	p := d.Properties()
+	fmt.Println(netdriver.Describe(context.Background(), h, d))
+	fmt.Println(d.Name(), p.DefaultPortDriver, p.MTU, p.HostGateway)
 	// Output:
-	// pasta implicit 65520 10.0.2.2
-	// - skipped slirp4netns: slirp4netns: slirp4netns-too-old: "/usr/bin/slirp4netns --help" lacks --netns-type: slirp4netns seems older than v0.4.0 (fix: install slirp4netns 0.4.0 or later (apt-get install slirp4netns; dnf install slirp4netns))
-	// - pasta 2025_01_21.4f2c8e7 (from "/usr/bin/pasta --version"); chosen as number 2 in Docker's order
-	// - port driver implicit: the default for pasta (fast; source IP kept)
-	// - MTU 65520: the default for pasta
-	// - host loopback allowed: containers reach the host's 127.0.0.1 at 10.0.2.2; set dockerd's host-gateway-ip to it
+	// pasta 2025_01_21.4f2c8e7 (from "/usr/bin/pasta --version")
+	// pasta implicit 1500 10.0.2.2
 }
 
 // Drivers travel between processes as JSON tagged with their name.
@@ -95,9 +97,9 @@ func ExamplePasta_Check() {
 		FS:   fstest.MapFS{"usr/bin/ip": {Mode: 0o755}},
 	}
 	err := netdriver.Pasta{}.Check(context.Background(), h)
-	for _, p := range netdriver.Problems(err) {
+	for _, p := range diag.List(err) {
 		fmt.Println(p.ID, "|", p.Remedy())
 	}
 	// Output:
-	// binary-missing | install passt 2023_12_04 or later (apt-get install passt; dnf install passt), or an upstream build from https://passt.top
+	// netdriver.binary-missing | install passt 2023_12_04 or later (apt-get install passt; dnf install passt), or an upstream build from https://passt.top
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"testing/fstest"
 
@@ -72,10 +71,10 @@ func (f fakeHost) host(t testing.TB) *netdriver.Host {
 	t.Helper()
 	fsys := fstest.MapFS{}
 	for _, p := range f.programs {
-		fsys[strings.TrimPrefix(p, "/")] = &fstest.MapFile{Mode: 0o755, Sys: &syscall.Stat_t{}}
+		fsys[strings.TrimPrefix(p, "/")] = &fstest.MapFile{Mode: 0o755}
 	}
 	for _, p := range f.setuid {
-		fsys[strings.TrimPrefix(p, "/")] = &fstest.MapFile{Mode: 0o755 | fs.ModeSetuid, Sys: &syscall.Stat_t{Uid: 0}}
+		fsys[strings.TrimPrefix(p, "/")] = &fstest.MapFile{Mode: 0o755 | fs.ModeSetuid}
 	}
 	for p, c := range f.files {
 		data := []byte(c)

@@ -12,7 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/netdriver"
+	"github.com/rootlessd/rootlessd/portdriver"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/flags")
@@ -20,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/fl
 // helpVersions are the RootlessKit releases whose --help is in testdata/tools.
 var helpVersions = []string{"1.1.0", "2.0.0", "2.3.6", "3.0.0", "3.1.0", "3.3.0"}
 
-var portNames = []string{"", netdriver.PortBuiltin, netdriver.PortSlirp4netns, netdriver.PortImplicit, netdriver.PortPesto, netdriver.PortGVisorTapVsock, netdriver.PortNone}
+var portNames = []string{"", portdriver.NameBuiltin, portdriver.NameSlirp4netns, portdriver.NameImplicit, portdriver.NamePesto, portdriver.NameGVisorTapVsock, portdriver.NameNone}
 
 func flagCases() []struct {
 	name string
@@ -173,7 +175,10 @@ func TestFlagsAgainstRealHelp(t *testing.T) {
 				}
 				// Refused as too old: the newest version must accept it, and
 				// this version's help must lack the driver or a flag.
-				newest, nerr := c.d.Flags(netdriver.Embedded, port)
+				newest, nerr := c.d.Flags(netdriver.LinkedRootlessKit, port)
+				if errors.Is(nerr, netdriver.IDEmbeddedOnly) {
+					continue // no rootlesskit command runs it (TestFlagsPastaBuiltin)
+				}
 				if nerr != nil {
 					t.Errorf("%s with port %q: refused for %s and for Embedded: %v", c.name, port, vs, nerr)
 					continue
@@ -194,7 +199,7 @@ func TestFlagsAgainstRealHelp(t *testing.T) {
 // its 65520 default, not fall back to RootlessKit's 1500.
 func TestExplicitMTU(t *testing.T) {
 	for _, d := range []netdriver.Driver{netdriver.Slirp4netns{}, netdriver.Pasta{}, netdriver.GVisorTapVsock{}} {
-		f, err := d.Flags(netdriver.Embedded, "")
+		f, err := d.Flags(netdriver.LinkedRootlessKit, "")
 		if err != nil || !slices.Contains(f, "--mtu=65520") {
 			t.Errorf("%s: %q, %v; want --mtu=65520", d.Name(), f, err)
 		}
@@ -203,33 +208,52 @@ func TestExplicitMTU(t *testing.T) {
 		}
 	}
 	for _, d := range []netdriver.Driver{netdriver.VPNKit{}, netdriver.LXCUserNIC{}} {
-		if f, _ := d.Flags(netdriver.Embedded, ""); !slices.Contains(f, "--mtu=1500") {
+		if f, _ := d.Flags(netdriver.LinkedRootlessKit, ""); !slices.Contains(f, "--mtu=1500") {
 			t.Errorf("%s: %q; want --mtu=1500", d.Name(), f)
 		}
 	}
 }
 
 func TestFlagsIncompatiblePort(t *testing.T) {
-	_, err := netdriver.Pasta{}.Flags(netdriver.Embedded, netdriver.PortBuiltin)
+	_, err := netdriver.LXCUserNIC{}.Flags(netdriver.LinkedRootlessKit, portdriver.NameImplicit)
 	if !errors.Is(err, netdriver.IDIncompatible) {
-		t.Fatalf("pasta+builtin: %v", err)
+		t.Fatalf("lxc-user-nic+implicit: %v", err)
 	}
-	if want := "use port driver implicit, pesto or none with network \"pasta\""; !strings.Contains(netdriver.Remedy(err), want) {
-		t.Errorf("remedy %q lacks %q", netdriver.Remedy(err), want)
+	if want := "use port driver builtin or none with network \"lxc-user-nic\""; !strings.Contains(diag.Remedy(err), want) {
+		t.Errorf("remedy %q lacks %q", diag.Remedy(err), want)
+	}
+}
+
+// TestFlagsPastaBuiltin: the rootlesskit command refuses the builtin port driver with pasta
+// (v3.3.0 cmd/rootlesskit/main.go: network "pasta" requires port driver "none" or "implicit" or
+// "pesto"), while RootlessKit's library runs the pair, so only the embedded engine has it.
+func TestFlagsPastaBuiltin(t *testing.T) {
+	if p := (netdriver.Pasta{}).Properties(); !slices.Contains(p.PortDrivers, portdriver.NameBuiltin) {
+		t.Errorf("pasta's port drivers %q lack builtin, which the embedded engine runs", p.PortDrivers)
+	}
+	for _, v := range []netdriver.Version{{Major: 2}, netdriver.LinkedRootlessKit} {
+		_, err := netdriver.Pasta{}.Flags(v, portdriver.NameBuiltin)
+		if !errors.Is(err, netdriver.IDEmbeddedOnly) {
+			t.Errorf("%s: pasta+builtin flags: %v; want %s", v, err, netdriver.IDEmbeddedOnly)
+			continue
+		}
+		if r := diag.Remedy(err); !strings.Contains(r, "embedded engine") || !strings.Contains(r, "implicit") {
+			t.Errorf("%s: remedy %q names neither the embedded engine nor implicit", v, r)
+		}
 	}
 }
 
 func TestDetachNetNSFlags(t *testing.T) {
-	if f, err := netdriver.DetachNetNSFlags(netdriver.Embedded, netdriver.Slirp4netns{}); err != nil || !slices.Equal(f, []string{"--detach-netns"}) {
+	if f, err := netdriver.DetachNetNSFlags(netdriver.LinkedRootlessKit, netdriver.Slirp4netns{}); err != nil || !slices.Equal(f, []string{"--detach-netns"}) {
 		t.Errorf("got %q, %v", f, err)
 	}
 	if _, err := netdriver.DetachNetNSFlags(netdriver.Version{Major: 1, Minor: 1}, netdriver.Slirp4netns{}); !errors.Is(err, netdriver.IDRootlessKitTooOld) || !strings.Contains(err.Error(), "--detach-netns needs RootlessKit 2.0.0") {
 		t.Errorf("1.1.0: %v", err)
 	}
-	if _, err := netdriver.DetachNetNSFlags(netdriver.Embedded, netdriver.Slirp4netns{Sandbox: netdriver.True}); !errors.Is(err, netdriver.IDInvalidConfig) {
+	if _, err := netdriver.DetachNetNSFlags(netdriver.LinkedRootlessKit, netdriver.Slirp4netns{Sandbox: netdriver.True}); !errors.Is(err, netdriver.IDInvalidConfig) {
 		t.Errorf("sandbox: %v", err)
 	}
-	if _, err := netdriver.DetachNetNSFlags(netdriver.Embedded, netdriver.HostNetwork{}); err == nil {
+	if _, err := netdriver.DetachNetNSFlags(netdriver.LinkedRootlessKit, netdriver.HostNetwork{}); err == nil {
 		t.Errorf("host network: no error")
 	}
 	h := parseHelp(t, "2.0.0")

@@ -107,8 +107,8 @@ func FuzzDecode(f *testing.F) {
 		}
 		// None of the methods may panic on a decoded value.
 		_ = d.Properties()
-		_, _ = d.Flags(netdriver.Embedded, "")
+		_, _ = d.Flags(netdriver.LinkedRootlessKit, "")
 		_, _ = d.Flags(netdriver.Version{Major: 1, Minor: 1}, "builtin")
-		_, _ = netdriver.DetachNetNSFlags(netdriver.Embedded, d)
+		_, _ = netdriver.DetachNetNSFlags(netdriver.LinkedRootlessKit, d)
 	})
 }

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
-
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/gvisortapvsock"
 )
 
 // GVisorTapVsock is gvisor-tap-vsock's user-mode network
@@ -85,13 +82,11 @@ func (d GVisorTapVsock) Properties() Properties {
 		InProcess:         true,
 		Experimental:      true,
 		NetThroughput:     Slow,
-		PortThroughput:    Fast,
-		SourceIP:          SourceIPKeptTCP,
 		DefaultMTU:        mtuUserMode,
 		MTU:               mtuOr(d.MTU, mtuUserMode),
 		HostLoopback:      d.HostLoopback,
-		DefaultPortDriver: PortBuiltin,
-		PortDrivers:       []string{PortBuiltin, PortGVisorTapVsock, PortNone},
+		DefaultPortDriver: portBuiltin,
+		PortDrivers:       []string{portBuiltin, portGVisorTapVsock, portNone},
 		MinRootlessKit:    v3_0,
 		Notes:             "experimental; in-process, no program needed; no IPv6; its own port driver is slow and loses the source IP",
 	}
@@ -127,26 +122,3 @@ func (d GVisorTapVsock) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	return f, nil
 }
-
-// Parent builds the in-process network. The CIDR is always passed
-// explicitly: RootlessKit's constructor has no default for it.
-func (d GVisorTapVsock) Parent(e Embedding) (network.ParentDriver, error) {
-	if err := checkEmbedding(NameGVisorTapVsock, e); err != nil {
-		return nil, err
-	}
-	if err := d.validate(); err != nil {
-		return nil, err
-	}
-	if _, err := portName(NameGVisorTapVsock, d.Properties(), e.PortDriver); err != nil {
-		return nil, err
-	}
-	pd, err := gvisortapvsock.NewParentDriver(e.log(), mtuOr(d.MTU, mtuUserMode), toIPNet(d.cidr()), d.IfName, !d.HostLoopback, false)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", NameGVisorTapVsock, err)
-	}
-	return pd, nil
-}
-
-// Child returns gvisor-tap-vsock's child-side driver (it copies frames
-// between the tap device and the parent).
-func (GVisorTapVsock) Child() network.ChildDriver { return gvisortapvsock.NewChildDriver() }

@@ -9,10 +9,10 @@ import (
 	"os/exec"
 	"os/user"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Host is what drivers may look at on the machine that runs RootlessKit:
@@ -53,20 +53,28 @@ type Host struct {
 	// names. They are matched against /etc/lxc/lxc-usernet.
 	User   string
 	Groups []string
+	// KernelSeccomp reports whether the kernel accepts seccomp filters
+	// (slirp4netns --enable-seccomp). Nil means it does.
+	KernelSeccomp func() bool
 }
+
+func (h *Host) kernelSeccomp() bool { return h == nil || h.KernelSeccomp == nil || h.KernelSeccomp() }
 
 // defaultPATH is used by LocalHost when $PATH is empty.
 const defaultPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // LocalHost returns the machine this process runs on: $PATH, the root file
-// system, programs run with LC_ALL=C, extended attributes through
-// getxattr(2), and the current user and its groups.
+// system, programs run with LC_ALL=C (each answer cached by program,
+// arguments and the program's size and modification time, see [CachedRun]),
+// extended attributes through getxattr(2), the current user and its groups,
+// and the kernel's seccomp support.
 func LocalHost() *Host {
 	h := &Host{
-		PATH:     os.Getenv("PATH"),
-		FS:       os.DirFS("/"),
-		Run:      runLocal,
-		Getxattr: getxattr,
+		PATH:          os.Getenv("PATH"),
+		FS:            os.DirFS("/"),
+		Run:           localRun,
+		Getxattr:      getxattr,
+		KernelSeccomp: kernelSeccomp,
 	}
 	if h.PATH == "" {
 		h.PATH = defaultPATH
@@ -84,25 +92,53 @@ func LocalHost() *Host {
 	return h
 }
 
+// localRun runs programs of this machine once per version of the program.
+var localRun = CachedRun(runLocal)
+
+// runLocal runs name in its own process group, and kills the group when ctx
+// ends: a wrapper script's children that keep the output open must not
+// survive it, nor keep Output waiting.
 func runLocal(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	setProcessGroup(cmd)
 	cmd.WaitDelay = time.Second
 	return cmd.CombinedOutput()
 }
 
-func getxattr(name, attr string) ([]byte, error) {
-	buf := make([]byte, 64)
-	for {
-		n, err := unix.Getxattr(name, attr, buf)
-		if errors.Is(err, unix.ERANGE) && len(buf) < 1<<16 {
-			buf = make([]byte, len(buf)*4)
-			continue
-		}
+// CachedRun wraps run so that each program is run once per (path, arguments,
+// size, modification time, inode): the probes (--help, --version) of one
+// launch, and of later ones until the program changes, run one process. Only
+// successful answers are kept, at most 256 of them. The result is safe for
+// concurrent use if run is.
+func CachedRun(run func(ctx context.Context, name string, args ...string) ([]byte, error)) func(ctx context.Context, name string, args ...string) ([]byte, error) {
+	var (
+		mu    sync.Mutex
+		cache = map[string][]byte{}
+	)
+	return func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		fi, err := os.Stat(name)
 		if err != nil {
-			return nil, err
+			return run(ctx, name, args...)
 		}
-		return buf[:n], nil
+		key := fmt.Sprintf("%s\x00%q\x00%d\x00%d\x00%v", name, args, fi.Size(), fi.ModTime().UnixNano(), fileID(fi))
+		mu.Lock()
+		out, ok := cache[key]
+		mu.Unlock()
+		if ok {
+			return slices.Clone(out), nil
+		}
+		out, err = run(ctx, name, args...)
+		if err != nil {
+			return out, err
+		}
+		mu.Lock()
+		if len(cache) >= 256 {
+			clear(cache)
+		}
+		cache[key] = slices.Clone(out)
+		mu.Unlock()
+		return out, nil
 	}
 }
 

@@ -3,15 +3,10 @@ package netdriver
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
-	"syscall"
-
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/lxcusernic"
 )
 
 // LXCUserNIC is a veth pair on an LXC bridge, created by the setuid helper
@@ -77,9 +72,11 @@ func (d LXCUserNIC) find(h *Host) (string, error) {
 	return lookProgram(h, NameLXCUserNIC, "lxc-user-nic", fixLXCUserNIC)
 }
 
-// Check finds lxc-user-nic, checks that it is setuid root, and that
+// Check finds lxc-user-nic, checks that it is setuid root, that
 // /etc/lxc/lxc-usernet allows the user (or one of its groups) a veth on
-// Bridge. It also checks for ip and nsenter.
+// Bridge, and that Bridge is a bridge. It also checks for ip and nsenter.
+// It cannot see whether a DHCP server answers on the bridge, which
+// RootlessKit's child needs: lxc's lxc-net service runs one (dnsmasq).
 func (d LXCUserNIC) Check(ctx context.Context, h *Host) error {
 	if err := begin(ctx, h, NameLXCUserNIC); err != nil {
 		return err
@@ -90,14 +87,30 @@ func (d LXCUserNIC) Check(ctx context.Context, h *Host) error {
 	} else if fi, err := h.Stat(p); err == nil {
 		fix := fmt.Sprintf("make it setuid root: sudo chown root:root %s && sudo chmod u+s %s (the distribution package installs it so)", p, p)
 		if fi.Mode()&fs.ModeSetuid == 0 {
-			errs = append(errs, &Error{ID: IDNotSetuid, Driver: NameLXCUserNIC, Detail: fmt.Sprintf("%s is not setuid (mode %v)", p, fi.Mode()), Fix: fix})
-		} else if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
-			errs = append(errs, &Error{ID: IDNotSetuid, Driver: NameLXCUserNIC, Detail: fmt.Sprintf("%s is setuid but owned by uid %d, not root", p, st.Uid), Fix: fix})
+			errs = append(errs, Problem(IDNotSetuid, NameLXCUserNIC, fmt.Sprintf("%s is not setuid (mode %v)", p, fi.Mode()), fix))
+		} else if uid, ok := fileOwner(fi); ok && uid != 0 {
+			errs = append(errs, Problem(IDNotSetuid, NameLXCUserNIC, fmt.Sprintf("%s is setuid but owned by uid %d, not root", p, uid), fix))
 		}
 	}
-	errs = append(errs, d.checkUserNet(h))
+	errs = append(errs, d.checkUserNet(h), d.checkBridge(h))
 	errs = append(errs, checkNamespaceTools(h, NameLXCUserNIC, true)...)
 	return join(errs)
+}
+
+// checkBridge needs Bridge to be a bridge: lxc-user-nic attaches the veth's host end to it.
+func (d LXCUserNIC) checkBridge(h *Host) error {
+	br := d.bridge()
+	if _, err := h.Stat("/sys/class/net/" + br + "/bridge"); err == nil {
+		return nil
+	}
+	what := "does not exist"
+	if _, err := h.Stat("/sys/class/net/" + br); err == nil {
+		what = "is a network interface but not a bridge"
+	}
+	return Problem(IDLXCBridge, NameLXCUserNIC,
+		fmt.Sprintf("%s is not a bridge (/sys/class/net/%s/bridge: the interface %s), so lxc-user-nic has nothing to attach the namespace's veth to", br, br, what),
+		fmt.Sprintf("start lxc's lxc-net service (it creates %s with DHCP and NAT), or as root: ip link add %s type bridge && ip addr add 10.0.3.1/24 dev %s && ip link set %s up, with a DHCP server on it (RootlessKit's child asks for an address, a router and a DNS server)",
+			br, br, br, br))
 }
 
 func (d LXCUserNIC) checkUserNet(h *Host) error {
@@ -109,11 +122,10 @@ func (d LXCUserNIC) checkUserNet(h *Host) error {
 	fix := fmt.Sprintf("as root, add the line %q to %s (raise the count to run several daemons)", who+" veth "+d.bridge()+" 1", file)
 	b, err := h.ReadFile(file)
 	if err != nil {
-		return &Error{ID: IDLXCUserNet, Driver: NameLXCUserNIC, Detail: "cannot read " + file, Err: err, Fix: fix}
+		return withErr(Problem(IDLXCUserNet, NameLXCUserNIC, "cannot read "+file, fix), err, "")
 	}
 	if h.User == "" {
-		return &Error{ID: IDLXCUserNet, Driver: NameLXCUserNIC, Warning: true,
-			Detail: "the host's user is unknown, so " + file + " cannot be checked", Fix: fix}
+		return Warn(IDLXCUserNet, NameLXCUserNIC, "the host's user is unknown, so "+file+" cannot be checked", fix)
 	}
 	for _, e := range ParseLXCUserNet(bytes.NewReader(b)) {
 		if e.Type != "veth" || e.Bridge != d.bridge() || e.Count < 1 {
@@ -128,8 +140,7 @@ func (d LXCUserNIC) checkUserNet(h *Host) error {
 			}
 		}
 	}
-	return &Error{ID: IDLXCUserNet, Driver: NameLXCUserNIC,
-		Detail: fmt.Sprintf("%s has no veth entry on %s for %s or its groups", file, d.bridge(), h.User), Fix: fix}
+	return Problem(IDLXCUserNet, NameLXCUserNIC, fmt.Sprintf("%s has no veth entry on %s for %s or its groups", file, d.bridge(), h.User), fix)
 }
 
 func (d LXCUserNIC) describe(ctx context.Context, h *Host) string {
@@ -146,12 +157,10 @@ func (d LXCUserNIC) Properties() Properties {
 		SUID:              true,
 		Experimental:      true,
 		NetThroughput:     Fast,
-		PortThroughput:    Fast,
-		SourceIP:          SourceIPKeptTCP,
 		DefaultMTU:        mtuEthernet,
 		MTU:               mtuOr(d.MTU, mtuEthernet),
-		DefaultPortDriver: PortBuiltin,
-		PortDrivers:       []string{PortBuiltin, PortNone},
+		DefaultPortDriver: portBuiltin,
+		PortDrivers:       []string{portBuiltin, portNone},
 		MinRootlessKit:    minSupported,
 		Program:           orDefault(d.Binary, "lxc-user-nic"),
 		Notes:             "experimental; needs setuid lxc-user-nic and /etc/lxc/lxc-usernet; no host loopback, no IPv6",
@@ -183,32 +192,3 @@ func (d LXCUserNIC) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	return f, nil
 }
-
-// Parent builds lxc-user-nic's parent driver; with Binary empty it looks
-// for lxc-user-nic on this machine.
-func (d LXCUserNIC) Parent(e Embedding) (network.ParentDriver, error) {
-	if err := checkEmbedding(NameLXCUserNIC, e); err != nil {
-		return nil, err
-	}
-	if err := d.validate(); err != nil {
-		return nil, err
-	}
-	if _, err := portName(NameLXCUserNIC, d.Properties(), e.PortDriver); err != nil {
-		return nil, err
-	}
-	bin, err := d.find(LocalHost())
-	if err != nil {
-		return nil, err
-	}
-	if bin == "" {
-		return nil, errors.New("lxc-user-nic: empty binary")
-	}
-	pd, err := lxcusernic.NewParentDriver(bin, mtuOr(d.MTU, mtuEthernet), d.bridge(), d.IfName)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", NameLXCUserNIC, err)
-	}
-	return pd, nil
-}
-
-// Child returns lxc-user-nic's child-side driver (it runs DHCP).
-func (LXCUserNIC) Child() network.ChildDriver { return lxcusernic.NewChildDriver() }

@@ -2,9 +2,6 @@ package netdriver
 
 import (
 	"context"
-
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/none"
 )
 
 // None is a network namespace with only a loopback interface (--net=none,
@@ -33,10 +30,8 @@ func (None) Properties() Properties {
 	return Properties{
 		Namespace:         true,
 		NetThroughput:     ThroughputNA,
-		PortThroughput:    Fast,
-		SourceIP:          SourceIPKeptTCP,
-		DefaultPortDriver: PortBuiltin,
-		PortDrivers:       []string{PortBuiltin, PortNone},
+		DefaultPortDriver: portBuiltin,
+		PortDrivers:       []string{portBuiltin, portNone},
 		MinRootlessKit:    v2_1,
 		Notes:             "loopback only: no outbound connectivity",
 	}
@@ -55,20 +50,6 @@ func (d None) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	return []string{"--net=none"}, nil
 }
-
-// Parent returns RootlessKit's none driver.
-func (d None) Parent(e Embedding) (network.ParentDriver, error) {
-	if err := checkEmbedding(NameNone, e); err != nil {
-		return nil, err
-	}
-	if _, err := portName(NameNone, d.Properties(), e.PortDriver); err != nil {
-		return nil, err
-	}
-	return none.NewParentDriver()
-}
-
-// Child returns nil: the none network needs no child-side setup.
-func (None) Child() network.ChildDriver { return nil }
 
 // HostNetwork shares the host's network namespace (--net=host, RootlessKit's
 // default). Docker rejects it: dockerd-rootless.sh fails with "Unsupported
@@ -92,9 +73,7 @@ func (HostNetwork) Check(ctx context.Context, h *Host) error {
 	if err := checkCtx(ctx, NameHost); err != nil {
 		return err
 	}
-	return &Error{ID: IDHostNetwork, Driver: NameHost,
-		Detail: `the host network has no network namespace; dockerd-rootless.sh rejects it ("Unsupported RootlessKit network driver: host") and dockerd cannot create its bridge there`,
-		Fix:    "use a namespaced network (slirp4netns, pasta or gvisor-tap-vsock); for host-speed container networking detach the network namespace and run containers with --net=host"}
+	return Problem(IDHostNetwork, NameHost, `the host network has no network namespace; dockerd-rootless.sh rejects it ("Unsupported RootlessKit network driver: host") and dockerd cannot create its bridge there`, "use a namespaced network (slirp4netns, pasta or gvisor-tap-vsock); for host-speed container networking detach the network namespace and run containers with --net=host")
 }
 
 func (HostNetwork) describe(ctx context.Context, h *Host) string { return "host network namespace" }
@@ -103,8 +82,8 @@ func (HostNetwork) describe(ctx context.Context, h *Host) string { return "host 
 func (HostNetwork) Properties() Properties {
 	return Properties{
 		NetThroughput:     Fast,
-		DefaultPortDriver: PortNone,
-		PortDrivers:       []string{PortNone},
+		DefaultPortDriver: portNone,
+		PortDrivers:       []string{portNone},
 		MinRootlessKit:    minSupported,
 		Notes:             "no network namespace; rejected by Docker",
 	}
@@ -120,14 +99,3 @@ func (d HostNetwork) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	return []string{"--net=host"}, nil
 }
-
-// Parent returns (nil, nil): RootlessKit's host network has no driver.
-func (d HostNetwork) Parent(e Embedding) (network.ParentDriver, error) {
-	if _, err := portName(NameHost, d.Properties(), e.PortDriver); err != nil {
-		return nil, err
-	}
-	return nil, nil
-}
-
-// Child returns nil.
-func (HostNetwork) Child() network.ChildDriver { return nil }

@@ -51,8 +51,8 @@ func TestParseVersionFixtures(t *testing.T) {
 			t.Errorf("rootlesskit-%s.version: got %v, %v", v, got, err)
 		}
 	}
-	if netdriver.Embedded.String() != "3.3.0" {
-		t.Errorf("Embedded = %v; want 3.3.0 (the linked rootlesskit/v3 module)", netdriver.Embedded)
+	if netdriver.LinkedRootlessKit.String() != "3.3.0" {
+		t.Errorf("Embedded = %v; want 3.3.0 (the linked rootlesskit/v3 module)", netdriver.LinkedRootlessKit)
 	}
 }
 
@@ -71,7 +71,7 @@ func TestRequireVersion(t *testing.T) {
 	if !errors.Is(err, netdriver.IDRootlessKitTooOld) {
 		t.Fatalf("got %v; want %s", err, netdriver.IDRootlessKitTooOld)
 	}
-	want := "gvisor-tap-vsock: rootlesskit-too-old: --net=gvisor-tap-vsock needs RootlessKit 3.0.0 or later; have 1.1.0 (fix: upgrade RootlessKit to 3.0.0 or later, or use the embedded engine (RootlessKit 3.3.0))"
+	want := "netdriver.rootlesskit-too-old: gvisor-tap-vsock: --net=gvisor-tap-vsock needs RootlessKit 3.0.0 or later; have 1.1.0 (fix: upgrade RootlessKit to 3.0.0 or later, or use the embedded engine (RootlessKit 3.3.0))"
 	if err.Error() != want {
 		t.Errorf("got\n%s\nwant\n%s", err, want)
 	}
@@ -81,7 +81,7 @@ func TestRequireVersion(t *testing.T) {
 	if err := netdriver.RequireVersion("", "x", netdriver.Version{Minor: 14}, netdriver.Version{}); !errors.Is(err, netdriver.IDRootlessKitTooOld) {
 		t.Errorf("0.14.0: got %v; want too old", err)
 	}
-	if err := netdriver.RequireVersion("", "x", netdriver.Embedded, netdriver.Version{Major: 3}); err != nil {
+	if err := netdriver.RequireVersion("", "x", netdriver.LinkedRootlessKit, netdriver.Version{Major: 3}); err != nil {
 		t.Errorf("Embedded: %v", err)
 	}
 }
@@ -147,6 +147,7 @@ func TestParsePastaVersion(t *testing.T) {
 		{fixture: "pasta-2023_06_27.version", known: true, str: "2023_06_27.289301b"},
 		{fixture: "pasta-2025_01_21.version", known: true, str: "2025_01_21.4f2c8e7", implicit: true},
 		{fixture: "pasta-2026_05_07.version", known: true, str: "2026_05_07.1afd4ed", implicit: true, pesto: true},
+		{fixture: "pasta-debian-sid-2026_10_02.version", known: true, str: "2026_10_02.cba3570", implicit: true, pesto: true},
 		{fixture: "pasta-fedora-el9.version", known: true, str: "2024_06_24.1ee2eca", implicit: true},
 		{fixture: "pasta-fedora-fc44.version", known: true, str: "2026_07_28.f8df3f1", implicit: true, pesto: true},
 		{in: "passt 2024_10_30.ee7d0b6-12-gabcdef0", known: true, str: "2024_10_30.ee7d0b6", implicit: true},

@@ -5,12 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // Pasta is the pasta (passt) network (--net=pasta, experimental,
@@ -18,7 +16,16 @@ import (
 // pasta forwards every port listened on in the namespace; needs pasta
 // 2023_12_04) and "pesto" (explicit ports through the API; IPv4 only;
 // needs pasta 2026_05_07 and RootlessKit 3.1). Both keep the client's
-// source IP.
+// source IP. implicit forwards only ports outside the host's ephemeral
+// range (net.ipv4.ip_local_port_range, 32768-60999 by default): pasta never
+// binds those, so a container port published on one is unreachable, and so
+// is every port dockerd picks itself (docker run -P, or -p 80 without a
+// host port), since it picks them from that range.
+//
+// The embedded engine also runs pasta with the builtin port driver
+// (RootlessKit's own forwarder, with a port API and TCP source IPs), which
+// needs no pesto; the rootlesskit command refuses that pair
+// ([IDEmbeddedOnly]).
 //
 // The namespace gets 10.0.2.100/24, gateway 10.0.2.2 and DNS 10.0.2.3. With
 // HostLoopback pasta maps the gateway address to the host (its default;
@@ -37,7 +44,8 @@ type Pasta struct {
 	// gateway address. Default false (--disable-host-loopback).
 	HostLoopback bool `json:"hostLoopback,omitempty"`
 	// IPv6 enables IPv6 (fd00::100; without it pasta runs --ipv4-only).
-	// pesto forwards IPv6 ports only with it.
+	// Publishing IPv6 ports needs it with implicit; pesto refuses it (see
+	// portdriver.Pesto).
 	IPv6 bool `json:"ipv6,omitempty"`
 }
 
@@ -80,11 +88,11 @@ type PastaInfo struct {
 }
 
 // ProbePasta finds pasta (binary: a name or absolute path, "" for "pasta")
-// on h and reads its version. If pasta prints no release (Debian's
-// "unknown version"), the version recorded by dpkg for the package that
+// on h and reads its version. If pasta prints no release (Debian 12's
+// "unknown version", or nothing at all, as Debian 13's does when its output
+// is not a terminal), the version recorded by dpkg for the package that
 // owns the program is used, and Source says so; otherwise the version stays
-// unknown. The same goes for no output at all: Debian 13's pasta (passt
-// 0.0~git20250503) prints its version only when stdout is a terminal.
+// unknown.
 func ProbePasta(ctx context.Context, h *Host, binary string) (PastaInfo, error) {
 	p, err := lookProgram(h, NamePasta, orDefault(binary, "pasta"), fixPasta)
 	if err != nil {
@@ -94,12 +102,14 @@ func ProbePasta(ctx context.Context, h *Host, binary string) (PastaInfo, error) 
 	if err != nil {
 		return PastaInfo{Path: p}, err
 	}
-	var v PastaVersion // Debian 13's pasta prints --version only to a terminal: nothing is unknown
+	var v PastaVersion
 	if len(bytes.TrimSpace(out)) > 0 {
 		if v, err = ParsePastaVersion(out); err != nil {
-			return PastaInfo{Path: p}, &Error{ID: IDBinaryFailed, Driver: NamePasta, Detail: fmt.Sprintf("%q", p+" --version"), Err: err, Fix: fixPasta}
+			return PastaInfo{Path: p}, withErr(Problem(IDBinaryFailed, NamePasta, fmt.Sprintf("%q", p+" --version"), fixPasta), err, "")
 		}
 	}
+	// else: it succeeded without a word. Debian 13's pasta (0.0~git20250503) prints its version
+	// only to a terminal: it exits without flushing stdio, so a pipe gets nothing.
 	info := PastaInfo{Path: p, Version: v, Source: fmt.Sprintf("%q", p+" --version")}
 	if !v.Known() {
 		if dv, ok := dpkgPastaVersion(h, p); ok {
@@ -148,15 +158,12 @@ func dpkgPastaVersion(h *Host, p string) (string, bool) {
 // pastaTooOld reports pasta older than release, or unknown (a warning).
 func pastaTooOld(info PastaInfo, release, why string) error {
 	if !info.Version.Known() {
-		return &Error{ID: IDPastaVersionUnknown, Driver: NamePasta, Warning: true,
-			Detail: fmt.Sprintf("%s prints %q, so the release cannot be verified against %s (%s)", info.Source, info.Version.String(), release, why),
-			Fix:    fmt.Sprintf("make sure passt is %s or later (dpkg -s passt, rpm -q passt), or install an upstream build that reports its release", release)}
+		return Warn(IDPastaVersionUnknown, NamePasta, fmt.Sprintf("%s %s, so the release cannot be verified against %s (%s)", info.Source, info.printed(), release, why),
+			fmt.Sprintf("make sure passt is %s or later (dpkg -s passt, rpm -q passt), or install an upstream build that reports its release", release))
 	}
 	if !info.Version.AtLeast(release) {
 		want := max(release, PastaImplicit)
-		return &Error{ID: IDPastaTooOld, Driver: NamePasta,
-			Detail: fmt.Sprintf("pasta %s (from %s) is older than %s, %s", info.Version, info.Source, release, why),
-			Fix:    fmt.Sprintf("install passt %s or later (distribution backports or https://passt.top)", want)}
+		return Problem(IDPastaTooOld, NamePasta, fmt.Sprintf("pasta %s (from %s) is older than %s, %s", info.Version, info.Source, release, why), fmt.Sprintf("install passt %s or later (distribution backports or https://passt.top)", want))
 	}
 	return nil
 }
@@ -192,13 +199,13 @@ func (p Pasta) CheckPort(ctx context.Context, h *Host, portDriver string) error 
 		return err
 	}
 	switch portDriver {
-	case PortImplicit, "":
+	case portImplicit, "":
 		info, err := ProbePasta(ctx, h, p.program())
 		if err != nil {
 			return err
 		}
 		return pastaTooOld(info, PastaImplicit, "recommended for the implicit port driver")
-	case PortPesto:
+	case portPesto:
 		info, err := ProbePasta(ctx, h, p.program())
 		if err != nil {
 			return err
@@ -210,12 +217,43 @@ func (p Pasta) CheckPort(ctx context.Context, h *Host, portDriver string) error 
 			if cerr := checkCtx(ctx, NamePasta); cerr != nil {
 				return cerr
 			}
-			return &Error{ID: IDPastaTooOld, Driver: NamePasta,
-				Detail: fmt.Sprintf("%q fails, so pasta lacks --conf-path, which the pesto port driver needs (passt %s)", info.Path+" --conf-path=/dev/null --version", PastaPesto),
-				Fix:    fmt.Sprintf("install passt %s or later, or use the implicit port driver", PastaPesto)}
+			return Problem(IDPastaTooOld, NamePasta, fmt.Sprintf("%q fails, so pasta lacks --conf-path, which the pesto port driver needs (passt %s)", info.Path+" --conf-path=/dev/null --version", PastaPesto), fmt.Sprintf("install passt %s or later, or use the implicit port driver", PastaPesto))
 		}
 	}
 	return nil
+}
+
+// RootlessKit releases that fixed its pasta driver, and the pasta release one fix is for.
+var (
+	// v2_3_2 passes --host-lo-to-ns-lo (rootlesskit#482).
+	v2_3_2 = Version{2, 3, 2}
+	// v3_1 passes --tcp-ns=none --udp-ns=none with --disable-host-loopback (rootlesskit#612).
+	v3_1 = Version{3, 1, 0}
+)
+
+// pastaHostLoToNsLo is the first pasta that sends connections from the host's loopback to the
+// namespace's external address unless told --host-lo-to-ns-lo (passt commit b4dace8).
+const pastaHostLoToNsLo = "2024_10_30"
+
+// RootlessKitWarnings names what RootlessKit v gets wrong with this pasta and port driver:
+// loopback publishes that reset every connection (implicit before 2.3.2, with pasta 2024_10_30
+// or later), and a host loopback left open despite --disable-host-loopback (before 3.1).
+func (p Pasta) RootlessKitWarnings(ctx context.Context, h *Host, v Version, port string) []*diag.Finding {
+	var out []*diag.Finding
+	if port == portImplicit && !v.AtLeast(v2_3_2) {
+		if info, err := ProbePasta(ctx, h, p.program()); err == nil && info.Version.AtLeast(pastaHostLoToNsLo) {
+			out = append(out, Warn(IDRootlessKitTooOld, NamePasta,
+				fmt.Sprintf("with RootlessKit %s and pasta %s, `docker run -p 127.0.0.1:PORT:...` resets every connection: pasta %s and later send connections from the host's loopback to the namespace's external address unless RootlessKit passes --host-lo-to-ns-lo, which RootlessKit %s does (rootlesskit#482)",
+					v, info.Version, pastaHostLoToNsLo, v2_3_2),
+				fmt.Sprintf("upgrade RootlessKit to %s or later, or use the embedded engine", v2_3_2)))
+		}
+	}
+	if !p.HostLoopback && !v.AtLeast(v3_1) {
+		out = append(out, Warn(IDRootlessKitTooOld, NamePasta,
+			fmt.Sprintf("RootlessKit %s keeps pasta's loopback path open despite --disable-host-loopback: processes in its network namespace (dockerd, --net=host containers) reach the host's loopback; RootlessKit %s closes it (--tcp-ns=none --udp-ns=none, rootlesskit#612)", v, v3_1),
+			fmt.Sprintf("upgrade RootlessKit to %s or later, or use the embedded engine", v3_1)))
+	}
+	return out
 }
 
 func (p Pasta) describe(ctx context.Context, h *Host) string {
@@ -226,7 +264,16 @@ func (p Pasta) describe(ctx context.Context, h *Host) string {
 	if info.Version.Known() {
 		return fmt.Sprintf("pasta %s (from %s)", info.Version, info.Source)
 	}
-	return fmt.Sprintf("pasta of unknown release (%s prints %q)", info.Source, info.Version.String())
+	return fmt.Sprintf("pasta of unknown release (%s %s)", info.Source, info.printed())
+}
+
+// printed says what pasta printed when its version is unknown: `prints "unknown version"`, or
+// "prints nothing".
+func (info PastaInfo) printed() string {
+	if info.Version.Raw == "" {
+		return "prints nothing"
+	}
+	return fmt.Sprintf("prints %q", info.Version.Raw)
 }
 
 // Properties reports slow networking with the implicit port driver (fast,
@@ -236,18 +283,17 @@ func (p Pasta) Properties() Properties {
 		Namespace:         true,
 		Experimental:      true,
 		NetThroughput:     Slow,
-		PortThroughput:    Fast,
-		SourceIP:          SourceIPKept,
 		DefaultMTU:        mtuUserMode,
 		MTU:               mtuOr(p.MTU, mtuUserMode),
 		IPv6:              p.IPv6,
 		HostLoopback:      p.HostLoopback,
 		HostGateway:       nthAddr(p.cidr(), 2),
-		DefaultPortDriver: PortImplicit,
-		PortDrivers:       []string{PortImplicit, PortPesto, PortNone},
+		DefaultPortDriver: portImplicit,
+		PortDrivers:       []string{portImplicit, portPesto, portBuiltin, portNone},
 		MinRootlessKit:    v2_0,
 		Program:           p.program(),
-		Notes:             "experimental; implicit needs pasta " + PastaImplicit + "; pesto needs pasta " + PastaPesto + " (IPv4 only without IPv6)",
+		Notes: "experimental; implicit needs pasta " + PastaImplicit + " and skips the host's ephemeral ports; pesto needs pasta " + PastaPesto +
+			" (IPv4 only); IPv6 publishes need IPv6 and implicit; builtin only in the embedded engine",
 	}
 }
 
@@ -266,7 +312,12 @@ func (p Pasta) Flags(v Version, portDriver string) ([]string, error) {
 	if err := RequireVersion(NamePasta, "--net=pasta", v, v2_0); err != nil {
 		return nil, err
 	}
-	if port == PortPesto {
+	if port == portBuiltin {
+		return nil, Problem(IDEmbeddedOnly, NamePasta,
+			`the rootlesskit command refuses port driver builtin with network pasta ("network \"pasta\" requires port driver \"none\" or \"implicit\" or \"pesto\""); RootlessKit's library runs the pair`,
+			"use the embedded engine for pasta with builtin, or port driver implicit or pesto with the rootlesskit command")
+	}
+	if port == portPesto {
 		if err := RequireVersion(NamePasta, "--port-driver=pesto", v, Version{3, 1, 0}); err != nil {
 			return nil, err
 		}
@@ -289,32 +340,3 @@ func (p Pasta) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	return f, nil
 }
-
-// Parent builds pasta's parent driver (it runs "pasta --version" and
-// feature probes). With the pesto port driver pasta listens on
-// [PestoSocket]; with implicit it forwards all ports (--tcp-ports=auto).
-func (p Pasta) Parent(e Embedding) (network.ParentDriver, error) {
-	if err := checkEmbedding(NamePasta, e); err != nil {
-		return nil, err
-	}
-	if err := p.validate(); err != nil {
-		return nil, err
-	}
-	port, err := portName(NamePasta, p.Properties(), e.PortDriver)
-	if err != nil {
-		return nil, err
-	}
-	pesto := ""
-	if port == PortPesto {
-		pesto = filepath.Join(e.StateDir, PestoSocket)
-	}
-	d, err := pasta.NewParentDriver(e.log(), p.program(), mtuOr(p.MTU, mtuUserMode), toIPNet(p.CIDR), p.IfName, pesto,
-		!p.HostLoopback, p.IPv6, port == PortImplicit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", NamePasta, err)
-	}
-	return d, nil
-}
-
-// Child returns pasta's child-side driver (pasta configures the interface).
-func (Pasta) Child() network.ChildDriver { return pasta.NewChildDriver() }

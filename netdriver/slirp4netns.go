@@ -4,12 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"strconv"
-	"strings"
-
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
 )
 
 // Slirp4netns is the slirp4netns user-mode network (--net=slirp4netns),
@@ -104,14 +99,11 @@ func (s Slirp4netns) Check(ctx context.Context, h *Host) error {
 		errs = append(errs, err)
 	} else {
 		if !f.NetnsType {
-			errs = append(errs, &Error{ID: IDSlirp4netnsTooOld, Driver: NameSlirp4netns,
-				Detail: fmt.Sprintf("%q lacks --netns-type: slirp4netns seems older than v0.4.0", p+" --help"),
-				Fix:    fixSlirp4netns})
+			errs = append(errs, Problem(IDSlirp4netnsTooOld, NameSlirp4netns, fmt.Sprintf("%q lacks --netns-type: slirp4netns seems older than v0.4.0", p+" --help"), fixSlirp4netns))
 		}
 		need := func(ok bool, flag, why string) {
 			if !ok {
-				errs = append(errs, &Error{ID: IDSlirp4netnsTooOld, Driver: NameSlirp4netns,
-					Detail: fmt.Sprintf("%q lacks %s, needed for %s", p+" --help", flag, why), Fix: fixSlirp4netns})
+				errs = append(errs, Problem(IDSlirp4netnsTooOld, NameSlirp4netns, fmt.Sprintf("%q lacks %s, needed for %s", p+" --help", flag, why), fixSlirp4netns))
 			}
 		}
 		need(!s.IPv6 || f.EnableIPv6, "--enable-ipv6", "IPv6")
@@ -130,7 +122,7 @@ func (s Slirp4netns) CheckPort(ctx context.Context, h *Host, portDriver string) 
 	if err := begin(ctx, h, NameSlirp4netns); err != nil {
 		return err
 	}
-	if portDriver != PortSlirp4netns {
+	if portDriver != portSlirp4netns {
 		return nil
 	}
 	p, f, err := s.probe(ctx, h)
@@ -138,8 +130,7 @@ func (s Slirp4netns) CheckPort(ctx context.Context, h *Host, portDriver string) 
 		return err
 	}
 	if !f.APISocket {
-		return &Error{ID: IDSlirp4netnsTooOld, Driver: NameSlirp4netns,
-			Detail: fmt.Sprintf("%q lacks --api-socket, needed by the slirp4netns port driver", p+" --help"), Fix: fixSlirp4netns}
+		return Problem(IDSlirp4netnsTooOld, NameSlirp4netns, fmt.Sprintf("%q lacks --api-socket, needed by the slirp4netns port driver", p+" --help"), fixSlirp4netns)
 	}
 	return nil
 }
@@ -165,15 +156,13 @@ func (s Slirp4netns) Properties() Properties {
 	return Properties{
 		Namespace:         true,
 		NetThroughput:     Slow,
-		PortThroughput:    Fast,
-		SourceIP:          SourceIPKeptTCP,
 		DefaultMTU:        mtuUserMode,
 		MTU:               mtuOr(s.MTU, mtuUserMode),
 		IPv6:              s.IPv6,
 		HostLoopback:      s.HostLoopback,
 		HostGateway:       nthAddr(s.cidr(), 2),
-		DefaultPortDriver: PortBuiltin,
-		PortDrivers:       []string{PortBuiltin, PortSlirp4netns, PortNone},
+		DefaultPortDriver: portBuiltin,
+		PortDrivers:       []string{portBuiltin, portSlirp4netns, portNone},
 		MinRootlessKit:    minSupported,
 		Program:           s.program(),
 		Notes:             "default when installed; sandbox and seccomp hardening",
@@ -210,70 +199,6 @@ func (s Slirp4netns) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	f = append(f, "--slirp4netns-sandbox="+string(s.Sandbox.orAuto()), "--slirp4netns-seccomp="+string(s.Seccomp.orAuto()))
 	return f, nil
-}
-
-// Parent detects slirp4netns's features (it runs "slirp4netns --help"),
-// resolves Sandbox and Seccomp "auto" as RootlessKit does, and opens the
-// API socket [Slirp4netnsAPISocket] for the slirp4netns port driver.
-func (s Slirp4netns) Parent(e Embedding) (network.ParentDriver, error) {
-	if err := checkEmbedding(NameSlirp4netns, e); err != nil {
-		return nil, err
-	}
-	if err := s.validate(); err != nil {
-		return nil, err
-	}
-	port, err := portName(NameSlirp4netns, s.Properties(), e.PortDriver)
-	if err != nil {
-		return nil, err
-	}
-	feat, err := slirp4netns.DetectFeatures(s.program())
-	if err != nil {
-		id := IDBinaryFailed
-		switch msg := err.Error(); {
-		case strings.Contains(msg, "not installed"):
-			id = IDBinaryMissing
-		case strings.Contains(msg, "older than"):
-			id = IDSlirp4netnsTooOld
-		}
-		return nil, &Error{ID: id, Driver: NameSlirp4netns, Detail: "detecting features", Err: err, Fix: fixSlirp4netns}
-	}
-	var sandbox, seccomp bool
-	switch s.Sandbox.orAuto() {
-	case Auto:
-		sandbox = feat.SupportsEnableSandbox && !e.DetachNetNS
-	case True:
-		if e.DetachNetNS {
-			return nil, invalid(NameSlirp4netns, "Sandbox true conflicts with DetachNetNS (slirp4netns#317)", "set Sandbox to auto or false, or do not detach the network namespace")
-		}
-		sandbox = true
-	}
-	switch s.Seccomp.orAuto() {
-	case Auto:
-		seccomp = feat.SupportsEnableSeccomp && feat.KernelSupportsEnableSeccomp
-	case True:
-		seccomp = true
-	}
-	apiSocket := ""
-	if port == PortSlirp4netns {
-		apiSocket = filepath.Join(e.StateDir, Slirp4netnsAPISocket)
-	}
-	d, err := slirp4netns.NewParentDriver(e.log(), s.program(), mtuOr(s.MTU, mtuUserMode), toIPNet(s.CIDR), s.IfName,
-		!s.HostLoopback, apiSocket, sandbox, seccomp, s.IPv6)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", NameSlirp4netns, err)
-	}
-	return d, nil
-}
-
-// Child returns slirp4netns's child-side driver.
-func (Slirp4netns) Child() network.ChildDriver { return slirp4netns.NewChildDriver() }
-
-// checkEmbedding validates the fields every Parent needs.
-func checkEmbedding(driver string, e Embedding) error {
-	if !filepath.IsAbs(e.StateDir) {
-		return invalid(driver, fmt.Sprintf("Embedding.StateDir %q is not absolute", clip(e.StateDir)), "pass the absolute, pre-created RootlessKit state directory")
-	}
-	return nil
 }
 
 // PortChecker is implemented by network drivers whose host requirements

@@ -19,11 +19,11 @@ type Version struct {
 	Major, Minor, Patch int
 }
 
-// Embedded is the RootlessKit version linked into this module and used by
+// LinkedRootlessKit is the RootlessKit version linked into this module and used by
 // the embedded engine (the Parent and Child methods): 3.3.0 for
 // github.com/rootless-containers/rootlesskit/v3 v3.3.0. Treat it as a
 // constant.
-var Embedded = mustParseVersion(rkversion.Version)
+var LinkedRootlessKit = mustParseVersion(rkversion.Version)
 
 // Versions of RootlessKit at which flags and drivers appeared, checked by
 // the Flags methods (see the package documentation for the table).
@@ -102,6 +102,19 @@ func parseTriple(s string) (Version, bool) {
 // String returns "MAJOR.MINOR.PATCH".
 func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
 
+// MarshalText writes v as "MAJOR.MINOR.PATCH".
+func (v Version) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote.
+func (v *Version) UnmarshalText(b []byte) error {
+	w, ok := parseTriple(string(b))
+	if !ok {
+		return fmt.Errorf("netdriver: unrecognised version %q", clip(string(b)))
+	}
+	*v = w
+	return nil
+}
+
 // IsZero reports whether v is the zero ("unknown") Version.
 func (v Version) IsZero() bool { return v == Version{} }
 
@@ -132,32 +145,17 @@ func RequireVersion(driver, feature string, have, need Version) error {
 	if have.AtLeast(need) {
 		return nil
 	}
-	return &Error{
-		ID:     IDRootlessKitTooOld,
-		Driver: driver,
-		Detail: fmt.Sprintf("%s needs RootlessKit %s or later; have %s", feature, need, have),
-		Fix:    fmt.Sprintf("upgrade RootlessKit to %s or later, or use the embedded engine (RootlessKit %s)", need, Embedded),
-	}
+	return Problem(IDRootlessKitTooOld, driver, fmt.Sprintf("%s needs RootlessKit %s or later; have %s", feature, need, have), fmt.Sprintf("upgrade RootlessKit to %s or later, or use the embedded engine (RootlessKit %s)", need, LinkedRootlessKit))
 }
 
 // CheckTarget returns an error if flags cannot be produced for RootlessKit
 // v: v is zero (unknown) or older than 1.0.0.
 func CheckTarget(driver string, v Version) error {
 	if v.IsZero() {
-		return &Error{
-			ID:     IDRootlessKitUnknown,
-			Driver: driver,
-			Detail: "no RootlessKit version given",
-			Fix:    "pass the output of `rootlesskit --version` through ParseVersion (or RootlessKitVersion), or use Embedded",
-		}
+		return Problem(IDRootlessKitUnknown, driver, "no RootlessKit version given", "pass the output of `rootlesskit --version` through ParseVersion (or RootlessKitVersion), or use LinkedRootlessKit")
 	}
 	if !v.AtLeast(minSupported) {
-		return &Error{
-			ID:     IDRootlessKitTooOld,
-			Driver: driver,
-			Detail: fmt.Sprintf("RootlessKit %s is older than %s, the oldest release this package supports", v, minSupported),
-			Fix:    fmt.Sprintf("upgrade RootlessKit to %s or later, or use the embedded engine (RootlessKit %s)", minSupported, Embedded),
-		}
+		return Problem(IDRootlessKitTooOld, driver, fmt.Sprintf("RootlessKit %s is older than %s, the oldest release this package supports", v, minSupported), fmt.Sprintf("upgrade RootlessKit to %s or later, or use the embedded engine (RootlessKit %s)", minSupported, LinkedRootlessKit))
 	}
 	return nil
 }
@@ -170,16 +168,14 @@ func RootlessKitVersion(ctx context.Context, h *Host, binary string) (Version, e
 	}
 	p, err := h.LookPath(binary)
 	if err != nil {
-		return Version{}, &Error{ID: IDBinaryMissing, Driver: "rootlesskit", Detail: err.Error(),
-			Fix: "install rootlesskit (apt-get install rootlesskit, dnf install rootlesskit), or use the embedded engine"}
+		return Version{}, Problem(IDBinaryMissing, "rootlesskit", err.Error(), "install rootlesskit (apt-get install rootlesskit, dnf install rootlesskit), or use the embedded engine")
 	}
 	out, err := h.Output(ctx, p, "--version")
 	if err != nil {
 		if ctx.Err() != nil {
 			return Version{}, ctx.Err()
 		}
-		return Version{}, &Error{ID: IDBinaryFailed, Driver: "rootlesskit", Detail: fmt.Sprintf("%q failed", p+" --version"), Err: err,
-			Fix: "reinstall rootlesskit, or use the embedded engine"}
+		return Version{}, withErr(Problem(IDBinaryFailed, "rootlesskit", fmt.Sprintf("%q failed", p+" --version"), "reinstall rootlesskit, or use the embedded engine"), err, "")
 	}
 	return ParseVersion(string(out))
 }

@@ -2,12 +2,8 @@ package netdriver
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"strconv"
-
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/vpnkit"
 )
 
 // VPNKit is Docker Desktop's VPNKit (--net=vpnkit), the legacy fallback:
@@ -71,14 +67,12 @@ func (d VPNKit) Properties() Properties {
 	return Properties{
 		Namespace:         true,
 		NetThroughput:     Slow,
-		PortThroughput:    Fast,
-		SourceIP:          SourceIPKeptTCP,
 		DefaultMTU:        mtuEthernet,
 		MTU:               mtuOr(d.MTU, mtuEthernet),
 		HostLoopback:      d.HostLoopback,
 		HostGateway:       vpnkitHostGateway,
-		DefaultPortDriver: PortBuiltin,
-		PortDrivers:       []string{PortBuiltin, PortNone},
+		DefaultPortDriver: portBuiltin,
+		PortDrivers:       []string{portBuiltin, portNone},
 		MinRootlessKit:    minSupported,
 		Program:           d.program(),
 		Notes:             "legacy; TCP and UDP only, no IPv6, MTU 1500",
@@ -108,25 +102,3 @@ func (d VPNKit) Flags(v Version, portDriver string) ([]string, error) {
 	}
 	return f, nil
 }
-
-// Parent validates the value first: RootlessKit's vpnkit.NewParentDriver
-// panics on an empty binary or a negative MTU.
-func (d VPNKit) Parent(e Embedding) (network.ParentDriver, error) {
-	if err := checkEmbedding(NameVPNKit, e); err != nil {
-		return nil, err
-	}
-	if err := d.validate(); err != nil {
-		return nil, err
-	}
-	if _, err := portName(NameVPNKit, d.Properties(), e.PortDriver); err != nil {
-		return nil, err
-	}
-	bin, mtu := d.program(), mtuOr(d.MTU, mtuEthernet)
-	if bin == "" || mtu < 0 { // unreachable after validate; vpnkit panics on these
-		return nil, fmt.Errorf("%s: invalid binary or MTU", NameVPNKit)
-	}
-	return vpnkit.NewParentDriver(bin, mtu, d.IfName, !d.HostLoopback), nil
-}
-
-// Child returns vpnkit's child-side driver.
-func (VPNKit) Child() network.ChildDriver { return vpnkit.NewChildDriver() }

@@ -40,8 +40,7 @@ func Encode(p Driver) ([]byte, error) {
 		if p != nil {
 			t = fmt.Sprintf("%T", p)
 		}
-		return nil, &netdriver.Error{ID: netdriver.IDNotBuiltin, Detail: "cannot encode port driver " + t,
-			Fix: "use a driver of package portdriver, or the external engine (Flags) for third-party drivers"}
+		return nil, netdriver.Problem(netdriver.IDNotBuiltin, "", "cannot encode port driver "+t, "use a driver of package portdriver, or the external engine (Flags) for third-party drivers")
 	}
 	b, err := tagged.Marshal(name, cfg)
 	if err != nil {

@@ -11,15 +11,20 @@
 // DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER) to one.
 //
 //	driver            networks          speed  source IP  API  notes
-//	builtin           all but pasta     fast   TCP (*)    yes  the default; RootlessKit parent binds
+//	builtin           all (**)          fast   TCP (*)    yes  the default; RootlessKit parent binds
 //	slirp4netns       slirp4netns       slow   kept       yes  IPv4 only; slirp4netns binds
-//	implicit          pasta             fast   kept       no   pasta forwards every listening port
+//	implicit          pasta             fast   kept       no   pasta forwards every listening port, except the host's ephemeral ones
 //	pesto             pasta             fast   kept       yes  experimental; pasta 2026_05_07; RootlessKit 3.1
 //	gvisor-tap-vsock  gvisor-tap-vsock  slow   lost       yes  experimental; RootlessKit 3.0
 //	none              all               -      -          no   publishes nothing
 //
 // (*) For TCP only, with RootlessKit 3.0 or later and dockerd run with
-// --userland-proxy=false.
+// --userland-proxy=false: [Properties.SourceIPWith] says what a driver does
+// under a given RootlessKit.
+// (**) But host; with pasta only in the embedded engine: the rootlesskit
+// command refuses builtin with pasta, so Flags does ([netdriver.IDEmbeddedOnly]).
+// This table, as [Properties], is the one place that knows the port drivers'
+// throughput, source IP and binder.
 //
 // # Combining with a network
 //
@@ -27,11 +32,11 @@
 // the valid choices:
 //
 //	err := portdriver.Validate(netdriver.Slirp4netns{}, portdriver.Implicit{})
-//	// implicit: incompatible-drivers: port driver "implicit" does not work with network
+//	// netdriver.incompatible-drivers: implicit: port driver "implicit" does not work with network
 //	// "slirp4netns" (fix: with network "slirp4netns" use port driver builtin, slirp4netns
 //	// or none; port driver "implicit" needs network pasta)
 //
-// Check, Flags and Parent validate too. Check also runs the network's own
+// Check and Flags validate too. Check also runs the network's own
 // port-driver checks ([netdriver.PortChecker]): implicit needs pasta
 // 2023_12_04, pesto needs pasta 2026_05_07 (or one that accepts
 // --conf-path) and the pesto program, the slirp4netns port driver needs
@@ -52,21 +57,14 @@
 // # Embedded engine
 //
 // Drivers travel to the helper and child processes with [Encode] and
-// [Decode]; only this package's drivers can be decoded.
-//
-//	// helper process (RootlessKit parent), after netdriver's Parent:
-//	p, _ := portdriver.Decode(cfg.Port)
-//	pp, err := p.Parent(portdriver.Embedding{Log: w, StateDir: dir, Network: net})
-//	// parent.Opt{PortDriver: pp, PublishPorts: []port.Spec{spec.RootlessKit()}, ...}
-//	// pp is nil for implicit and none.
-//
-//	// child process:
-//	// child.Opt{PortDriver: p.Child(w), ...} (nil for implicit and none)
-//
-// The network's Embedding.PortDriver must name the same port driver: the
-// slirp4netns network opens its API socket for the slirp4netns port driver
-// and pasta listens for pesto ([netdriver.Slirp4netnsAPISocket],
-// [netdriver.PestoSocket]).
+// [Decode]; only this package's drivers can be decoded. On Linux each has
+// Parent and Child methods that build RootlessKit's port driver from a
+// [ParentSetup]; the network's ParentSetup must name the same port driver:
+// the slirp4netns network opens its API socket for the slirp4netns port
+// driver and pasta listens for pesto ([netdriver.Slirp4netnsAPISocket],
+// [netdriver.PestoSocket]). Ports published from the start are checked by
+// [CheckPublish] and given to RootlessKit as [Spec.RootlessKit] values, with
+// no string round trip.
 //
 // # Ports at run time
 //
@@ -83,7 +81,7 @@
 //
 // Before asking RootlessKit, Add checks that the port driver has an API
 // (implicit and none do not, and the error says why), that it supports the
-// protocol (tcp6 needs builtin, or pesto with IPv6), and that a port below
+// protocol (tcp6 needs builtin), and that a port below
 // net.ipv4.ip_unprivileged_port_start can be bound. For that last one
 // [CheckPrivileged] reports the sysctl's current value and both remedies:
 // lower the sysctl (host-wide) or give CAP_NET_BIND_SERVICE to the process

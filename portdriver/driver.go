@@ -8,15 +8,15 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
-
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/netdriver"
 )
 
 // Driver publishes ports of the rootless daemon's network namespace on the
 // host. Like [netdriver.Driver] it is a value: the same value gives flags
-// for an external rootlesskit binary and RootlessKit's drivers for the
-// embedded engine.
+// for an external rootlesskit binary and, on Linux, RootlessKit's drivers
+// for the embedded engine (each driver of this package has Parent and
+// Child methods for that).
 //
 // Contract, checked by portdriver/portdrivertest.Run:
 //   - All methods MUST be safe for concurrent use and MUST NOT modify the
@@ -27,48 +27,26 @@ import (
 //   - Check MUST NOT change the host, MUST return an error matching
 //     ctx.Err() when ctx is done, and MUST reject a network it does not
 //     work with (an error matching [netdriver.IDIncompatible]). Every
-//     problem MUST have a non-empty Remedy().
+//     problem MUST be a [*diag.Finding] with a non-empty Fix.
 //   - Properties MUST return equal results on every call; API is true if
 //     and only if Protos is non-empty.
 //   - Flags MUST be deterministic, MUST reject the zero Version, versions
 //     that lack the driver or a flag it needs ([netdriver.IDRootlessKitTooOld])
 //     and networks it does not work with ([netdriver.IDIncompatible]).
-//   - Parent MUST return (nil, nil) if and only if Properties().API is
-//     false (implicit, none: no port API); Child MUST return nil then too.
 type Driver interface {
 	// Name returns the RootlessKit --port-driver value, e.g. "builtin".
 	Name() string
 	// Check reports what is missing on h to publish ports with this driver
-	// over the network net, as [*netdriver.Error] values joined with
-	// errors.Join. Warnings do not stop it from working ([netdriver.Blocking]).
+	// over the network net, as [*diag.Finding] values joined with
+	// errors.Join. Warnings do not stop it from working ([diag.Blocking]).
+	// It includes the network's port-specific checks ([netdriver.PortChecker]).
 	Check(ctx context.Context, h *netdriver.Host, net netdriver.Driver) error
 	// Properties describes the driver as configured.
 	Properties() Properties
 	// Flags returns the flags that select and configure this driver for
 	// an external rootlesskit binary of version v, used with network net.
 	Flags(v netdriver.Version, net netdriver.Driver) ([]string, error)
-	// Parent returns RootlessKit's parent-side port driver for the
-	// embedded engine (parent.Opt.PortDriver), or nil if there is none.
-	Parent(e Embedding) (port.ParentDriver, error)
-	// Child returns RootlessKit's child-side port driver
-	// (child.Opt.PortDriver), or nil if there is none. log receives its
-	// diagnostics; nil discards them.
-	Child(log io.Writer) port.ChildDriver
 }
-
-// Embedding is what a port driver needs to build RootlessKit's parent-side
-// driver in the embedded engine.
-type Embedding struct {
-	// Log receives diagnostics. Nil discards them.
-	Log io.Writer
-	// StateDir is RootlessKit's state directory; it MUST be absolute and
-	// exist (the builtin driver creates a FIFO in it).
-	StateDir string
-	// Network is the network driver in use. It MUST NOT be nil.
-	Network netdriver.Driver
-}
-
-func (e Embedding) log() io.Writer { return orDiscard(e.Log) }
 
 func orDiscard(w io.Writer) io.Writer {
 	if w == nil {
@@ -109,8 +87,12 @@ func (b Binder) String() string {
 type Properties struct {
 	// Throughput is the class of published-port throughput.
 	Throughput netdriver.Throughput
-	// SourceIP says whether servers see the client's address.
+	// SourceIP says whether servers see the client's address, with
+	// RootlessKit SourceIPSince or later ([Properties.SourceIPWith]).
 	SourceIP netdriver.SourceIP
+	// SourceIPSince is the oldest RootlessKit that keeps the source IP as
+	// SourceIP says; older ones lose it. Zero: every version.
+	SourceIPSince netdriver.Version
 	// Protos are the protocols the port API accepts; nil if there is no API.
 	Protos []Proto
 	// API is true if ports are added and removed through RootlessKit's
@@ -132,14 +114,23 @@ type Properties struct {
 	Notes string
 }
 
+// SourceIPWith is what the driver does with the client's source IP under
+// RootlessKit v.
+func (p Properties) SourceIPWith(v netdriver.Version) netdriver.SourceIP {
+	if p.SourceIP > netdriver.SourceIPLost && !v.AtLeast(p.SourceIPSince) {
+		return netdriver.SourceIPLost
+	}
+	return p.SourceIP
+}
+
 // Names of the port drivers (RootlessKit --port-driver values).
 const (
-	NameBuiltin        = netdriver.PortBuiltin
-	NameSlirp4netns    = netdriver.PortSlirp4netns
-	NameImplicit       = netdriver.PortImplicit
-	NamePesto          = netdriver.PortPesto
-	NameGVisorTapVsock = netdriver.PortGVisorTapVsock
-	NameNone           = netdriver.PortNone
+	NameBuiltin        = "builtin"
+	NameSlirp4netns    = "slirp4netns"
+	NameImplicit       = "implicit"
+	NamePesto          = "pesto"
+	NameGVisorTapVsock = "gvisor-tap-vsock"
+	NameNone           = "none"
 )
 
 // Versions of RootlessKit at which port drivers and flags appeared.
@@ -178,7 +169,7 @@ func Named(name string) (Driver, error) {
 	if name == "pasta" {
 		detail += ` (did you mean "pesto" or "implicit"?)`
 	}
-	return nil, &netdriver.Error{ID: netdriver.IDInvalidConfig, Detail: detail, Fix: "use one of " + strings.Join(Names(), ", ")}
+	return nil, netdriver.Problem(netdriver.IDInvalidConfig, "", detail, "use one of "+strings.Join(Names(), ", "))
 }
 
 // Validate reports whether network net and port driver p can be combined,
@@ -191,20 +182,15 @@ func Named(name string) (Driver, error) {
 //	port driver "implicit" needs network pasta)
 func Validate(net netdriver.Driver, p Driver) error {
 	if isNil(net) || isNil(p) {
-		return &netdriver.Error{ID: netdriver.IDInvalidConfig, Detail: "nil network or port driver", Fix: "pass both drivers"}
+		return netdriver.Problem(netdriver.IDInvalidConfig, "", "nil network or port driver", "pass both drivers")
 	}
 	nn, pn := net.Name(), p.Name()
 	np, pp := net.Properties(), p.Properties()
 	if slices.Contains(np.PortDrivers, pn) && slices.Contains(pp.Networks, nn) {
 		return nil
 	}
-	return &netdriver.Error{
-		ID:     netdriver.IDIncompatible,
-		Driver: pn,
-		Detail: fmt.Sprintf("port driver %q does not work with network %q", pn, nn),
-		Fix: fmt.Sprintf("with network %q use port driver %s; port driver %q needs network %s",
-			nn, orList(np.PortDrivers), pn, orList(pp.Networks)),
-	}
+	return netdriver.Problem(netdriver.IDIncompatible, pn, fmt.Sprintf("port driver %q does not work with network %q", pn, nn), fmt.Sprintf("with network %q use port driver %s; port driver %q needs network %s",
+		nn, orList(np.PortDrivers), pn, orList(pp.Networks)))
 }
 
 // isNil reports whether x is nil or a nil pointer.
@@ -240,22 +226,9 @@ func begin(ctx context.Context, h *netdriver.Host, driver string) error {
 		return fmt.Errorf("%s: check: %w", driver, err)
 	}
 	if h == nil {
-		return &netdriver.Error{ID: netdriver.IDHostUnavailable, Driver: driver, Detail: "nil Host",
-			Fix: "pass netdriver.LocalHost() or a Host built from fixtures"}
+		return netdriver.Problem(netdriver.IDHostUnavailable, driver, "nil Host", "pass netdriver.LocalHost() or a Host built from fixtures")
 	}
 	return nil
-}
-
-// checkEmbedding validates what every Parent needs.
-func checkEmbedding(driver string, e Embedding, p Driver) error {
-	if isNil(e.Network) {
-		return &netdriver.Error{ID: netdriver.IDInvalidConfig, Driver: driver, Detail: "Embedding.Network is nil", Fix: "pass the network driver in use"}
-	}
-	if !strings.HasPrefix(e.StateDir, "/") {
-		return &netdriver.Error{ID: netdriver.IDInvalidConfig, Driver: driver,
-			Detail: fmt.Sprintf("Embedding.StateDir %q is not absolute", clip(e.StateDir)), Fix: "pass the absolute, pre-created RootlessKit state directory"}
-	}
-	return Validate(e.Network, p)
 }
 
 // checkFlags is the common start of Flags.
@@ -275,4 +248,10 @@ func checkPort(ctx context.Context, h *netdriver.Host, net netdriver.Driver, por
 		return pc.CheckPort(ctx, h, port)
 	}
 	return nil
+}
+
+// withErr sets a finding's cause.
+func withErr(f *diag.Finding, err error) *diag.Finding {
+	f.Err = err
+	return f
 }

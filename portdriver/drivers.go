@@ -4,16 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
-	gvtapport "github.com/rootless-containers/rootlesskit/v3/pkg/port/gvisortapvsock"
-	pestoport "github.com/rootless-containers/rootlesskit/v3/pkg/port/pasta"
-	slirpport "github.com/rootless-containers/rootlesskit/v3/pkg/port/slirp4netns"
 
 	"github.com/rootlessd/rootlessd/netdriver"
 )
@@ -24,7 +16,9 @@ var (
 )
 
 // Builtin is RootlessKit's own port driver (--port-driver=builtin), the
-// default for every network but pasta: the RootlessKit parent listens on
+// default for every network but pasta (with pasta it runs only in the
+// embedded engine: the rootlesskit command refuses the pair, see
+// [netdriver.IDEmbeddedOnly]): the RootlessKit parent listens on
 // the host and hands each connection to the child, which dials the
 // container's port inside the namespace. Fast (about 30 Gbps), TCP and UDP
 // over IPv4 and IPv6. Since RootlessKit 3.0 it keeps the client's source IP
@@ -56,9 +50,7 @@ func (b Builtin) validate() error {
 	case "", "auto", "nft", "iptables":
 		return nil
 	}
-	return &netdriver.Error{ID: netdriver.IDInvalidConfig, Driver: NameBuiltin,
-		Detail: fmt.Sprintf("unknown SourceIPTransparentBackend %q", clip(b.SourceIPTransparentBackend)),
-		Fix:    "set SourceIPTransparentBackend to auto, nft, iptables or leave it empty"}
+	return netdriver.Problem(netdriver.IDInvalidConfig, NameBuiltin, fmt.Sprintf("unknown SourceIPTransparentBackend %q", clip(b.SourceIPTransparentBackend)), "set SourceIPTransparentBackend to auto, nft, iptables or leave it empty")
 }
 
 func (b Builtin) backend() string {
@@ -68,7 +60,7 @@ func (b Builtin) backend() string {
 	return b.SourceIPTransparentBackend
 }
 
-// Check rejects pasta and the host network. Unless source-IP keeping is
+// Check rejects the host network. Unless source-IP keeping is
 // off, it warns when the firewall program it needs (nft or iptables) is
 // missing: ports still work, but servers see the proxy's address.
 func (b Builtin) Check(ctx context.Context, h *netdriver.Host, net netdriver.Driver) error {
@@ -92,9 +84,7 @@ func (b Builtin) Check(ctx context.Context, h *netdriver.Host, net netdriver.Dri
 			}
 		}
 		if !found {
-			errs = append(errs, &netdriver.Error{ID: netdriver.IDSourceIPBackend, Driver: NameBuiltin, Warning: true,
-				Detail: fmt.Sprintf("%s not found in PATH: with RootlessKit 3.0 or later the client's source IP cannot be kept", orList(want)),
-				Fix:    "install nftables or iptables (apt-get install nftables; dnf install nftables), or set DisableSourceIPTransparent"})
+			errs = append(errs, netdriver.Warn(netdriver.IDSourceIPBackend, NameBuiltin, fmt.Sprintf("%s not found in PATH: with RootlessKit 3.0 or later the client's source IP cannot be kept", orList(want)), "install nftables or iptables (apt-get install nftables; dnf install nftables), or set DisableSourceIPTransparent"))
 		}
 	}
 	return errors.Join(errs...)
@@ -110,12 +100,13 @@ func (b Builtin) Properties() Properties {
 	return Properties{
 		Throughput:     netdriver.Fast,
 		SourceIP:       src,
+		SourceIPSince:  v3_0,
 		Protos:         slices.Clone(allProtos),
 		API:            true,
-		Networks:       []string{netdriver.NameSlirp4netns, netdriver.NameVPNKit, netdriver.NameLXCUserNIC, netdriver.NameGVisorTapVsock, netdriver.NameNone},
+		Networks:       []string{netdriver.NameSlirp4netns, netdriver.NamePasta, netdriver.NameVPNKit, netdriver.NameLXCUserNIC, netdriver.NameGVisorTapVsock, netdriver.NameNone},
 		Binder:         BinderParent,
 		MinRootlessKit: netdriver.Version{Major: 1},
-		Notes:          "default except for pasta; source IP kept for TCP since RootlessKit 3.0 with dockerd's userland proxy disabled",
+		Notes:          "default except for pasta (with pasta only in the embedded engine); source IP kept for TCP since RootlessKit 3.0 with dockerd's userland proxy disabled",
 	}
 }
 
@@ -127,6 +118,11 @@ func (b Builtin) Flags(v netdriver.Version, net netdriver.Driver) ([]string, err
 	}
 	if err := b.validate(); err != nil {
 		return nil, err
+	}
+	if net.Name() == netdriver.NamePasta {
+		return nil, netdriver.Problem(netdriver.IDEmbeddedOnly, NameBuiltin,
+			"the rootlesskit command refuses port driver builtin with network pasta; RootlessKit's library runs the pair",
+			"use the embedded engine for pasta with builtin, or port driver implicit or pesto with the rootlesskit command")
 	}
 	f := []string{"--port-driver=builtin"}
 	if b.DisableSourceIPTransparent && v.AtLeast(v3_0) {
@@ -140,24 +136,6 @@ func (b Builtin) Flags(v netdriver.Version, net netdriver.Driver) ([]string, err
 	}
 	return f, nil
 }
-
-// Parent builds the builtin parent driver; it creates a FIFO in StateDir.
-func (b Builtin) Parent(e Embedding) (port.ParentDriver, error) {
-	if err := checkEmbedding(NameBuiltin, e, b); err != nil {
-		return nil, err
-	}
-	if err := b.validate(); err != nil {
-		return nil, err
-	}
-	d, err := builtin.NewParentDriver(e.log(), e.StateDir, !b.DisableSourceIPTransparent, b.backend())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", NameBuiltin, err)
-	}
-	return d, nil
-}
-
-// Child returns the builtin child driver.
-func (Builtin) Child(log io.Writer) port.ChildDriver { return builtin.NewChildDriver(orDiscard(log)) }
 
 // Slirp4netns forwards ports through slirp4netns's API socket
 // (--port-driver=slirp4netns; only with the slirp4netns network). Slow
@@ -205,28 +183,15 @@ func (s Slirp4netns) Flags(v netdriver.Version, net netdriver.Driver) ([]string,
 	return []string{"--port-driver=slirp4netns"}, nil
 }
 
-// Parent talks to slirp4netns at [netdriver.Slirp4netnsAPISocket], which the
-// slirp4netns network opens when its Embedding.PortDriver is "slirp4netns".
-func (s Slirp4netns) Parent(e Embedding) (port.ParentDriver, error) {
-	if err := checkEmbedding(NameSlirp4netns, e, s); err != nil {
-		return nil, err
-	}
-	d, err := slirpport.NewParentDriver(e.log(), filepath.Join(e.StateDir, netdriver.Slirp4netnsAPISocket))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", NameSlirp4netns, err)
-	}
-	return d, nil
-}
-
-// Child returns the slirp4netns child driver (it does nothing).
-func (Slirp4netns) Child(io.Writer) port.ChildDriver { return slirpport.NewChildDriver() }
-
 // Implicit lets pasta forward every port that something listens on inside
 // the namespace (--port-driver=implicit; only with the pasta network,
 // RootlessKit 2.0; pasta 2023_12_04 recommended). Fast and keeps source
 // IPs, but there is no port API: dockerd does not manage ports, and any
 // listener in the namespace becomes reachable from the host, including
-// ones never meant to be published.
+// ones never meant to be published. pasta skips the host's ephemeral ports
+// (net.ipv4.ip_local_port_range), so publishes on them, including every
+// port dockerd picks (docker run -P), are unreachable; a 127.0.0.1 publish
+// is bound on all addresses but served to the host's loopback only.
 type Implicit struct{}
 
 var _ Driver = Implicit{}
@@ -265,24 +230,14 @@ func (d Implicit) Flags(v netdriver.Version, net netdriver.Driver) ([]string, er
 	return []string{"--port-driver=implicit"}, nil
 }
 
-// Parent returns (nil, nil): pasta forwards by itself (the pasta
-// network's Parent is told through Embedding.PortDriver).
-func (d Implicit) Parent(e Embedding) (port.ParentDriver, error) {
-	if err := checkEmbedding(NameImplicit, e, d); err != nil {
-		return nil, err
-	}
-	return nil, nil
-}
-
-// Child returns nil.
-func (Implicit) Child(io.Writer) port.ChildDriver { return nil }
-
 // Pesto manages pasta's forwarded ports explicitly through the pesto
 // program (--port-driver=pesto; experimental; only with the pasta network;
 // RootlessKit 3.1; pasta and pesto 2026_05_07). Fast, keeps source IPs, and
-// unlike implicit has a port API, so only published ports are reachable.
-// IPv4 only unless the pasta network has IPv6; the child IP is always the
-// namespace's address.
+// unlike implicit has a port API, so only published ports are reachable,
+// and a 127.0.0.1 publish binds 127.0.0.1 only. IPv4 only: RootlessKit
+// accepts IPv6 ports when the pasta network has IPv6, but dockerd then
+// forwards them to the namespace's IPv4 address, so Check refuses pesto on
+// an IPv6 network. The child IP is always the namespace's address.
 type Pesto struct {
 	// Binary is the pesto program. Default: "pesto".
 	Binary string `json:"binary,omitempty"`
@@ -305,17 +260,15 @@ func (d Pesto) validate() error {
 		return nil
 	}
 	if strings.ContainsAny(d.Binary, "\x00\n") || (strings.Contains(d.Binary, "/") && !strings.HasPrefix(d.Binary, "/")) {
-		return &netdriver.Error{ID: netdriver.IDInvalidConfig, Driver: NamePesto,
-			Detail: fmt.Sprintf("Binary %q is neither a program name nor an absolute path", clip(d.Binary)),
-			Fix:    "set Binary to a name looked up in PATH or to an absolute path"}
+		return netdriver.Problem(netdriver.IDInvalidConfig, NamePesto, fmt.Sprintf("Binary %q is neither a program name nor an absolute path", clip(d.Binary)), "set Binary to a name looked up in PATH or to an absolute path")
 	}
 	return nil
 }
 
 const fixPesto = "install passt " + netdriver.PastaPesto + " or later, which provides pesto, or use the implicit port driver"
 
-// Check needs the pasta network with pasta 2026_05_07 (or one that
-// accepts --conf-path) and the pesto program.
+// Check needs the pasta network without IPv6, with pasta 2026_05_07 (or
+// one that accepts --conf-path) and the pesto program.
 func (d Pesto) Check(ctx context.Context, h *netdriver.Host, net netdriver.Driver) error {
 	if err := begin(ctx, h, NamePesto); err != nil {
 		return err
@@ -325,7 +278,14 @@ func (d Pesto) Check(ctx context.Context, h *netdriver.Host, net netdriver.Drive
 	}
 	errs := []error{d.validate()}
 	if _, err := h.LookPath(d.program()); err != nil {
-		errs = append(errs, &netdriver.Error{ID: netdriver.IDBinaryMissing, Driver: NamePesto, Detail: err.Error(), Fix: fixPesto})
+		errs = append(errs, netdriver.Problem(netdriver.IDBinaryMissing, NamePesto, err.Error(), fixPesto))
+	}
+	if net.Properties().IPv6 {
+		// RootlessKit tells dockerd one child address, the IPv4 one, and dockerd (moby's
+		// rlkclient, v2.0.0-beta.24) uses it for IPv6 host addresses too.
+		errs = append(errs, netdriver.Problem(netdriver.IDUnsupported, NamePesto,
+			"with IPv6 on the network, dockerd forwards IPv6 host ports to the namespace's IPv4 address: `docker run -p 8080:80` fails (\"failed to bind host port 10.0.2.100:8080/tcp: address already in use\") and IPv6-only publishes reset every connection",
+			"use port driver implicit for IPv6 publishes, or pesto without IPv6"))
 	}
 	errs = append(errs, checkPort(ctx, h, net, NamePesto))
 	return errors.Join(errs...)
@@ -344,7 +304,7 @@ func (Pesto) Properties() Properties {
 		DisallowLoopbackChildIP: true,
 		Binder:                  BinderNetworkProgram,
 		MinRootlessKit:          v3_1,
-		Notes:                   "experimental; pasta " + netdriver.PastaPesto + "; IPv4 only without IPv6 on the network",
+		Notes:                   "experimental; pasta " + netdriver.PastaPesto + "; IPv4 only, refused on an IPv6 network",
 	}
 }
 
@@ -361,25 +321,6 @@ func (d Pesto) Flags(v netdriver.Version, net netdriver.Driver) ([]string, error
 	}
 	return []string{"--port-driver=pesto"}, nil
 }
-
-// Parent builds the pesto driver (it runs "pesto --version"); pasta
-// listens on [netdriver.PestoSocket].
-func (d Pesto) Parent(e Embedding) (port.ParentDriver, error) {
-	if err := checkEmbedding(NamePesto, e, d); err != nil {
-		return nil, err
-	}
-	if err := d.validate(); err != nil {
-		return nil, err
-	}
-	pd, err := pestoport.NewParentDriver(e.log(), d.program(), filepath.Join(e.StateDir, netdriver.PestoSocket), e.Network.Properties().IPv6)
-	if err != nil {
-		return nil, &netdriver.Error{ID: netdriver.IDBinaryFailed, Driver: NamePesto, Detail: "starting the pesto driver", Err: err, Fix: fixPesto}
-	}
-	return pd, nil
-}
-
-// Child returns the pesto child driver (it does nothing).
-func (Pesto) Child(io.Writer) port.ChildDriver { return pestoport.NewChildDriver() }
 
 // GVisorTapVsock forwards ports through gvisor-tap-vsock's in-process
 // network (--port-driver=gvisor-tap-vsock; experimental; only with the
@@ -425,22 +366,6 @@ func (d GVisorTapVsock) Flags(v netdriver.Version, net netdriver.Driver) ([]stri
 	return []string{"--port-driver=gvisor-tap-vsock"}, nil
 }
 
-// Parent builds the gvisor-tap-vsock port driver; it uses the network's
-// in-process stack, which RootlessKit passes to it.
-func (d GVisorTapVsock) Parent(e Embedding) (port.ParentDriver, error) {
-	if err := checkEmbedding(NameGVisorTapVsock, e, d); err != nil {
-		return nil, err
-	}
-	pd, err := gvtapport.NewParentDriver(e.log(), e.StateDir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", NameGVisorTapVsock, err)
-	}
-	return pd, nil
-}
-
-// Child returns the gvisor-tap-vsock child driver (it does nothing).
-func (GVisorTapVsock) Child(io.Writer) port.ChildDriver { return gvtapport.NewChildDriver() }
-
 // None publishes no ports (--port-driver=none, RootlessKit's default). It
 // works with every network, including host.
 type None struct{}
@@ -474,14 +399,3 @@ func (d None) Flags(v netdriver.Version, net netdriver.Driver) ([]string, error)
 	}
 	return []string{"--port-driver=none"}, nil
 }
-
-// Parent returns (nil, nil).
-func (d None) Parent(e Embedding) (port.ParentDriver, error) {
-	if err := checkEmbedding(NameNone, e, d); err != nil {
-		return nil, err
-	}
-	return nil, nil
-}
-
-// Child returns nil.
-func (None) Child(io.Writer) port.ChildDriver { return nil }

@@ -6,6 +6,7 @@ import (
 	"log"
 	"strings"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
 )
@@ -16,7 +17,7 @@ func ExampleValidate() {
 	fmt.Println(err)
 	fmt.Println(portdriver.Validate(netdriver.Pasta{}, portdriver.Implicit{}))
 	// Output:
-	// implicit: incompatible-drivers: port driver "implicit" does not work with network "slirp4netns" (fix: with network "slirp4netns" use port driver builtin, slirp4netns or none; port driver "implicit" needs network pasta)
+	// netdriver.incompatible-drivers: implicit: port driver "implicit" does not work with network "slirp4netns" (fix: with network "slirp4netns" use port driver builtin, slirp4netns or none; port driver "implicit" needs network pasta)
 	// <nil>
 }
 
@@ -34,7 +35,7 @@ func ExampleBuiltin_Flags() {
 	// Output:
 	// 1.1.0 [--port-driver=builtin] <nil>
 	// 3.3.0 [--port-driver=builtin --source-ip-transparent=false] <nil>
-	// pesto: rootlesskit-too-old: --port-driver=pesto needs RootlessKit 3.1.0 or later; have 3.0.0 (fix: upgrade RootlessKit to 3.1.0 or later, or use the embedded engine (RootlessKit 3.3.0))
+	// netdriver.rootlesskit-too-old: pesto: --port-driver=pesto needs RootlessKit 3.1.0 or later; have 3.0.0 (fix: upgrade RootlessKit to 3.1.0 or later, or use the embedded engine (RootlessKit 3.3.0))
 }
 
 func ExampleParseSpec() {
@@ -62,7 +63,7 @@ func ExampleManager() {
 	st, err := m.Add(ctx, spec)
 	if err != nil {
 		// e.g. privileged-port: ... net.ipv4.ip_unprivileged_port_start is 1024 ...
-		log.Fatalf("%v\nfix: %s", err, netdriver.Remedy(err))
+		log.Fatalf("%v\nfix: %s", err, diag.Remedy(err))
 	}
 	fmt.Println("published as", st.ID)
 }
@@ -73,8 +74,8 @@ func ExamplePublishFlags() {
 	f, _ := portdriver.PublishFlags(portdriver.Builtin{}, spec)
 	fmt.Println(strings.Join(f, " "))
 	_, err := portdriver.PublishFlags(portdriver.Implicit{}, spec)
-	fmt.Println(netdriver.Problems(err)[0].ID)
+	fmt.Println(diag.List(err)[0].ID)
 	// Output:
 	// --publish=0.0.0.0:8080:80/tcp
-	// no-port-api
+	// netdriver.no-port-api
 }

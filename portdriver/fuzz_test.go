@@ -74,7 +74,7 @@ func FuzzDecode(f *testing.F) {
 		_ = d.Properties()
 		for _, n := range netdriver.Names() {
 			nd, _ := netdriver.Named(n)
-			_, _ = d.Flags(netdriver.Embedded, nd)
+			_, _ = d.Flags(netdriver.LinkedRootlessKit, nd)
 			_ = portdriver.Validate(nd, d)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/rootless-containers/rootlesskit/v3/pkg/api"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/api/client"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/netdriver"
 )
 
@@ -134,8 +135,7 @@ func noAPI(port, net string) error {
 	default:
 		detail = "RootlessKit has no port driver (implicit or none), so ports cannot be added, listed or removed through its API"
 	}
-	return &netdriver.Error{ID: netdriver.IDNoPortAPI, Driver: port, Detail: detail,
-		Fix: "start RootlessKit with the builtin port driver (with pasta: pesto), or with implicit just listen inside the namespace"}
+	return netdriver.Problem(netdriver.IDNoPortAPI, port, detail, "start RootlessKit with the builtin port driver (with pasta: pesto), or with implicit just listen inside the namespace")
 }
 
 func protoSupported(driver string, protos []Proto, p Proto) error {
@@ -150,8 +150,7 @@ func protoSupported(driver string, protos []Proto, p Proto) error {
 	if p.Family() == 6 {
 		fix += "; for IPv6 ports use the builtin port driver, or pesto with IPv6 on the pasta network"
 	}
-	return &netdriver.Error{ID: netdriver.IDUnsupported, Driver: driver,
-		Detail: fmt.Sprintf("port driver %s does not support protocol %s", driver, p), Fix: fix}
+	return netdriver.Problem(netdriver.IDUnsupported, driver, fmt.Sprintf("port driver %s does not support protocol %s", driver, p), fix)
 }
 
 // Add publishes spec and returns its status. The protocol stays as given
@@ -178,9 +177,7 @@ func (m *Manager) Add(ctx context.Context, spec Spec) (Status, error) {
 		return Status{}, err
 	}
 	if pd.DisallowLoopbackChildIP && spec.ChildIP.IsValid() && spec.ChildIP.IsLoopback() {
-		return Status{}, &netdriver.Error{ID: netdriver.IDUnsupported, Driver: pd.Driver,
-			Detail: fmt.Sprintf("port driver %s forwards to the namespace's address, not to loopback %s", pd.Driver, spec.ChildIP),
-			Fix:    "leave ChildIP zero, or use the builtin port driver"}
+		return Status{}, netdriver.Problem(netdriver.IDUnsupported, pd.Driver, fmt.Sprintf("port driver %s forwards to the namespace's address, not to loopback %s", pd.Driver, spec.ChildIP), "leave ChildIP zero, or use the builtin port driver")
 	}
 	privErr := CheckPrivileged(ctx, m.host, spec.Parent.Port(), m.binder)
 	if privErr != nil && m.binder != "" {
@@ -190,9 +187,9 @@ func (m *Manager) Add(ctx context.Context, spec Spec) (Status, error) {
 	if err != nil {
 		if privErr != nil {
 			// The binder was unknown; explain RootlessKit's refusal.
-			if p, ok := privErr.(*netdriver.Error); ok {
+			if p, ok := privErr.(*diag.Finding); ok {
 				q := *p
-				q.Driver = pd.Driver
+				q.Detail = pd.Driver + ": " + q.Detail
 				q.Err = err
 				return Status{}, &q
 			}
@@ -266,6 +263,5 @@ func (m *Manager) apiError(driver, op string, err error) error {
 	case strings.Contains(msg, "privileged port") || strings.Contains(msg, "permission denied"):
 		fix = "lower net.ipv4.ip_unprivileged_port_start, or set cap_net_bind_service=ep on the process that binds (see CheckPrivileged), or choose a port >= 1024"
 	}
-	return &netdriver.Error{ID: netdriver.IDRootlessKitAPI, Driver: driver,
-		Detail: fmt.Sprintf("%s via %s", op, m.socket), Err: err, Fix: fix}
+	return withErr(netdriver.Problem(netdriver.IDRootlessKitAPI, driver, fmt.Sprintf("%s via %s", op, m.socket), fix), err)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port/portutil"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
 )
@@ -142,7 +143,7 @@ func TestManagerAddListRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = m.Add(ctx, s1)
-	if !errors.Is(err, netdriver.IDRootlessKitAPI) || !strings.Contains(err.Error(), "conflict with ID 1") || !strings.Contains(netdriver.Remedy(err), "remove the existing port") {
+	if !errors.Is(err, netdriver.IDRootlessKitAPI) || !strings.Contains(err.Error(), "conflict with ID 1") || !strings.Contains(diag.Remedy(err), "remove the existing port") {
 		t.Errorf("duplicate Add: %v", err)
 	}
 	list, err := m.List(ctx)
@@ -186,7 +187,7 @@ func TestManagerProtocolAndChildIP(t *testing.T) {
 		t.Errorf("tcp6 on slirp4netns: %v", err)
 	}
 	s, _ = portdriver.ParseSpec("0.0.0.0:8080:127.0.0.1:80/tcp")
-	if _, err := m.Add(ctx, s); !errors.Is(err, netdriver.IDUnsupported) || !strings.Contains(netdriver.Remedy(err), "leave ChildIP zero") {
+	if _, err := m.Add(ctx, s); !errors.Is(err, netdriver.IDUnsupported) || !strings.Contains(diag.Remedy(err), "leave ChildIP zero") {
 		t.Errorf("loopback child IP on slirp4netns: %v", err)
 	}
 	s, _ = portdriver.ParseSpec("8080:80/udp4")
@@ -218,8 +219,8 @@ func TestManagerPrivilegedPorts(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`"net.ipv4.ip_unprivileged_port_start=80"`, "sudo setcap cap_net_bind_service=ep /usr/bin/rootlesskit", "choose a port >= 1024"} {
-		if !strings.Contains(netdriver.Remedy(err), want) {
-			t.Errorf("remedy lacks %q: %s", want, netdriver.Remedy(err))
+		if !strings.Contains(diag.Remedy(err), want) {
+			t.Errorf("remedy lacks %q: %s", want, diag.Remedy(err))
 		}
 	}
 	if len(pd.m) != 0 {
@@ -254,7 +255,7 @@ func TestManagerNotRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = m.Info(context.Background())
-	if !errors.Is(err, netdriver.IDRootlessKitAPI) || !strings.Contains(netdriver.Remedy(err), "check that RootlessKit is running") {
+	if !errors.Is(err, netdriver.IDRootlessKitAPI) || !strings.Contains(diag.Remedy(err), "check that RootlessKit is running") {
 		t.Errorf("got %v", err)
 	}
 	for _, bad := range []string{"api.sock", "/" + strings.Repeat("x", 120)} {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
 	"github.com/rootlessd/rootlessd/portdriver/portdrivertest"
@@ -58,7 +59,7 @@ func TestConformance(t *testing.T) {
 func TestMatrix(t *testing.T) {
 	want := map[string][]string{
 		"slirp4netns":      {"builtin", "slirp4netns", "none"},
-		"pasta":            {"implicit", "pesto", "none"},
+		"pasta":            {"implicit", "pesto", "builtin", "none"}, // builtin: embedded engine only
 		"vpnkit":           {"builtin", "none"},
 		"lxc-user-nic":     {"builtin", "none"},
 		"gvisor-tap-vsock": {"builtin", "gvisor-tap-vsock", "none"},
@@ -84,16 +85,29 @@ func TestMatrix(t *testing.T) {
 
 func TestValidateMessage(t *testing.T) {
 	err := portdriver.Validate(netdriver.Slirp4netns{}, portdriver.Implicit{})
-	want := `implicit: incompatible-drivers: port driver "implicit" does not work with network "slirp4netns" (fix: with network "slirp4netns" use port driver builtin, slirp4netns or none; port driver "implicit" needs network pasta)`
+	want := `netdriver.incompatible-drivers: implicit: port driver "implicit" does not work with network "slirp4netns" (fix: with network "slirp4netns" use port driver builtin, slirp4netns or none; port driver "implicit" needs network pasta)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}
-	err = portdriver.Validate(netdriver.Pasta{}, portdriver.Builtin{})
-	if !errors.Is(err, netdriver.IDIncompatible) || !strings.Contains(err.Error(), "use port driver implicit, pesto or none") {
-		t.Errorf("pasta+builtin: %v", err)
+	err = portdriver.Validate(netdriver.LXCUserNIC{}, portdriver.Slirp4netns{})
+	if !errors.Is(err, netdriver.IDIncompatible) || !strings.Contains(err.Error(), "use port driver builtin or none") {
+		t.Errorf("lxc-user-nic+slirp4netns: %v", err)
 	}
 	if err := portdriver.Validate(nil, portdriver.None{}); err == nil {
 		t.Errorf("nil network: no error")
+	}
+}
+
+// TestBuiltinWithPasta: RootlessKit's library runs the builtin port driver with pasta (the
+// embedded engine does), but the rootlesskit command refuses the pair (v3.3.0
+// cmd/rootlesskit/main.go), so Flags does too, naming the way out.
+func TestBuiltinWithPasta(t *testing.T) {
+	if err := portdriver.Validate(netdriver.Pasta{}, portdriver.Builtin{}); err != nil {
+		t.Errorf("Validate(pasta, builtin): %v", err)
+	}
+	_, err := portdriver.Builtin{}.Flags(netdriver.Version{Major: 3, Minor: 3}, netdriver.Pasta{})
+	if !errors.Is(err, netdriver.IDEmbeddedOnly) || !strings.Contains(diag.Remedy(err), "embedded engine") {
+		t.Errorf("Flags(3.3.0, pasta): %v (remedy %q); want %s naming the embedded engine", err, diag.Remedy(err), netdriver.IDEmbeddedOnly)
 	}
 }
 
@@ -216,7 +230,7 @@ func TestFlagsAgainstRealHelp(t *testing.T) {
 				if !errors.Is(err, netdriver.IDRootlessKitTooOld) {
 					continue
 				}
-				newest, nerr := d.Flags(netdriver.Embedded, n)
+				newest, nerr := d.Flags(netdriver.LinkedRootlessKit, n)
 				if nerr != nil {
 					t.Errorf("%s with %s: refused for %s and Embedded: %v", d.Name(), n.Name(), vs, nerr)
 					continue
@@ -236,30 +250,27 @@ func TestFlagsAgainstRealHelp(t *testing.T) {
 	}
 }
 
-// TestSourceIPAgreesWithSelect cross-checks netdriver.Select's port choice
-// for the SourceIP switch against this package's Properties.
-func TestSourceIPAgreesWithSelect(t *testing.T) {
-	h := &netdriver.Host{PATH: "/usr/bin", FS: fstest.MapFS{"usr/bin/ip": {Mode: 0o755}, "usr/bin/nsenter": {Mode: 0o755}}}
-	for _, v := range []netdriver.Version{netdriver.Embedded} {
-		sel, err := netdriver.Select(context.Background(), h, netdriver.Preferences{RootlessKit: v, SourceIP: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, _ := portdriver.Named(sel.PortDriver)
-		if s := p.Properties().SourceIP; s != netdriver.SourceIPKept && s != netdriver.SourceIPKeptTCP {
-			t.Errorf("Select chose %s for SourceIP, whose Properties say %v", sel.PortDriver, s)
-		}
-		if p.Properties().SourceIP == netdriver.SourceIPKeptTCP && !sel.DisableUserlandProxy {
-			t.Errorf("%s keeps TCP source IPs only without the userland proxy; Select did not say so", sel.PortDriver)
-		}
-	}
-	for _, name := range portdriver.Names() {
-		p, _ := portdriver.Named(name)
-		_, err := netdriver.Select(context.Background(), h, netdriver.Preferences{Network: netdriver.GVisorTapVsock{}, PortDriver: name, SourceIP: true})
-		keeps := p.Properties().SourceIP == netdriver.SourceIPKept || p.Properties().SourceIP == netdriver.SourceIPKeptTCP
-		compatible := portdriver.Validate(netdriver.GVisorTapVsock{}, p) == nil
-		if compatible && keeps != (err == nil) {
-			t.Errorf("port driver %s: Properties say source IP %v, Select with SourceIP says %v", name, p.Properties().SourceIP, err)
+// TestSourceIPWith: the builtin driver keeps TCP source IPs from RootlessKit 3.0 on only;
+// the drivers that keep them always keep them on every version.
+func TestSourceIPWith(t *testing.T) {
+	for _, tt := range []struct {
+		p    portdriver.Driver
+		v    netdriver.Version
+		want netdriver.SourceIP
+	}{
+		{portdriver.Builtin{}, netdriver.Version{Major: 1, Minor: 1}, netdriver.SourceIPLost},
+		{portdriver.Builtin{}, netdriver.Version{Major: 2, Minor: 3}, netdriver.SourceIPLost},
+		{portdriver.Builtin{}, netdriver.Version{Major: 3}, netdriver.SourceIPKeptTCP},
+		{portdriver.Builtin{}, netdriver.LinkedRootlessKit, netdriver.SourceIPKeptTCP},
+		{portdriver.Builtin{DisableSourceIPTransparent: true}, netdriver.LinkedRootlessKit, netdriver.SourceIPLost},
+		{portdriver.Slirp4netns{}, netdriver.Version{Major: 1, Minor: 1}, netdriver.SourceIPKept},
+		{portdriver.Implicit{}, netdriver.Version{Major: 2}, netdriver.SourceIPKept},
+		{portdriver.Pesto{}, netdriver.LinkedRootlessKit, netdriver.SourceIPKept},
+		{portdriver.GVisorTapVsock{}, netdriver.LinkedRootlessKit, netdriver.SourceIPLost},
+		{portdriver.None{}, netdriver.LinkedRootlessKit, netdriver.SourceIPNA},
+	} {
+		if got := tt.p.Properties().SourceIPWith(tt.v); got != tt.want {
+			t.Errorf("%s under %s: SourceIPWith = %v, want %v", tt.p.Name(), tt.v, got, tt.want)
 		}
 	}
 }
@@ -298,7 +309,7 @@ func TestCheck(t *testing.T) {
 		t.Errorf("builtin with nft: %v", err)
 	}
 	err := portdriver.Builtin{}.Check(ctx, h(), netdriver.Slirp4netns{})
-	if !errors.Is(err, netdriver.IDSourceIPBackend) || netdriver.Blocking(err) != nil {
+	if !errors.Is(err, netdriver.IDSourceIPBackend) || diag.Blocking(err) != nil {
 		t.Errorf("builtin without nft/iptables: %v (want a warning)", err)
 	}
 	if err := (portdriver.Builtin{DisableSourceIPTransparent: true}).Check(ctx, h(), netdriver.Slirp4netns{}); err != nil {
@@ -309,6 +320,13 @@ func TestCheck(t *testing.T) {
 	}
 	if err := (portdriver.Pesto{}).Check(ctx, h("/usr/bin/pasta", "/usr/bin/pesto"), netdriver.Pasta{}); err != nil {
 		t.Errorf("pesto with pasta 2026_05_07: %v", err)
+	}
+	// dockerd forwards IPv6 host ports to the namespace's IPv4 address with pesto: seen with moby
+	// v2.0.0-beta.24, RootlessKit 3.3.0 and passt 2026_10_02, `docker run -p 8080:80` fails with
+	// "failed to bind host port 10.0.2.100:8080/tcp: address already in use".
+	err = portdriver.Pesto{}.Check(ctx, h("/usr/bin/pasta", "/usr/bin/pesto"), netdriver.Pasta{IPv6: true})
+	if !errors.Is(err, netdriver.IDUnsupported) || diag.Blocking(err) == nil || !strings.Contains(diag.Remedy(err), "implicit") {
+		t.Errorf("pesto with IPv6: %v (remedy %q); want a blocking %s naming implicit", err, diag.Remedy(err), netdriver.IDUnsupported)
 	}
 	if err := (portdriver.Pesto{}).Check(ctx, h("/usr/bin/pasta"), netdriver.Pasta{}); !errors.Is(err, netdriver.IDBinaryMissing) {
 		t.Errorf("pesto without pesto: %v", err)
@@ -328,10 +346,10 @@ func TestBuiltinFlags(t *testing.T) {
 		{portdriver.Builtin{}, netdriver.Version{Major: 1, Minor: 1}, "--port-driver=builtin"},
 		{portdriver.Builtin{DisableSourceIPTransparent: true}, netdriver.Version{Major: 2, Minor: 3, Patch: 6}, "--port-driver=builtin"},
 		{portdriver.Builtin{DisableSourceIPTransparent: true}, v30, "--port-driver=builtin --source-ip-transparent=false"},
-		{portdriver.Builtin{SourceIPTransparentBackend: "nft"}, v30, "error: builtin: rootlesskit-too-old: --source-ip-transparent-backend needs RootlessKit 3.3.0 or later; have 3.0.0"},
-		{portdriver.Builtin{SourceIPTransparentBackend: "nft"}, netdriver.Embedded, "--port-driver=builtin --source-ip-transparent-backend=nft"},
+		{portdriver.Builtin{SourceIPTransparentBackend: "nft"}, v30, "error: netdriver.rootlesskit-too-old: builtin: --source-ip-transparent-backend needs RootlessKit 3.3.0 or later; have 3.0.0"},
+		{portdriver.Builtin{SourceIPTransparentBackend: "nft"}, netdriver.LinkedRootlessKit, "--port-driver=builtin --source-ip-transparent-backend=nft"},
 		{portdriver.Builtin{SourceIPTransparentBackend: "auto"}, v30, "--port-driver=builtin"},
-		{portdriver.Builtin{SourceIPTransparentBackend: "bpf"}, v30, "error: builtin: invalid-config"},
+		{portdriver.Builtin{SourceIPTransparentBackend: "bpf"}, v30, "error: netdriver.invalid-config: builtin"},
 	} {
 		f, err := tt.d.Flags(tt.v, netdriver.Slirp4netns{})
 		got := strings.Join(f, " ")

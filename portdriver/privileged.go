@@ -3,11 +3,8 @@ package portdriver
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strconv"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/rootlessd/rootlessd/netdriver"
 )
@@ -95,7 +92,7 @@ func unprivilegedPortStart(h *netdriver.Host) (int, bool) {
 // process that binds it (see [Binder]): nil if the port is at or above
 // net.ipv4.ip_unprivileged_port_start, or if binder (the executable's
 // absolute path; "" if unknown) has CAP_NET_BIND_SERVICE as an effective
-// file capability. Otherwise it returns an [*netdriver.Error] with
+// file capability. Otherwise it returns an [*diag.Finding] with
 // [netdriver.IDPrivilegedPort] that reports the sysctl's current value and
 // both remedies: lower the sysctl host-wide, or grant the capability to
 // the binder (for the builtin driver the rootlesskit binary, or the helper
@@ -138,14 +135,7 @@ func CheckPrivileged(ctx context.Context, h *netdriver.Host, hostPort uint16, bi
 	if target == "" {
 		target = "<the rootlesskit binary, or the helper executable in the embedded engine>"
 	}
-	return &netdriver.Error{
-		ID: netdriver.IDPrivilegedPort,
-		Detail: fmt.Sprintf("cannot expose privileged port %d: net.ipv4.ip_unprivileged_port_start is %s and %s",
-			hostPort, cur, capNote),
-		Fix: fmt.Sprintf("add \"net.ipv4.ip_unprivileged_port_start=%d\" to /etc/sysctl.d/99-rootless.conf and run sudo sysctl --system (host-wide, for all users); "+
-			"or run sudo setcap cap_net_bind_service=ep %s and restart the daemon; or choose a port >= %d", hostPort, target, start),
-	}
+	return netdriver.Problem(netdriver.IDPrivilegedPort, "", fmt.Sprintf("cannot expose privileged port %d: net.ipv4.ip_unprivileged_port_start is %s and %s",
+		hostPort, cur, capNote), fmt.Sprintf("add \"net.ipv4.ip_unprivileged_port_start=%d\" to /etc/sysctl.d/99-rootless.conf and run sudo sysctl --system (host-wide, for all users); "+
+		"or run sudo setcap cap_net_bind_service=ep %s and restart the daemon; or choose a port >= %d", hostPort, target, start))
 }
-
-// isNoData reports whether err says the attribute does not exist (ENODATA).
-func isNoData(err error) bool { return errors.Is(err, unix.ENODATA) }

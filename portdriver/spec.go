@@ -1,6 +1,7 @@
 package portdriver
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -333,24 +334,39 @@ func FromRootlessKit(ps port.Spec) (Spec, error) {
 	return s, nil
 }
 
+// CheckPublish reports whether the port driver p can publish specs from the
+// start (RootlessKit --publish, parent.Opt.PublishPorts): it must have a
+// port API and support each spec's protocol, and each spec must be valid.
+func CheckPublish(p Driver, specs ...Spec) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	props := p.Properties()
+	if !props.API {
+		return noAPI(p.Name(), "")
+	}
+	var errs []error
+	for _, s := range specs {
+		if err := s.Validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, protoSupported(p.Name(), props.Protos, s.proto()))
+	}
+	return errors.Join(errs...)
+}
+
 // PublishFlags returns --publish flags for an external rootlesskit binary
 // that publish specs when it starts (RootlessKit's format needs a parent
 // address, so an unspecified one is written as 0.0.0.0 or [::]). The port
 // driver p must have an API and support each protocol. In the embedded
 // engine pass Spec.RootlessKit() values in parent.Opt.PublishPorts instead.
 func PublishFlags(p Driver, specs ...Spec) ([]string, error) {
-	props := p.Properties()
-	if len(specs) > 0 && !props.API {
-		return nil, noAPI(p.Name(), "")
+	if err := CheckPublish(p, specs...); err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, s := range specs {
-		if err := s.Validate(); err != nil {
-			return nil, err
-		}
-		if err := protoSupported(p.Name(), props.Protos, s.proto()); err != nil {
-			return nil, err
-		}
 		t := s
 		if !t.Parent.Addr().IsValid() {
 			t.Parent = netip.AddrPortFrom(unspecified(t.proto(), t.ChildIP), t.Parent.Port())

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/rootless"
 )
 
@@ -25,7 +26,7 @@ func badOptions(stateDir string) ([]rootless.Option, []string) {
 		rootless.WithEngine(rootless.Engine(42)),
 		rootless.WithNetwork(nil),
 		rootless.WithPortDriver(nil),
-		rootless.WithSubidSource("ldap"),
+		rootless.WithSubidSource(nil),
 		rootless.WithLogger(nil),
 		rootless.WithDaemonOutput(nil),
 		rootless.WithProgress(nil),
@@ -55,7 +56,20 @@ func TestInvalidOptionsAllAtOnce(t *testing.T) {
 			}
 			return err
 		}},
-		{"Check", rootless.Check},
+		{"Resolve", func(ctx context.Context, o ...rootless.Option) error {
+			p, err := rootless.Resolve(ctx, o...)
+			if p != nil {
+				t.Error("Resolve returned a Plan with an error")
+			}
+			return err
+		}},
+		{"Check", func(ctx context.Context, o ...rootless.Option) error {
+			rep, err := rootless.Check(ctx, o...)
+			if rep != nil {
+				t.Error("Check returned a report for invalid options")
+			}
+			return err
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stateDir := filepath.Join(t.TempDir(), "state")
@@ -79,8 +93,8 @@ func TestInvalidOptionsAllAtOnce(t *testing.T) {
 					t.Errorf("error %d = %q, want it to name %s", i, e, names[i])
 				}
 			}
-			if len(rootless.Problems(err)) != 0 {
-				t.Errorf("option errors must come alone, without host problems: %v", rootless.Problems(err))
+			if len(diag.List(err)) != 0 {
+				t.Errorf("option errors must come alone, without host findings: %v", diag.List(err))
 			}
 			if _, serr := os.Stat(stateDir); !errors.Is(serr, os.ErrNotExist) {
 				t.Errorf("%s exists (%v): %s touched the host despite invalid options", stateDir, serr, tc.name)

@@ -31,7 +31,7 @@ func TestIptablesOff(t *testing.T) {
 		{nil, on, false},
 		{nil, filepath.Join(dir, "missing.json"), false},
 	} {
-		if got := iptablesOff(tt.args, tt.cfg); got != tt.want {
+		if got := iptablesOff(localHost("/usr/bin:/bin"), tt.args, tt.cfg); got != tt.want {
 			t.Errorf("iptablesOff(%q, %q) = %v, want %v", tt.args, tt.cfg, got, tt.want)
 		}
 	}

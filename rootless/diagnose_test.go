@@ -27,8 +27,13 @@ var symptomLines = []struct {
 		"[rootlesskit:parent] error: failed to start the child: fork/exec /proc/self/exe: permission denied"},
 	{"fork/exec /proc/self/exe: permission denied", // RootlessKit's AppArmor hint (rootlesskit#421)
 		`time="2026-11-28T10:00:00Z" level=warning msg="[rootlesskit:parent] This error might have happened because /proc/sys/kernel/apparmor_restrict_unprivileged_userns is set to 1" error="fork/exec /proc/self/exe: permission denied"`},
+	{`apparmor="DENIED"`, // Debian 13's kernel log, seen on the VM host (TESTBED.md)
+		`audit: type=1400 audit(1764633600.123:42): apparmor="DENIED" operation="userns_create" class="namespace" info="User namespace creation restricted" profile="rootlessd-guest-test" pid=1234 comm="integration.tes" requested="userns_create" denied="userns_create"`},
 	{"failed to compute uid/gid map",
 		`[rootlesskit:parent] error: failed to setup UID/GID map: failed to compute uid/gid map: No subuid ranges found for user 1001 ("testuser")`},
+	{"missing necessary entries in /etc/subuid", // docker-library/docker's dockerd-entrypoint.sh
+		"error: attempting to run rootless dockerd but missing necessary entries in /etc/subuid and/or /etc/subgid for 1000690000"},
+	{"newuidmap: Could not set caps", "newuidmap: Could not set caps"},
 	{"failed to compute uid/gid map", // captured: rootlesskit 1.1.0 as nobody
 		readFixtureLine("rootlesskit-1.1.0-nobody.log", 1)},
 	{"newuidmap", `[rootlesskit:parent] error: failed to setup UID/GID map: newuidmap 41234 [0 1000 1 1 100000 65536] failed: newuidmap: write to uid_map failed: Operation not permitted`},
@@ -41,6 +46,20 @@ var symptomLines = []struct {
 	{"/dev/net/tun", `[rootlesskit:parent] error: failed to setup network: open /dev/net/tun: permission denied`},
 	{"/run/xtables.lock: Permission denied",
 		`time="2026-11-28T10:00:02Z" level=error msg="failed to start daemon: Error initializing network controller: error obtaining controller instance: failed to create NAT chain DOCKER: iptables failed: iptables -t nat -N DOCKER: Fatal: can't open lock file /run/xtables.lock: Permission denied\n (exit status 1)"`},
+	{"can't initialize iptables table", "failed to start daemon: Error initializing network controller: error obtaining controller instance: failed to create NAT chain DOCKER: iptables failed: iptables -t nat -N DOCKER: iptables v1.8.7 (legacy): can't initialize iptables table `nat': Table does not exist (do you need to insmod?)"},
+	{"Failed to initialize nft: Protocol not supported", "failed to start daemon: Error initializing network controller: error obtaining controller instance: failed to register \"bridge\" driver: failed to create NAT chain DOCKER: iptables failed: iptables --wait -t nat -N DOCKER: Failed to initialize nft: Protocol not supported (exit status 1)"},
+	{"could not get XDG_RUNTIME_DIR", "could not get XDG_RUNTIME_DIR"}, // dockerd's own, as the seed quotes it
+	{"XDG_RUNTIME_DIR needs to be set and writable", "XDG_RUNTIME_DIR needs to be set and writable"},
+	{"Failed to connect to", "Failed to connect to bus: No such file or directory"}, // the seed: systemctl --user after sudo -iu
+	{"Failed to connect to", "Failed to connect to user scope bus via local transport: $DBUS_SESSION_BUS_ADDRESS and $XDG_RUNTIME_DIR not defined (consider using --machine=<user>@.host --user to connect to bus of other user)"},
+	{"Aborting because rootful Docker (/var/run/docker.sock) is running", "[ERROR] Aborting because rootful Docker (/var/run/docker.sock) is running and accessible. Set --force to ignore."},
+	{"conflicts with containerd-rootless.sh", "[ERROR] dockerd-rootless.sh conflicts with containerd-rootless.sh. Stop containerd-rootless.sh if it's running, and remove /run/user/1000/containerd-rootless if it still exists."},
+	{"Cannot connect to the Docker daemon at unix:///var/run/docker.sock", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"},
+	{"permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock", `permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get "http://%2Fvar%2Frun%2Fdocker.sock/v1.47/containers/json": dial unix /var/run/docker.sock: connect: permission denied`},
+	{"Limitation discarded", "WARNING: Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded."},
+	{"cgroup.controllers: no such file or directory", "docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: unable to apply cgroup configuration: open /sys/fs/cgroup/user.slice/user-1000.slice/cgroup.controllers: no such file or directory: unknown."},
+	{"ping: permission denied (are you root?)", "ping: permission denied (are you root?)"},
+	{"TLS handshake timeout", "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": net/http: TLS handshake timeout"},
 	{"ensure docker is not running", readFixtureLine("dockerd-20.10.24-pidfile.log", 3)}, // captured
 	{"ensure docker is not running", "failed to start daemon, ensure docker is not running or delete /run/user/1000/rootlessd/docker.pid: process with PID 42 is still running"},
 	{"cannot expose privileged port",
@@ -59,6 +78,7 @@ var symptomLines = []struct {
 		`docker: Error response from daemon: OCI runtime create failed: container_linux.go:380: starting container process caused: process_linux.go:385: applying cgroup configuration for process caused: error while starting unit "docker-931c.scope" with properties [{Name:Delegate Value:true}]: read unix @->/run/systemd/private: read: connection reset by peer: unknown.`},
 	{"Iptables not found",
 		"failed to start daemon: Error initializing network controller: error obtaining controller instance: failed to create NAT chain DOCKER: Iptables not found"},
+	{"could not exchange DHCP", "[rootlesskit:child ] error: could not exchange DHCP with eth0: timed out while listening for replies"}, // seen: lxc-user-nic on a bridge without dnsmasq
 	{"slirp4netns", `[rootlesskit:parent] error: failed to setup network &{binary:slirp4netns mtu:65520}: exec: "slirp4netns": executable file not found in $PATH`},
 	{"pasta", `[rootlesskit:parent] error: failed to setup network &{binary:pasta mtu:65520}: exec: "pasta": executable file not found in $PATH`},
 	{"address already in use",

@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/netdriver"
 )
 
 // lookPath finds name in dirs, then in $PATH (the given PATH value).
@@ -29,17 +32,6 @@ func lookPath(name string, dirs []string, pathEnv string) (string, error) {
 	return "", fmt.Errorf("%s: %w", name, exec.ErrNotFound)
 }
 
-// dockerdInfo is what Launch needs to know about the dockerd binary.
-type dockerdInfo struct {
-	Path    string
-	Version string // as printed by dockerd --version, e.g. "20.10.24+dfsg1"
-	// DetachNetNS: dockerd can run outside RootlessKit's network namespace (moby#47103).
-	DetachNetNS bool
-	// PortsViaAPI: dockerd publishes ports through RootlessKit's API itself (Docker >= 28);
-	// older ones run rootlesskit-docker-proxy as their userland proxy.
-	PortsViaAPI bool
-}
-
 // Messages whose presence in the binary proves a feature, whatever the version string says
 // (builds from source report "library-import" or a Go module version). They are string
 // literals of the code that implements the feature, so they survive stripping and inlining,
@@ -52,14 +44,42 @@ var (
 // probeDockerd learns dockerd's version and features. The version comes from the binary's Go
 // build information (a few milliseconds), else from dockerd --version (a process start). A
 // Docker release version decides the features; other versions (builds from source report a Go
-// module version or "library-import") are settled by scanning the binary for the symbols.
-func probeDockerd(ctx context.Context, path string) (dockerdInfo, error) {
-	info := dockerdInfo{Path: path}
-	if bi, err := buildinfo.ReadFile(path); err == nil {
-		info.Version = ldflagsVersion(bi)
+// module version or "library-import") are settled by scanning the binary for the symbols. The
+// answer is cached by path, size, modification time and inode on hosts that have a cache.
+func probeDockerd(ctx context.Context, h *host, path string) (Dockerd, error) {
+	name := strings.TrimPrefix(filepath.Clean(path), "/")
+	fi, err := fs.Stat(h.fs, name)
+	if err != nil {
+		return Dockerd{}, err
+	}
+	key := fmt.Sprintf("%s\x00%d\x00%d\x00%v", path, fi.Size(), fi.ModTime().UnixNano(), fi.Sys())
+	if h.dockerdCache != nil {
+		if v, ok := h.dockerdCache.Load(key); ok {
+			return v.(Dockerd), nil
+		}
+	}
+	info, err := readDockerd(ctx, h, path, name)
+	if err == nil && h.dockerdCache != nil {
+		h.dockerdCache.Store(key, info)
+	}
+	return info, err
+}
+
+func readDockerd(ctx context.Context, h *host, path, name string) (Dockerd, error) {
+	info := Dockerd{Path: path}
+	f, err := h.fs.Open(name)
+	if err != nil {
+		return info, err
+	}
+	defer f.Close()
+	ra, _ := f.(io.ReaderAt)
+	if ra != nil {
+		if bi, err := buildinfo.Read(ra); err == nil {
+			info.Version = ldflagsVersion(bi)
+		}
 	}
 	if info.Version == "" {
-		out, err := exec.CommandContext(ctx, path, "--version").Output()
+		out, err := h.net.Output(ctx, path, "--version")
 		if err != nil {
 			return info, fmt.Errorf("%s --version: %w", path, err)
 		}
@@ -70,12 +90,37 @@ func probeDockerd(ctx context.Context, path string) (dockerdInfo, error) {
 		info.DetachNetNS = major > 29 || major == 29 && minor >= 5
 		return info, nil
 	}
-	found, err := scanFile(path, symDetachNetNS, symPortsAPI)
+	found, err := scanFile(f, ra, symDetachNetNS, symPortsAPI)
 	if err != nil {
 		return info, err
 	}
 	info.DetachNetNS, info.PortsViaAPI = found[0], found[1]
 	return info, nil
+}
+
+// rootlessKitBuildVersion reads the version of a rootlesskit built with go install from a
+// release tag (go install .../cmd/rootlesskit@v3.3.0) from its Go build information, which
+// spares a process start; false for other builds (Debian's, from a checkout), which are asked.
+func rootlessKitBuildVersion(h *host, path string) (netdriver.Version, bool) {
+	f, err := h.fs.Open(strings.TrimPrefix(filepath.Clean(path), "/"))
+	if err != nil {
+		return netdriver.Version{}, false
+	}
+	defer f.Close()
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		return netdriver.Version{}, false
+	}
+	bi, err := buildinfo.Read(ra)
+	if err != nil || !strings.HasPrefix(bi.Main.Path, "github.com/rootless-containers/rootlesskit") {
+		return netdriver.Version{}, false
+	}
+	v := bi.Main.Version
+	if !strings.HasPrefix(v, "v") || strings.ContainsAny(v, "-+") { // (devel), pseudo-versions, +dirty
+		return netdriver.Version{}, false
+	}
+	ver, err := netdriver.ParseVersion(v[1:])
+	return ver, err == nil
 }
 
 // ldflagsVersion is the version linked into dockerversion.Version, as recorded in the build
@@ -119,18 +164,30 @@ func parseDockerdVersion(out string) string {
 	return strings.TrimSpace(s)
 }
 
-// scanFile reports which of the needles occur in the executable at path. Go keeps string
-// literals in .rodata, a tenth of dockerd; only that is read when the ELF has one.
-func scanFile(path string, needles ...[]byte) ([]bool, error) {
-	f, err := os.Open(path)
+// scanHostFile is scanFile on the host's file at path.
+func scanHostFile(h *host, path string, needles ...[]byte) ([]bool, error) {
+	f, err := h.fs.Open(strings.TrimPrefix(filepath.Clean(path), "/"))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var r io.Reader = f
-	if ef, err := elf.NewFile(f); err == nil {
-		if sec := ef.Section(".rodata"); sec != nil && sec.Type != elf.SHT_NOBITS {
-			r = sec.Open()
+	ra, _ := f.(io.ReaderAt)
+	return scanFile(f, ra, needles...)
+}
+
+// scanFile reports which of the needles occur in the executable f. Go keeps string literals in
+// .rodata, a tenth of dockerd; only that is read when the ELF has one (ra, f as a ReaderAt).
+func scanFile(f io.Reader, ra io.ReaderAt, needles ...[]byte) ([]bool, error) {
+	r := f
+	if ra != nil {
+		if ef, err := elf.NewFile(ra); err == nil {
+			if sec := ef.Section(".rodata"); sec != nil && sec.Type != elf.SHT_NOBITS {
+				r = sec.Open()
+			} else if s, ok := f.(io.Seeker); ok {
+				_, _ = s.Seek(0, io.SeekStart)
+			}
+		} else if s, ok := f.(io.Seeker); ok {
+			_, _ = s.Seek(0, io.SeekStart)
 		}
 	}
 	return scan(r, needles...)

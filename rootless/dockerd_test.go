@@ -53,7 +53,7 @@ func TestScanFile(t *testing.T) {
 			if err := os.WriteFile(path, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			got, err := scanFile(path, needles...)
+			got, err := scanPath(path, needles...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +66,7 @@ func TestScanFile(t *testing.T) {
 			}
 		})
 	}
-	if _, err := scanFile(filepath.Join(dir, "missing")); err == nil {
+	if _, err := scanPath(filepath.Join(dir, "missing")); err == nil {
 		t.Error("scanFile of a missing file: no error")
 	}
 }
@@ -82,7 +82,7 @@ func TestScanFileELF(t *testing.T) {
 	for i := len(literal) - 1; i >= 0; i-- {
 		rev = append(rev, literal[i]) // built at run time, so not in the binary
 	}
-	got, err := scanFile(exe, []byte(literal), rev)
+	got, err := scanPath(exe, []byte(literal), rev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,4 +146,14 @@ func TestLdflagsVersion(t *testing.T) {
 			t.Errorf("ldflagsVersion(%q) = %q, want %q", tt.settings, got, tt.want)
 		}
 	}
+}
+
+// scanPath scans the file at path as probeDockerd scans dockerd.
+func scanPath(path string, needles ...[]byte) ([]bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return scanFile(f, f, needles...)
 }

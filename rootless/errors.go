@@ -2,46 +2,29 @@ package rootless
 
 import (
 	"errors"
+
 	"fmt"
 	"strings"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 var (
-	// ErrNotSupported is returned on platforms other than Linux.
-	ErrNotSupported = errors.New("rootless: not supported on this platform")
+	// ErrNotSupported is returned by Launch, Resolve, Check and RemoveAll on platforms other
+	// than Linux: rootless Docker and RootlessKit are Linux-only. The package compiles
+	// everywhere, so that IDE plugins and dev tools built for macOS and Windows can link it.
+	ErrNotSupported = errors.New("rootless: not supported on this platform (rootless Docker runs on Linux)")
 	// ErrInvalidOption wraps every error an Option reports; Launch reports all of them at once.
 	ErrInvalidOption = errors.New("rootless: invalid option")
 	// ErrAlreadyRunning is returned by Launch when another daemon holds the state directory or
-	// the data root.
-	ErrAlreadyRunning = errors.New("rootless: state directory is in use by another daemon")
+	// the data root; the error that wraps it says which.
+	ErrAlreadyRunning = errors.New("rootless: another daemon is running")
 	// ErrClosed is returned by methods of a Daemon that has been shut down.
 	ErrClosed = errors.New("rootless: daemon already closed")
-	// ErrNoInit is returned by Launch when the embedded engine is used but the program did not
-	// call Init at the top of main.
+	// ErrNoInit is returned by Launch, Resolve and RemoveAll when the program did not call Init
+	// at the top of main: both engines re-run the program's executable inside the namespaces.
 	ErrNoInit = errors.New("rootless: rootless.Init was not called at the top of main")
 )
-
-// PrereqError reports a host prerequisite that Launch cannot work around, or an unsafe set-up
-// it refuses. Check returns one per problem, joined.
-type PrereqError struct {
-	Check  string // stable id, e.g. "subuid", "newuidmap", "userns-clone", "state-dir", "binary:dockerd"
-	Detail string // what was observed, e.g. `no entry for "alice" in /etc/subuid`
-	Remedy string // what fixes it: an imperative sentence or the exact command
-	// Warning marks a problem that does not stop Launch: it limits a feature (resource limits
-	// are ignored on cgroup v1) or may bite later. Launch logs warnings; Check returns them too.
-	Warning bool
-	Err     error // the cause, if any
-}
-
-func (e *PrereqError) Error() string {
-	s := "rootless: " + e.Check + ": " + e.Detail
-	if e.Remedy != "" {
-		s += " (fix: " + e.Remedy + ")"
-	}
-	return s
-}
-
-func (e *PrereqError) Unwrap() error { return e.Err }
 
 // Stage is a step of Launch. Progress callbacks receive them in order, and a StartError names
 // the one that failed.
@@ -58,11 +41,11 @@ const (
 // StartError reports a daemon that did not become ready. Launch has already stopped and
 // removed everything it started.
 type StartError struct {
-	Stage  Stage
-	Cause  string   // the diagnosis, when the log shows a known failure; empty otherwise
-	Remedy string   // what fixes the known failure
-	Log    []string // the last lines the daemon's process tree printed
-	Err    error
+	Stage Stage
+	Cause string   // the diagnosis, when the log shows a known failure; empty otherwise
+	Fix   string   // what fixes the known failure
+	Log   []string // the last lines the daemon's process tree printed
+	Err   error
 }
 
 func (e *StartError) Error() string {
@@ -71,8 +54,8 @@ func (e *StartError) Error() string {
 	if e.Cause != "" {
 		fmt.Fprintf(&b, "; cause: %s", e.Cause)
 	}
-	if e.Remedy != "" {
-		fmt.Fprintf(&b, " (fix: %s)", e.Remedy)
+	if e.Fix != "" {
+		fmt.Fprintf(&b, " (fix: %s)", e.Fix)
 	}
 	writeTail(&b, e.Log)
 	return b.String()
@@ -91,12 +74,15 @@ func writeTail(b *strings.Builder, log []string) {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
+// Remedy returns the fix of the known failure, or "".
+func (e *StartError) Remedy() string { return e.Fix }
+
 // ExitError reports a daemon that exited on its own after it was ready.
 type ExitError struct {
-	Code   int // exit status; -1 if killed by a signal
-	Cause  string
-	Remedy string
-	Log    []string
+	Code  int // exit status; -1 if killed by a signal
+	Cause string
+	Fix   string
+	Log   []string
 }
 
 func (e *ExitError) Error() string {
@@ -104,8 +90,8 @@ func (e *ExitError) Error() string {
 	if e.Cause != "" {
 		s += "; cause: " + e.Cause
 	}
-	if e.Remedy != "" {
-		s += " (fix: " + e.Remedy + ")"
+	if e.Fix != "" {
+		s += " (fix: " + e.Fix + ")"
 	}
 	var b strings.Builder
 	b.WriteString(s)
@@ -113,45 +99,25 @@ func (e *ExitError) Error() string {
 	return b.String()
 }
 
-// Remedy returns the first remedy found in err's tree: a PrereqError's, a StartError's, or
-// that of any error with a Remedy() string method (idmap, netdriver, portdriver, cgroupdeleg).
-// It returns "" if there is none.
+// Remedy returns the fix of an ExitError's known failure, or "".
+func (e *ExitError) Remedy() string { return e.Fix }
+
+// Remedy returns the first remedy in err's tree: that of the first error with a Remedy() string
+// method, as a [*diag.Finding], a [*StartError], an [*ExitError] and third-party driver errors
+// have. It returns "" if there is none; [diag.Remedy] returns all of them.
 func Remedy(err error) string {
 	var found string
-	walk(err, func(e error) bool {
-		if found != "" {
-			return false
-		}
-		switch e := e.(type) {
-		case *PrereqError:
-			found = e.Remedy
-		case *StartError:
-			found = e.Remedy
-		case *ExitError:
-			found = e.Remedy
-		case interface{ Remedy() string }:
-			found = e.Remedy()
+	diag.Walk(err, func(e error) bool {
+		if r, ok := e.(interface{ Remedy() string }); ok && found == "" {
+			found = r.Remedy()
 		}
 		return found == ""
 	})
 	return found
 }
 
-// walk visits err and, depth first, the errors it wraps; visit returns whether to descend
-// into the errors e wraps.
-func walk(err error, visit func(e error) bool) {
-	if err == nil || !visit(err) {
-		return
-	}
-	switch e := err.(type) {
-	case interface{ Unwrap() []error }:
-		for _, c := range e.Unwrap() {
-			walk(c, visit)
-		}
-	case interface{ Unwrap() error }:
-		walk(e.Unwrap(), visit)
-	}
-}
+// errExited reports a process tree that exited before the stage completed.
+var errExited = errors.New("the daemon's process tree exited")
 
 // optionError reports an invalid option value.
 func optionError(option, format string, args ...any) error {

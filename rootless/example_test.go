@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 
+	"github.com/rootlessd/rootlessd/diag"
+	"github.com/rootlessd/rootlessd/idmap"
 	"github.com/rootlessd/rootlessd/rootless"
 )
 
@@ -33,14 +36,16 @@ func ExampleLaunch() {
 	}
 }
 
-// Remedy finds the fix anywhere in an error tree, such as the errors.Join that Check returns.
+// Remedy finds the fix anywhere in an error tree, such as the errors.Join of findings that
+// Resolve returns.
 func ExampleRemedy() {
 	err := errors.Join(
 		errors.New("something without a fix"),
-		fmt.Errorf("check host: %w", &rootless.PrereqError{
-			Check:  "newuidmap",
-			Detail: "newuidmap is not installed: RootlessKit needs it to map more than one id",
-			Remedy: "sudo apt-get install -y uidmap",
+		fmt.Errorf("check host: %w", &diag.Finding{
+			ID:       idmap.IDNewuidmapMissing,
+			Severity: diag.Error,
+			Detail:   "newuidmap not found: RootlessKit needs it to map more than one id",
+			Fix:      "sudo apt-get install -y uidmap",
 		}),
 	)
 	fmt.Println(rootless.Remedy(err))
@@ -50,36 +55,27 @@ func ExampleRemedy() {
 	// ""
 }
 
-// A PrereqError says what the host lacks and what fixes it; errors.AsType finds it in a wrapped error.
-func ExamplePrereqError() {
-	err := fmt.Errorf("launch: %w", &rootless.PrereqError{
-		Check:  "subuid",
-		Detail: `no entry for "alice" in /etc/subuid`,
-		Remedy: "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice",
+// Every finding of every package is a *diag.Finding with a stable ID: errors.Is matches it by
+// ID, errors.AsType finds it in a wrapped error.
+func ExampleIDs() {
+	err := fmt.Errorf("launch: %w", &diag.Finding{
+		ID:       idmap.IDSubuidMissing,
+		Severity: diag.Error,
+		Detail:   `no entry for "alice" in /etc/subuid`,
+		Evidence: "/etc/subuid",
+		Fix:      "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice",
 	})
-	if pe, ok := errors.AsType[*rootless.PrereqError](err); ok {
-		fmt.Println("check:", pe.Check)
-		fmt.Println("fix:", pe.Remedy)
+	fmt.Println(errors.Is(err, idmap.IDSubuidMissing))
+	if f, ok := errors.AsType[*diag.Finding](err); ok {
+		fmt.Println(f.Severity, f.ID, "|", f.Evidence)
+		fmt.Println("fix:", f.Fix)
 	}
-	fmt.Println(err)
+	fmt.Println(slices.Contains(rootless.AllIDs(), idmap.IDSubuidMissing), slices.Contains(rootless.AllIDs(), rootless.IDStateDirUnsafe))
 	// Output:
-	// check: subuid
+	// true
+	// error idmap.subuid-missing | /etc/subuid
 	// fix: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice
-	// launch: rootless: subuid: no entry for "alice" in /etc/subuid (fix: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice)
-}
-
-// Problems lists what Check found, blocking problems before warnings.
-func ExampleProblems() {
-	err := errors.Join(
-		&rootless.PrereqError{Check: "ping", Detail: `net.ipv4.ping_group_range is "1 0"`, Warning: true},
-		&rootless.PrereqError{Check: "newuidmap", Detail: "newuidmap is not installed", Remedy: "sudo apt-get install -y uidmap"},
-	)
-	for _, p := range rootless.Problems(err) {
-		fmt.Printf("%-9s warning=%-5v %s\n", p.Check, p.Warning, p.Detail)
-	}
-	// Output:
-	// newuidmap warning=false newuidmap is not installed
-	// ping      warning=true  net.ipv4.ping_group_range is "1 0"
+	// true true
 }
 
 // WithScriptEnv reads the variables of a systemd drop-in written for dockerd-rootless.sh, and
@@ -91,7 +87,7 @@ func ExampleWithScriptEnv() {
 		"DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=1500",
 		"DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS=auto",
 	}
-	err := rootless.Check(context.Background(), rootless.WithScriptEnv(env))
+	_, err := rootless.Resolve(context.Background(), rootless.WithScriptEnv(env))
 	fmt.Println(errors.Is(err, rootless.ErrInvalidOption))
 	fmt.Println(err)
 	// Output:
@@ -112,11 +108,11 @@ func ExampleWithDockerdArgs() {
 // lines the daemon printed.
 func ExampleStartError() {
 	var err error = &rootless.StartError{
-		Stage:  rootless.StageNamespaces,
-		Cause:  "user.max_user_namespaces is too small",
-		Remedy: "add user.max_user_namespaces=28633 to /etc/sysctl.d/51-rootless.conf and run: sudo sysctl --system",
-		Log:    []string{"[rootlesskit:parent] error: failed to start the child: fork/exec /proc/self/exe: no space left on device"},
-		Err:    errors.New("the daemon's process tree exited with status 1"),
+		Stage: rootless.StageNamespaces,
+		Cause: "user.max_user_namespaces is too small",
+		Fix:   "add user.max_user_namespaces=28633 to /etc/sysctl.d/51-rootless.conf and run: sudo sysctl --system",
+		Log:   []string{"[rootlesskit:parent] error: failed to start the child: fork/exec /proc/self/exe: no space left on device"},
+		Err:   errors.New("the daemon's process tree exited with status 1"),
 	}
 	if se, ok := errors.AsType[*rootless.StartError](err); ok {
 		fmt.Println("stage:", se.Stage)

@@ -1,15 +1,20 @@
 package rootless
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rootlessd/rootlessd/idmap"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
 )
@@ -41,6 +46,9 @@ const (
 	// version knows.
 	EngineExternal
 )
+
+// MarshalText writes the engine as its String form.
+func (e Engine) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
 
 func (e Engine) String() string {
 	switch e {
@@ -81,15 +89,18 @@ type config struct {
 	engine      Engine
 	net         netdriver.Driver
 	port        portdriver.Driver
-	prefs       netdriver.Preferences
 	detach      *bool
 	publish     []portdriver.Spec
-	subidSource string
+	subidSource idmap.Source
+	tcp         *tcpAPI // WithTCPAPI, WithInsecureTCPAPI (tcp.go)
 
-	// Driver settings from WithScriptEnv, applied to whichever network driver is chosen.
-	mtu                        int
-	cidr, ifname               string
-	slirpSandbox, slirpSeccomp netdriver.Tristate
+	// tuning holds WithScriptEnv's driver settings (MTU, CIDR, interface name, slirp4netns
+	// sandbox and seccomp), applied to whichever network driver is chosen. A later WithNetwork
+	// replaces them: its value carries its own settings.
+	tuning                                 netdriver.Settings
+	sourceIP, hostLoopback, ipv6, clampMTU bool
+	// fallback marks the Resolve of EngineAuto's fallback to the external engine.
+	fallback bool
 
 	logger      *slog.Logger
 	output      io.Writer
@@ -265,16 +276,18 @@ func WithEngine(e Engine) Option {
 	})
 }
 
-// WithNetwork sets the network driver, e.g. netdriver.Slirp4netns{MTU: 65520}.
-// Default: chosen by netdriver.Select from what the host has (slirp4netns, then pasta, vpnkit,
-// then the in-process gvisor-tap-vsock), honouring WithSourceIP, WithHostLoopback, WithIPv6 and
-// WithMTUClamp. Also applies to Check.
+// WithNetwork sets the network driver, e.g. netdriver.Slirp4netns{MTU: 65520}. It replaces the
+// driver settings (MTU, CIDR, interface name, sandbox) of an earlier WithScriptEnv: the value
+// carries its own. Default: the first that works on the host in Docker's order (slirp4netns,
+// then pasta, vpnkit, then the in-process gvisor-tap-vsock), honouring WithSourceIP,
+// WithHostLoopback, WithIPv6 and WithMTUClamp; Plan.Reasons says why. Also applies to Check.
 func WithNetwork(d netdriver.Driver) Option {
 	return optionFunc(func(c *config) error {
-		if d == nil {
+		if d == nil || reflect.ValueOf(d).Kind() == reflect.Pointer && reflect.ValueOf(d).IsNil() {
 			return optionError("WithNetwork", "nil driver")
 		}
 		c.net = d
+		c.tuning = netdriver.Settings{}
 		return nil
 	})
 }
@@ -284,7 +297,7 @@ func WithNetwork(d netdriver.Driver) Option {
 // (implicit for pasta, builtin otherwise). Also applies to Check.
 func WithPortDriver(d portdriver.Driver) Option {
 	return optionFunc(func(c *config) error {
-		if d == nil {
+		if d == nil || reflect.ValueOf(d).Kind() == reflect.Pointer && reflect.ValueOf(d).IsNil() {
 			return optionError("WithPortDriver", "nil driver")
 		}
 		c.port = d
@@ -292,40 +305,46 @@ func WithPortDriver(d portdriver.Driver) Option {
 	})
 }
 
-// WithSourceIP makes published ports show containers the client's real address.
-// Trade-off: it picks slirp4netns with the slirp4netns port driver (slower port throughput, no
-// IPv6 ports) or pasta with implicit forwarding (experimental), when no driver was chosen
-// explicitly. Default: off.
-func WithSourceIP() Option {
-	return optionFunc(func(c *config) error { c.prefs.SourceIP = true; return nil })
+// WithSourceIP(true) makes published ports show containers the client's real address.
+// Trade-off: unless the drivers were chosen explicitly, it picks a port driver that keeps the
+// address: the builtin one with RootlessKit 3 (TCP only; dockerd then runs without its userland
+// proxy), slirp4netns's own (slower, no IPv6 ports) on older RootlessKit, or pasta's. Default:
+// false. Later calls replace earlier ones.
+func WithSourceIP(on bool) Option {
+	return optionFunc(func(c *config) error { c.sourceIP = on; return nil })
 }
 
-// WithHostLoopback lets containers reach the host's 127.0.0.1 through the network driver's
-// gateway, and passes that address to dockerd as --host-gateway-ip so that host.docker.internal
-// (add-host host-gateway) points at it. Trade-off: every service listening on the host's
-// loopback becomes reachable from every container. Default: off (RootlessKit's
-// --disable-host-loopback, as in dockerd-rootless.sh).
-func WithHostLoopback() Option {
-	return optionFunc(func(c *config) error { c.prefs.HostLoopback = true; return nil })
+// WithHostLoopback(true) lets containers reach the host's 127.0.0.1 through the network
+// driver's gateway, and passes that address to dockerd as --host-gateway-ip so that
+// host.docker.internal (add-host host-gateway) points at it. Trade-off: every service listening
+// on the host's loopback becomes reachable from every container. Default: false (RootlessKit's
+// --disable-host-loopback, as in dockerd-rootless.sh); false does not turn off a HostLoopback
+// set in an explicit driver value. Later calls replace earlier ones, including the setting of
+// an earlier WithScriptEnv.
+func WithHostLoopback(on bool) Option {
+	return optionFunc(func(c *config) error { c.hostLoopback = on; return nil })
 }
 
-// WithIPv6 gives the daemon's namespace IPv6 connectivity (slirp4netns or pasta).
-// Trade-off: gvisor-tap-vsock has none, so it is never chosen. Default: off.
-func WithIPv6() Option {
-	return optionFunc(func(c *config) error { c.prefs.IPv6 = true; return nil })
+// WithIPv6(true) gives the daemon's namespace IPv6 connectivity (slirp4netns or pasta).
+// Trade-off: gvisor-tap-vsock has none, so it is never chosen. Default: false. Later calls
+// replace earlier ones.
+func WithIPv6(on bool) Option {
+	return optionFunc(func(c *config) error { c.ipv6 = on; return nil })
 }
 
-// WithMTUClamp lowers the MTU to that of the host's default route when it is lower than the
-// driver's (VPNs, PPPoE, Kubernetes overlays), where a 65520 MTU makes pulls and TLS handshakes
-// hang. Trade-off: less throughput than 65520 on hosts where the large MTU works. Default: off.
-func WithMTUClamp() Option {
-	return optionFunc(func(c *config) error { c.prefs.ClampMTU = true; return nil })
+// WithMTUClamp(true) lowers the MTU to that of the host's default route when it is lower than
+// the driver's (VPNs, PPPoE, Kubernetes overlays), where a 65520 MTU makes pulls and TLS
+// handshakes hang. Trade-off: less throughput than 65520 on hosts where the large MTU works.
+// Default: false. Later calls replace earlier ones.
+func WithMTUClamp(on bool) Option {
+	return optionFunc(func(c *config) error { c.clampMTU = on; return nil })
 }
 
 // WithDetachNetNS sets whether dockerd runs in the host's network namespace while its
 // containers use RootlessKit's (RootlessKit --detach-netns): faster pulls and pushes, and
-// `docker run --net=host` works. Default: on when both RootlessKit (>= 2.0) and dockerd
-// support it, as dockerd-rootless.sh does.
+// `docker run --net=host` works. Default: on when RootlessKit (>= 2.0), dockerd (>= 29.5) and
+// the network driver (not slirp4netns with Sandbox true) support it, as dockerd-rootless.sh
+// does. Later calls replace earlier ones.
 func WithDetachNetNS(on bool) Option {
 	return optionFunc(func(c *config) error { c.detach = &on; return nil })
 }
@@ -346,13 +365,13 @@ func WithPublish(specs ...portdriver.Spec) Option {
 	})
 }
 
-// WithSubidSource sets where RootlessKit reads subordinate ids: "auto" (getsubids, then
-// /etc/subuid and /etc/subgid), "dynamic" (getsubids only) or "static" (the files only).
-// Default: "auto". Also applies to Check.
-func WithSubidSource(src string) Option {
+// WithSubidSource sets where RootlessKit reads subordinate ids, and Check with it:
+// idmap.Auto{} (getsubids, then /etc/subuid and /etc/subgid), idmap.Getsubids{} or
+// idmap.Files{}. Default: idmap.Auto{}, RootlessKit's own default. Also applies to Check.
+func WithSubidSource(src idmap.Source) Option {
 	return optionFunc(func(c *config) error {
-		if !slices.Contains([]string{"auto", "dynamic", "static"}, src) {
-			return optionError("WithSubidSource", "%q is not one of auto, dynamic, static", src)
+		if src == nil {
+			return optionError("WithSubidSource", "nil source (use idmap.Auto{}, idmap.Getsubids{} or idmap.Files{})")
 		}
 		c.subidSource = src
 		return nil
@@ -416,3 +435,43 @@ func WithEnviron(env []string) Option {
 		return nil
 	})
 }
+
+// wants is what the options ask of the drivers.
+func (c *config) wants() wants {
+	st := c.tuning
+	st.HostLoopback, st.IPv6 = c.hostLoopback, c.ipv6
+	return wants{net: c.net, port: c.port, settings: st, sourceIP: c.sourceIP, clampMTU: c.clampMTU}
+}
+
+// debug reports whether RootlessKit should log at debug level.
+func (c *config) debug() bool { return c.logger.Enabled(context.Background(), slog.LevelDebug) }
+
+// newConfig applies every option and reports all invalid ones together.
+func newConfig(opts []Option) (*config, error) {
+	c := &config{stopTimeout: defaultStopTimeout, subidSource: idmap.Auto{}}
+	var errs []error
+	for _, o := range opts {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("%w: nil Option", ErrInvalidOption))
+			continue
+		}
+		if err := o.apply(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Over every WithDockerdArgs call at once: a later call may add the --tlsverify an
+	// earlier TCP host needs, or switch it off again.
+	if err := checkTCPHosts(c.dockerdArgs); err != nil {
+		errs = append(errs, err)
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.environ == nil {
+		c.environ = os.Environ()
+	}
+	return c, errors.Join(errs...)
+}
+
+// defaultStopTimeout bounds Close: dockerd first stops the running containers.
+const defaultStopTimeout = 15 * time.Second

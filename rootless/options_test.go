@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootlessd/rootlessd/idmap"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
 )
@@ -64,15 +65,14 @@ func TestOptionValidation(t *testing.T) {
 		{name: "network", opt: WithNetwork(netdriver.Pasta{MTU: 1500}),
 			check: func(t *testing.T, c *config) { wantEq[netdriver.Driver](t, c.net, netdriver.Pasta{MTU: 1500}) }},
 		{name: "network nil", opt: WithNetwork(nil), wantErr: "WithNetwork: nil driver"},
+		{name: "network nil pointer", opt: WithNetwork((*netdriver.Pasta)(nil)), wantErr: "WithNetwork: nil driver"},
 		{name: "port driver", opt: WithPortDriver(portdriver.Builtin{}),
 			check: func(t *testing.T, c *config) { wantEq[portdriver.Driver](t, c.port, portdriver.Builtin{}) }},
 		{name: "port driver nil", opt: WithPortDriver(nil), wantErr: "WithPortDriver: nil driver"},
 
-		{name: "subid static", opt: WithSubidSource("static"), check: func(t *testing.T, c *config) { wantEq(t, c.subidSource, "static") }},
-		{name: "subid dynamic", opt: WithSubidSource("dynamic"), check: func(t *testing.T, c *config) { wantEq(t, c.subidSource, "dynamic") }},
-		{name: "subid bad", opt: WithSubidSource("files"), wantErr: `WithSubidSource: "files" is not one of auto, dynamic, static`},
-		{name: "subid empty", opt: WithSubidSource(""), wantErr: "WithSubidSource"},
-		{name: "subid case", opt: WithSubidSource("Auto"), wantErr: "WithSubidSource"},
+		{name: "subid files", opt: WithSubidSource(idmap.Files{}), check: func(t *testing.T, c *config) { wantEq(t, c.subidSource.RootlessKit(), "static") }},
+		{name: "subid getsubids", opt: WithSubidSource(idmap.Getsubids{}), check: func(t *testing.T, c *config) { wantEq(t, c.subidSource.RootlessKit(), "dynamic") }},
+		{name: "subid nil", opt: WithSubidSource(nil), wantErr: "WithSubidSource: nil source"},
 
 		{name: "logger nil", opt: WithLogger(nil), wantErr: "WithLogger: nil logger"},
 		{name: "output nil", opt: WithDaemonOutput(nil), wantErr: "WithDaemonOutput: nil writer"},
@@ -97,10 +97,16 @@ func TestOptionValidation(t *testing.T) {
 				t.Errorf("detach = %v, want true", c.detach)
 			}
 		}},
-		{name: "switches", opt: optionList(WithSourceIP(), WithHostLoopback(), WithIPv6(), WithMTUClamp()), check: func(t *testing.T, c *config) {
-			p := c.prefs
-			if !p.SourceIP || !p.HostLoopback || !p.IPv6 || !p.ClampMTU || p.Network != nil || p.PortDriver != "" {
-				t.Errorf("prefs = %+v, want the four switches on and nothing else", p)
+		{name: "switches", opt: optionList(WithSourceIP(true), WithHostLoopback(true), WithIPv6(true), WithMTUClamp(true)), check: func(t *testing.T, c *config) {
+			w := c.wants()
+			if !w.sourceIP || !w.settings.HostLoopback || !w.settings.IPv6 || !w.clampMTU || w.net != nil || w.port != nil {
+				t.Errorf("wants = %+v, want the four switches on and nothing else", w)
+			}
+		}},
+		{name: "switches off again", opt: optionList(WithSourceIP(true), WithHostLoopback(true), WithIPv6(true), WithMTUClamp(true),
+			WithSourceIP(false), WithHostLoopback(false), WithIPv6(false), WithMTUClamp(false)), check: func(t *testing.T, c *config) {
+			if w := c.wants(); w.sourceIP || w.settings.HostLoopback || w.settings.IPv6 || w.clampMTU {
+				t.Errorf("wants = %+v, want the later calls to win", w)
 			}
 		}},
 	}
@@ -155,7 +161,7 @@ func TestNewConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.stopTimeout != 15*time.Second || c.subidSource != "auto" || c.engine != EngineAuto {
+	if c.stopTimeout != 15*time.Second || c.subidSource != (idmap.Auto{}) || c.engine != EngineAuto {
 		t.Errorf("defaults: stop %v, subids %q, engine %v", c.stopTimeout, c.subidSource, c.engine)
 	}
 	if c.logger == nil || c.logger.Enabled(t.Context(), slog.LevelError) {

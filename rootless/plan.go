@@ -1,607 +1,256 @@
 package rootless
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/engine"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
 )
 
-// plan is everything Launch resolved from the options and the host.
-type plan struct {
-	c   *config
-	log *slog.Logger
+// Plan is what Launch will do on this host with these options, decided before anything
+// starts: the engine, the RootlessKit, the drivers, every path, dockerd's command line and
+// RootlessKit's flags, each decision with its reasons, and the warnings found on the way. It is
+// a value to print (String), log, marshal (JSON) and compare; [Resolve] returns it and
+// [Plan.Launch] starts it. A Plan is not changed by Launch and may be launched again after its
+// daemon has stopped.
+type Plan struct {
+	// Engine is EngineEmbedded or EngineExternal, never EngineAuto.
+	Engine Engine `json:"engine"`
+	// RootlessKit is the RootlessKit that creates the namespaces.
+	RootlessKit RootlessKit `json:"rootlesskit"`
+	// Fallback is the installed rootlesskit that EngineAuto falls back to if the embedded engine
+	// is denied a user namespace (AppArmor on Ubuntu >= 24.04); nil if there is none.
+	Fallback *RootlessKit `json:"fallback,omitempty"`
+	// Dockerd is the daemon.
+	Dockerd Dockerd `json:"dockerd"`
+	// Network and Port are the drivers, as typed values with every setting decided: the
+	// program's absolute path, the MTU, slirp4netns's sandbox and seccomp.
+	Network netdriver.Driver  `json:"-"`
+	Port    portdriver.Driver `json:"-"`
+	// MTU is the MTU of the namespace's interface (0 for a network without one).
+	MTU int `json:"mtu"`
+	// DetachNetNS: dockerd runs in the host's network namespace, its containers in
+	// RootlessKit's (--detach-netns).
+	DetachNetNS bool `json:"detach_netns"`
+	// PIDNamespace: the daemon's tree runs in a PID namespace of its own (RootlessKit's
+	// --pidns), so that it all dies with RootlessKit's child. Not with the systemd cgroup driver:
+	// runc asks the user's systemd for each container's scope by the PIDs runc sees, which mean
+	// other processes to systemd outside that namespace.
+	PIDNamespace bool `json:"pid_namespace"`
+	// HostGateway is where containers reach the host's loopback (WithHostLoopback), passed to
+	// dockerd as --host-gateway-ip; the zero Addr when host loopback is off.
+	HostGateway netip.Addr `json:"host_gateway,omitzero"`
+	// Publish are the ports RootlessKit publishes from the start (WithPublish, WithTCP).
+	Publish []portdriver.Spec `json:"publish,omitempty"`
+	// Paths are where the daemon's files live.
+	Paths Paths `json:"paths"`
+	// DockerdArgs is dockerd's command line, its path first.
+	DockerdArgs []string `json:"dockerd_args"`
+	// RootlessKitFlags are the flags the installed rootlesskit runs with (external engine), or
+	// the flags of an installed rootlesskit of the same version that would do what the embedded
+	// engine's options do.
+	RootlessKitFlags []string `json:"rootlesskit_flags"`
+	// Reasons say why each decision was made.
+	Reasons Reasons `json:"reasons"`
+	// Findings are the problems found on the way that do not stop the daemon (warnings), and
+	// facts worth knowing (info). A plan is never returned with an error-level finding.
+	Findings []*diag.Finding `json:"findings,omitempty"`
 
-	uid, gid int
-	user     string
-	home     string
-	layout   layout
-	host     *netdriver.Host
-	pathEnv  string // PATH for RootlessKit, the network drivers and dockerd
-
-	dockerd  dockerdInfo
-	engine   Engine // EngineEmbedded or EngineExternal
-	rk       rkBinary
-	fallback *rkBinary // the external engine EngineAuto may fall back to
+	c    *config     // the options, for Launch and for the fallback's Resolve
+	h    *host       // the host they were resolved on
+	spec engine.Spec // what RootlessKit runs
+	// helperEnv is the environment of the engine's helper or rootlesskit process and of the
+	// network programs it starts.
+	helperEnv []string
+	// binder is the program that binds published ports on the host (privileged ports need
+	// CAP_NET_BIND_SERVICE on it).
+	binder string
+	// fellBack marks the plan of EngineAuto's fallback to the installed rootlesskit.
 	fellBack bool
-
-	net         netdriver.Driver
-	port        portdriver.Driver
-	reasons     []string
-	detach      bool
-	hostGateway netip.Addr
-	extraArgs   []string // dockerd arguments the driver choice needs
-	publish     []string // WithPublish specs in RootlessKit's --publish syntax
-	selinux     bool
-	pidns       bool // a PID namespace for the daemon's tree; not with the systemd cgroup driver
-
-	warnings    []*PrereqError
-	heldLocks   []*os.File
-	stopTimeout time.Duration
+	// doc is what the host checks learnt for Check's report.
+	doc *doctor
 }
 
-// rkBinary is an installed rootlesskit.
-type rkBinary struct {
-	path    string
-	version netdriver.Version
+// RootlessKit identifies the RootlessKit in use.
+type RootlessKit struct {
+	// Version is the RootlessKit release: netdriver.LinkedRootlessKit for the embedded engine.
+	Version netdriver.Version `json:"version"`
+	// Path is the installed rootlesskit binary; "" for the embedded engine.
+	Path string `json:"path,omitempty"`
 }
 
-// rkVersion is the RootlessKit in use: the linked one or the installed binary's.
-func (p *plan) rkVersion() netdriver.Version {
-	if p.engine == EngineExternal {
-		return p.rk.version
+func (r RootlessKit) String() string {
+	if r.Path == "" {
+		return "RootlessKit " + r.Version.String() + " (embedded)"
 	}
-	return netdriver.Embedded
+	return "rootlesskit " + r.Version.String() + " (" + r.Path + ")"
 }
 
-func (p *plan) netName() string  { return p.net.Name() }
-func (p *plan) portName() string { return p.port.Name() }
-
-// resolve inspects the host for c. The error joins every blocking *PrereqError (and reports
-// ErrNoInit); warnings are in plan.warnings. The plan is usable only when the error is nil.
-func resolve(ctx context.Context, c *config) (*plan, error) {
-	p := &plan{c: c, log: c.logger, uid: os.Getuid(), gid: os.Getgid(), stopTimeout: c.stopTimeout}
-	var blocking []error
-	add := func(err error) {
-		for _, pe := range prereqs(err) {
-			if pe.Warning {
-				p.warnings = append(p.warnings, pe)
-			} else {
-				blocking = append(blocking, pe)
-			}
-		}
-		if err != nil && len(prereqs(err)) == 0 {
-			blocking = append(blocking, err)
-		}
-	}
-	if p.uid == 0 {
-		return nil, &PrereqError{Check: "root", Detail: "running as root: rootless mode is for unprivileged users, and RootlessKit does not support root",
-			Remedy: "run as the user who should own the daemon; for a system-wide daemon use the normal dockerd"}
-	}
-	p.user, p.home = currentUser()
-	var err error
-	if p.layout, err = resolveLayout(c, envLookup(c.environ), p.uid, p.home); err != nil {
-		return nil, err
-	}
-	add(checkStateDirSafety(p.layout.StateDir, p.uid))
-	add(checkDataRoot(p.layout.DataRoot))
-
-	p.pathEnv = daemonPath(c.bins.Path, envLookup(c.environ)("PATH"))
-	p.host = netdriver.LocalHost()
-	p.host.PATH = p.pathEnv
-
-	timed := func(step string, f func() error) error {
-		t0 := time.Now()
-		err := f()
-		p.log.LogAttrs(ctx, slog.LevelDebug, "resolved", slog.String("step", step), slog.Duration("took", time.Since(t0)))
-		return err
-	}
-	// The probes run programs and read files; the three groups are independent.
-	var wg sync.WaitGroup
-	var dockerdErr, hostErr error
-	wg.Go(func() { dockerdErr = timed("dockerd", func() error { return p.resolveDockerd(ctx) }) })
-	wg.Go(func() { hostErr = timed("host", func() error { return checkHost(ctx, p) }) })
-	engineErr := timed("engine", func() error { return p.resolveEngine(ctx) })
-	wg.Wait()
-	add(dockerdErr)
-	add(hostErr)
-	if errors.Is(engineErr, ErrNoInit) {
-		return nil, engineErr
-	}
-	add(engineErr)
-	if len(blocking) == 0 {
-		add(timed("drivers", func() error { return p.resolveDrivers(ctx) }))
-	}
-	if p.net != nil && p.port != nil { // only checks of a choice that was made
-		add(checkChoices(p))
-	}
-	p.selinux = seLinuxEnabled()
-	if p.pidns = !systemdCgroupDriver(p.c.dockerdArgs, p.layout.DaemonConfig); !p.pidns {
-		p.reasons = append(p.reasons, "no PID namespace: dockerd uses the systemd cgroup driver, whose scopes systemd must find by the PIDs runc sees")
-	}
-	if err := errors.Join(blocking...); err != nil {
-		return p, err
-	}
-	return p, nil
+// Dockerd is what Resolve learnt about the dockerd binary.
+type Dockerd struct {
+	Path    string `json:"path"`
+	Version string `json:"version"` // as dockerd --version prints it, e.g. "20.10.24+dfsg1"
+	// DetachNetNS: this dockerd can run outside RootlessKit's network namespace (Docker 29.5,
+	// moby#47103).
+	DetachNetNS bool `json:"detach_netns"`
+	// PortsViaAPI: this dockerd publishes `docker run -p` ports through RootlessKit's API
+	// itself (Docker 28); older ones run rootlesskit-docker-proxy.
+	PortsViaAPI bool `json:"ports_via_api"`
 }
 
-// daemonPath is the PATH of RootlessKit and dockerd: the stack's directories, the caller's
-// PATH, then the system directories it lacks. Debian gives users no /usr/sbin, where iptables
-// lives; dockerd-rootless-setuptool.sh's unit adds /sbin:/usr/sbin for the same reason.
-func daemonPath(stack []string, callers string) string {
-	dirs := slices.Clone(stack)
-	for _, d := range filepath.SplitList(callers) {
-		if filepath.IsAbs(d) && !slices.Contains(dirs, d) {
-			dirs = append(dirs, d)
-		}
-	}
-	for _, d := range []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
-		if !slices.Contains(dirs, d) {
-			dirs = append(dirs, d)
-		}
-	}
-	return strings.Join(dirs, ":")
+// Paths are where a daemon's files live. Every one comes from an option or its default.
+type Paths struct {
+	StateDir            string `json:"state_dir"`
+	RootlessKitStateDir string `json:"rootlesskit_state_dir"`
+	Socket              string `json:"socket"`
+	ExecRoot            string `json:"exec_root"`
+	PIDFile             string `json:"pid_file"`
+	DataRoot            string `json:"data_root"`
+	DaemonConfig        string `json:"daemon_config,omitempty"` // "" for dockerd's own default
 }
 
-// prereqs flattens the *PrereqError values in err's tree.
-func prereqs(err error) []*PrereqError {
-	var out []*PrereqError
-	walk(err, func(e error) bool {
-		if pe, ok := e.(*PrereqError); ok {
-			out = append(out, pe)
-			return false
-		}
-		return true
-	})
-	return out
+// Reasons say why a plan's decisions were made, one sentence each, in the order they were
+// considered.
+type Reasons struct {
+	Engine       []string `json:"engine"`
+	Network      []string `json:"network"`
+	Port         []string `json:"port"`
+	MTU          []string `json:"mtu,omitempty"`
+	DetachNetNS  []string `json:"detach_netns,omitempty"`
+	PIDNamespace []string `json:"pid_namespace,omitempty"`
 }
 
-func envLookup(env []string) func(string) string {
-	return func(k string) string {
-		for i := len(env) - 1; i >= 0; i-- {
-			if v, ok := strings.CutPrefix(env[i], k+"="); ok {
-				return v
-			}
-		}
-		return ""
-	}
+func (r Reasons) clone() Reasons {
+	return Reasons{Engine: slices.Clone(r.Engine), Network: slices.Clone(r.Network), Port: slices.Clone(r.Port),
+		MTU: slices.Clone(r.MTU), DetachNetNS: slices.Clone(r.DetachNetNS), PIDNamespace: slices.Clone(r.PIDNamespace)}
 }
 
-func (p *plan) resolveDockerd(ctx context.Context) error {
-	path := p.c.bins.Dockerd
-	if path == "" {
-		var err error
-		if path, err = lookPath("dockerd", nil, p.pathEnv); err != nil {
-			return &PrereqError{Check: "binary:dockerd", Detail: "dockerd not found in " + p.pathEnv,
-				Remedy: "install Docker Engine (apt-get install docker.io, or docker-ce), or set Binaries.Dockerd / Binaries.Path", Err: err}
-		}
+// Host is the DOCKER_HOST value of the daemon this plan starts.
+func (p *Plan) Host() string { return "unix://" + p.Paths.Socket }
+
+// Env is what a client needs in its environment to use the daemon this plan starts; see
+// [Daemon.Env].
+func (p *Plan) Env() []string { return clientEnv(p.Paths.Socket) }
+
+// clone returns a copy of p that shares nothing mutable with it.
+func (p *Plan) clone() *Plan {
+	q := *p
+	q.Publish = slices.Clone(p.Publish)
+	q.DockerdArgs = slices.Clone(p.DockerdArgs)
+	q.RootlessKitFlags = slices.Clone(p.RootlessKitFlags)
+	q.Reasons = p.Reasons.clone()
+	q.Findings = slices.Clone(p.Findings)
+	if p.Fallback != nil {
+		fb := *p.Fallback
+		q.Fallback = &fb
 	}
-	info, err := probeDockerd(ctx, path)
-	if err != nil {
-		return &PrereqError{Check: "binary:dockerd", Detail: err.Error(), Remedy: "point Binaries.Dockerd at a working dockerd", Err: err}
-	}
-	p.dockerd = info
-	var errs []error
-	for _, name := range []string{"containerd", "containerd-shim-runc-v2", "runc"} {
-		if _, err := lookPath(name, nil, p.pathEnv); err != nil {
-			errs = append(errs, &PrereqError{Check: "binary:" + name, Detail: name + " not found in " + p.pathEnv,
-				Remedy: "install it with the engine (Debian/Ubuntu: apt-get install containerd runc), or add its directory to Binaries.Path", Err: err})
-		}
-	}
-	return errors.Join(errs...)
+	return &q
 }
 
-// resolveEngine picks the embedded or the external engine.
-func (p *plan) resolveEngine(ctx context.Context) error {
-	if rk, err := p.findRootlessKit(ctx); err == nil {
-		p.fallback = &rk
-	} else if p.c.engine == EngineExternal {
-		return err
+// driverJSON is a driver in its tagged form, {"driver":"pasta","config":{...}}, or just its
+// name for drivers of other packages.
+func driverJSON(name string, enc func() ([]byte, error)) json.RawMessage {
+	if b, err := enc(); err == nil {
+		return b
 	}
-	switch p.c.engine {
-	case EngineExternal:
-		return p.useExternal(*p.fallback)
-	case EngineEmbedded:
-		if !engine.Initialized() {
-			return fmt.Errorf("%w: the embedded engine re-runs this executable and needs rootless.Init as the first statement of main", ErrNoInit)
-		}
-		p.engine = EngineEmbedded
+	b, _ := json.Marshal(struct {
+		Driver string `json:"driver"`
+	}{name})
+	return b
+}
+
+func (p *Plan) netJSON() json.RawMessage {
+	if p.Network == nil {
 		return nil
 	}
-	// EngineAuto.
-	if !engine.Initialized() {
-		if p.fallback == nil {
-			return fmt.Errorf("%w: without it the embedded engine cannot run, and no rootlesskit binary was found for the external one", ErrNoInit)
-		}
-		p.reasons = append(p.reasons, "rootless.Init was not called, so the installed rootlesskit runs the namespaces")
-		return p.useExternal(*p.fallback)
-	}
-	if restrictedUserNS(p.host) && p.fallback != nil {
-		p.reasons = append(p.reasons, "AppArmor restricts unprivileged user namespaces to profiled binaries; using "+p.fallback.path)
-		return p.useExternal(*p.fallback)
-	}
-	p.engine = EngineEmbedded
-	return nil
+	return driverJSON(p.Network.Name(), func() ([]byte, error) { return netdriver.Encode(p.Network) })
 }
 
-func (p *plan) findRootlessKit(ctx context.Context) (rkBinary, error) {
-	path := p.c.bins.RootlessKit
-	if path == "" {
-		var err error
-		if path, err = lookPath("rootlesskit", nil, p.pathEnv); err != nil {
-			return rkBinary{}, &PrereqError{Check: "binary:rootlesskit", Detail: "rootlesskit not found in " + p.pathEnv,
-				Remedy: "install it (Debian/Ubuntu: apt-get install rootlesskit), or set Binaries.RootlessKit, or use the embedded engine", Err: err}
-		}
-	}
-	v, err := netdriver.RootlessKitVersion(ctx, p.host, path)
-	if err != nil {
-		return rkBinary{}, &PrereqError{Check: "binary:rootlesskit", Detail: err.Error(), Remedy: "point Binaries.RootlessKit at rootlesskit 1.1 or newer", Err: err}
-	}
-	return rkBinary{path: path, version: v}, nil
-}
-
-// useExternal switches the plan to the installed rootlesskit rk.
-func (p *plan) useExternal(rk rkBinary) error {
-	if !rk.version.AtLeast(netdriver.Version{Major: 1, Minor: 1}) {
-		return &PrereqError{Check: "binary:rootlesskit", Detail: fmt.Sprintf("%s is version %s", rk.path, rk.version),
-			Remedy: "install rootlesskit 1.1 or newer, or use the embedded engine"}
-	}
-	p.engine, p.rk = EngineExternal, rk
-	if p.net == nil {
+func (p *Plan) portJSON() json.RawMessage {
+	if p.Port == nil {
 		return nil
 	}
-	// Drivers were chosen for another RootlessKit: check they exist in this one.
-	if _, err := p.net.Flags(rk.version, p.port.Name()); err != nil {
-		return err
-	}
-	_, err := p.port.Flags(rk.version, p.net)
-	return err
+	return driverJSON(p.Port.Name(), func() ([]byte, error) { return portdriver.Encode(p.Port) })
 }
 
-// resolveDrivers picks the network and port drivers and whether to detach the netns. Explicit
-// drivers go through netdriver.Select too, which applies the switches (source IP, host
-// loopback, IPv6, MTU clamp) and checks them on this host.
-func (p *plan) resolveDrivers(ctx context.Context) error {
-	prefs := p.c.prefs
-	prefs.RootlessKit = p.rkVersion()
-	prefs.Network = p.c.net
-	if p.c.port != nil {
-		prefs.PortDriver = p.c.port.Name()
-	}
-	sel, err := netdriver.Select(ctx, p.host, prefs)
-	if err != nil {
-		return liftDriverErrors(err)
-	}
-	if tuned, changed, err := p.c.tune(sel.Network); err != nil {
-		return err
-	} else if changed {
-		prefs.Network = tuned // check the tuned driver again, switches included
-		if sel, err = netdriver.Select(ctx, p.host, prefs); err != nil {
-			return liftDriverErrors(err)
-		}
-	}
-	p.net, p.reasons = sel.Network, append(p.reasons, sel.Reasons...)
-	for _, w := range sel.Warnings {
-		p.warnings = append(p.warnings, &PrereqError{Check: "net-driver", Detail: w, Warning: true})
-	}
-	p.port = p.c.port
-	if p.port == nil {
-		if p.port, err = portdriver.Named(sel.PortDriver); err != nil {
-			return liftDriverErrors(err)
-		}
-	}
-	if sel.DisableUserlandProxy {
-		p.extraArgs = append(p.extraArgs, "--userland-proxy=false")
-	}
-	if p.c.prefs.ClampMTU && sel.MTU > 0 && sel.MTU < 1500 {
-		p.extraArgs = append(p.extraArgs, "--mtu="+strconv.Itoa(sel.MTU)) // the bridge must not exceed the path
-	}
-	if err := portdriver.Validate(p.net, p.port); err != nil {
-		return liftDriverErrors(err)
-	}
-	props := p.net.Properties()
-	if !props.Namespace {
-		return &PrereqError{Check: "net-driver", Detail: "Unsupported RootlessKit network driver: " + p.net.Name() + " (dockerd needs its own network namespace)",
-			Remedy: "choose slirp4netns, pasta, gvisor-tap-vsock, vpnkit or lxc-user-nic"}
-	}
-	p.hostGateway = sel.HostGateway
-	if err := p.resolveDetach(); err != nil {
-		return err
-	}
-	errs := []error{p.net.Check(ctx, p.host), p.port.Check(ctx, p.host, p.net)}
-	if p.engine == EngineExternal {
-		_, nerr := p.net.Flags(p.rk.version, p.port.Name())
-		_, perr := p.port.Flags(p.rk.version, p.net)
-		errs = append(errs, nerr, perr)
-	}
-	flags, err := portdriver.PublishFlags(p.port, p.c.publish...) // a port API, and the protocols it takes
-	for _, f := range flags {
-		p.publish = append(p.publish, strings.TrimPrefix(f, "--publish="))
-	}
-	errs = append(errs, err)
-	return liftDriverErrors(errors.Join(errs...))
+// MarshalJSON writes the plan with its drivers in their tagged form,
+// {"driver":"slirp4netns","config":{"mtu":65520}}.
+func (p *Plan) MarshalJSON() ([]byte, error) {
+	type plain Plan
+	return json.Marshal(struct {
+		*plain
+		Network json.RawMessage `json:"network"`
+		Port    json.RawMessage `json:"port"`
+	}{(*plain)(p), p.netJSON(), p.portJSON()})
 }
 
-// tune applies the driver settings of WithScriptEnv (MTU, CIDR, interface name, slirp4netns
-// sandbox and seccomp) to d. It reports whether anything changed.
-func (c *config) tune(d netdriver.Driver) (netdriver.Driver, bool, error) {
-	if c.mtu == 0 && c.cidr == "" && c.ifname == "" && c.slirpSandbox == "" && c.slirpSeccomp == "" {
-		return d, false, nil
-	}
-	var cidr netip.Prefix
-	if c.cidr != "" {
-		var err error
-		if cidr, err = netip.ParsePrefix(c.cidr); err != nil {
-			return d, false, optionError("WithScriptEnv", "--cidr %q: %v", c.cidr, err)
+// String prints the plan for people, one decision per line with its reasons below it.
+func (p *Plan) String() string {
+	var b strings.Builder
+	line := func(label, value string, reasons []string) {
+		fmt.Fprintf(&b, "%-13s %s\n", label+":", value)
+		for _, r := range reasons {
+			fmt.Fprintf(&b, "%-13s   - %s\n", "", r)
 		}
 	}
-	set := func(mtu *int, pfx *netip.Prefix, ifname *string) {
-		if c.mtu != 0 {
-			*mtu = c.mtu
-		}
-		if pfx != nil && cidr.IsValid() {
-			*pfx = cidr
-		}
-		if c.ifname != "" {
-			*ifname = c.ifname
-		}
+	eng := p.Engine.String() + ", " + p.RootlessKit.String()
+	if p.Fallback != nil {
+		eng += "; falls back to " + p.Fallback.String() + " if denied a user namespace"
 	}
-	switch v := d.(type) {
-	case netdriver.Slirp4netns:
-		set(&v.MTU, &v.CIDR, &v.IfName)
-		if c.slirpSandbox != "" {
-			v.Sandbox = c.slirpSandbox
-		}
-		if c.slirpSeccomp != "" {
-			v.Seccomp = c.slirpSeccomp
-		}
-		return v, true, nil
-	case netdriver.Pasta:
-		set(&v.MTU, &v.CIDR, &v.IfName)
-		return v, true, nil
-	case netdriver.GVisorTapVsock:
-		set(&v.MTU, &v.CIDR, &v.IfName)
-		return v, true, nil
-	case netdriver.VPNKit, netdriver.LXCUserNIC:
-		if cidr.IsValid() {
-			return d, false, optionError("WithScriptEnv", "--cidr is not supported by the %s network driver", d.Name())
-		}
-		if v, ok := v.(netdriver.VPNKit); ok {
-			set(&v.MTU, nil, &v.IfName)
-			return v, true, nil
-		}
-		l := v.(netdriver.LXCUserNIC)
-		set(&l.MTU, nil, &l.IfName)
-		return l, true, nil
-	case netdriver.None:
-		// RootlessKit ignores MTU, sandbox and seccomp for --net=none; it refuses only these.
-		if cidr.IsValid() || c.ifname != "" {
-			return d, false, optionError("WithScriptEnv", "--cidr and --ifname are not supported by the none network driver")
-		}
-		return d, false, nil
+	line("engine", eng, p.Reasons.Engine)
+	line("dockerd", p.Dockerd.Path+" "+p.Dockerd.Version, nil)
+	line("network", string(p.netJSON()), p.Reasons.Network)
+	line("port driver", string(p.portJSON()), p.Reasons.Port)
+	if p.MTU != 0 {
+		line("mtu", fmt.Sprint(p.MTU), p.Reasons.MTU)
 	}
-	return d, false, optionError("WithScriptEnv", "cannot apply MTU/CIDR/ifname to network driver %s", d.Name())
+	line("detach-netns", fmt.Sprint(p.DetachNetNS), p.Reasons.DetachNetNS)
+	line("pidns", fmt.Sprint(p.PIDNamespace), p.Reasons.PIDNamespace)
+	if p.HostGateway.IsValid() {
+		line("host gateway", p.HostGateway.String(), nil)
+	}
+	for _, s := range p.Publish {
+		line("publish", s.String(), nil)
+	}
+	line("state dir", p.Paths.StateDir, nil)
+	line("rk state dir", p.Paths.RootlessKitStateDir, nil)
+	line("socket", p.Paths.Socket, nil)
+	line("exec root", p.Paths.ExecRoot, nil)
+	line("pid file", p.Paths.PIDFile, nil)
+	line("data root", p.Paths.DataRoot, nil)
+	if p.Paths.DaemonConfig != "" {
+		line("daemon.json", p.Paths.DaemonConfig, nil)
+	}
+	line("dockerd args", strings.Join(p.DockerdArgs, " "), nil)
+	if len(p.RootlessKitFlags) == 0 {
+		line("rk flags", "(none: no rootlesskit command runs these drivers)", nil)
+	} else {
+		line("rk flags", strings.Join(p.RootlessKitFlags, " "), nil)
+	}
+	for _, f := range p.Findings {
+		line(f.Severity.String(), string(f.ID)+": "+f.Detail, nil)
+	}
+	return b.String()
 }
 
-// resolveDetach decides --detach-netns: asked for, or automatic when both sides support it.
-func (p *plan) resolveDetach() error {
-	rkOK := p.rkVersion().AtLeast(netdriver.Version{Major: 2})
-	switch {
-	case p.c.detach == nil:
-		p.detach = rkOK && p.dockerd.DetachNetNS
-		if p.detach {
-			p.reasons = append(p.reasons, "dockerd and RootlessKit support --detach-netns: dockerd runs in the host network namespace")
+// clientEnv is what a client needs to use the daemon on socket: DOCKER_HOST, and
+// TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE, the socket Testcontainers' Ryuk container must mount
+// (it assumes /var/run/docker.sock otherwise); in a Docker container (/.dockerenv) also
+// TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 unless this process sets it, since testcontainers-go
+// would look for published ports at a gateway inside RootlessKit's namespace.
+func clientEnv(socket string) []string {
+	env := []string{"DOCKER_HOST=unix://" + socket, "TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE=" + socket}
+	if _, set := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); !set {
+		if _, err := os.Stat("/.dockerenv"); err == nil {
+			env = append(env, "TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1")
 		}
-	case *p.c.detach && !rkOK:
-		return &PrereqError{Check: "detach-netns", Detail: "RootlessKit " + p.rkVersion().String() + " has no --detach-netns (needs 2.0)",
-			Remedy: "use the embedded engine or rootlesskit >= 2.0, or WithDetachNetNS(false)"}
-	case *p.c.detach && !p.dockerd.DetachNetNS:
-		return &PrereqError{Check: "detach-netns", Detail: "dockerd " + p.dockerd.Version + " does not support a detached network namespace (needs Docker >= 29.5)",
-			Remedy: "upgrade dockerd, or WithDetachNetNS(false)"}
-	default:
-		p.detach = *p.c.detach
-	}
-	return nil
-}
-
-// liftDriverErrors turns the leaf packages' remedy-carrying errors into *PrereqError, keeping
-// their warning flag, so that Check and Launch report one type.
-func liftDriverErrors(err error) error {
-	var out []error
-	walk(err, func(e error) bool {
-		switch e := e.(type) {
-		case *PrereqError:
-			out = append(out, e)
-		case *netdriver.Error:
-			out = append(out, &PrereqError{Check: e.Driver + ":" + string(e.ID), Detail: e.Detail, Remedy: e.Fix, Warning: e.Warning, Err: e})
-		case interface{ Unwrap() []error }:
-			return true
-		case interface {
-			error
-			Remedy() string
-		}:
-			out = append(out, &PrereqError{Check: "driver", Detail: e.Error(), Remedy: e.Remedy(), Err: e})
-		default:
-			out = append(out, e)
-		}
-		return false
-	})
-	return errors.Join(out...)
-}
-
-// dockerdArgs is dockerd's command line.
-func (p *plan) dockerdArgs() []string {
-	l := p.layout
-	args := []string{p.dockerd.Path,
-		"--host=unix://" + l.Socket,
-		"--data-root=" + l.DataRoot,
-		"--exec-root=" + l.ExecRoot,
-		"--pidfile=" + l.PIDFile,
-	}
-	if l.DaemonConfig != "" {
-		args = append(args, "--config-file="+l.DaemonConfig)
-	}
-	if p.hostGateway.IsValid() {
-		args = append(args, "--host-gateway-ip="+p.hostGateway.String())
-	}
-	args = append(args, p.extraArgs...)
-	return append(args, p.c.dockerdArgs...)
-}
-
-// targetEnv is dockerd's environment: the caller's, minus what names another daemon or session,
-// plus a runtime directory. dockerd requires XDG_RUNTIME_DIR in rootless mode, and it and runc
-// derive paths from it (runc's state, the containerd socket it probes first); pointing it at
-// the exec root keeps all of that inside one directory that is removed when the daemon stops.
-func (p *plan) targetEnv() []string {
-	var env []string
-	for _, kv := range p.c.environ {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case k == "PATH" || k == "HOME" || k == "XDG_RUNTIME_DIR" || k == "NOTIFY_SOCKET" || k == "DOCKERD",
-			strings.HasPrefix(k, "DOCKER_"), strings.HasPrefix(k, "LISTEN_"), strings.HasPrefix(k, "_ROOTLESSD_"),
-			strings.HasPrefix(k, "ROOTLESSKIT_"), strings.HasPrefix(k, "_DOCKERD_ROOTLESS_"):
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "PATH="+p.pathEnv, "HOME="+p.home, "XDG_RUNTIME_DIR="+p.layout.ExecRoot)
-	if p.selinux {
-		env = append(env, "_DOCKERD_ROOTLESS_SELINUX=1") // dockerd then avoids overlay2 (moby#42333)
 	}
 	return env
-}
-
-// engineConfig is the engine's configuration and how to start it.
-func (p *plan) engineConfig(sink *logSink) (*engine.Config, engine.StartOptions, error) {
-	netEnc, err := netdriver.Encode(p.net)
-	if err != nil {
-		return nil, engine.StartOptions{}, err
-	}
-	portEnc, err := portdriver.Encode(p.port)
-	if err != nil {
-		return nil, engine.StartOptions{}, err
-	}
-	cfg := &engine.Config{
-		StateDir: p.layout.RKDir, Net: netEnc, Port: portEnc, NetName: p.net.Name(),
-		DetachNetNS: p.detach, PIDNS: p.pidns,
-		CopyUp: []string{"/etc", "/run"}, Propagation: "rslave", SubidSource: p.c.subidSource,
-		Debug:  p.log.Enabled(context.Background(), slog.LevelDebug),
-		Target: engine.Target{Argv: p.dockerdArgs(), Env: p.targetEnv(), Prepare: true, SELinux: p.selinux},
-	}
-	cfg.Publish = p.publish
-	so := engine.StartOptions{Env: append(filterEnv(p.c.environ), "PATH="+p.pathEnv), Output: sink}
-	if p.engine == EngineExternal {
-		so.RootlessKit = p.rk.path
-		flags, err := p.externalFlags(cfg)
-		if err != nil {
-			return nil, so, err
-		}
-		so.Flags = flags
-	}
-	p.log.Debug("engine", slog.String("engine", p.engine.String()), slog.Any("dockerd", cfg.Target.Argv), slog.Any("rootlesskit_flags", so.Flags))
-	return cfg, so, nil
-}
-
-// externalFlags are the rootlesskit flags for cfg, for the installed version.
-func (p *plan) externalFlags(cfg *engine.Config) ([]string, error) {
-	v := p.rk.version
-	flags := []string{"--state-dir=" + cfg.StateDir, "--propagation=" + cfg.Propagation}
-	if cfg.PIDNS {
-		flags = append(flags, "--pidns", "--reaper=true")
-	}
-	for _, d := range cfg.CopyUp {
-		flags = append(flags, "--copy-up="+d)
-	}
-	if cfg.DetachNetNS {
-		flags = append(flags, "--detach-netns")
-	}
-	if cfg.SubidSource != "" && cfg.SubidSource != "auto" {
-		flags = append(flags, "--subid-source="+cfg.SubidSource)
-	}
-	nf, err := p.net.Flags(v, p.port.Name())
-	if err != nil {
-		return nil, err
-	}
-	pf, err := p.port.Flags(v, p.net)
-	if err != nil {
-		return nil, err
-	}
-	flags = append(append(flags, nf...), pf...)
-	for _, s := range cfg.Publish {
-		flags = append(flags, "--publish="+s)
-	}
-	if cfg.Debug {
-		flags = append(flags, "--debug")
-	}
-	return flags, nil
-}
-
-// filterEnv drops what must not reach RootlessKit from the caller's environment.
-func filterEnv(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "PATH" || strings.HasPrefix(k, "ROOTLESSKIT_") || strings.HasPrefix(k, "_ROOTLESSD_") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
-// info is the Info of a daemon started from this plan.
-func (p *plan) info() Info {
-	l := p.layout
-	i := Info{
-		Engine: p.engine, FellBack: p.fellBack, RootlessKit: p.rkVersion().String(),
-		Dockerd: p.dockerd.Path, DockerdVersion: p.dockerd.Version,
-		NetDriver: p.net.Name(), PortDriver: p.port.Name(), MTU: p.net.Properties().MTU, DetachNetNS: p.detach,
-		Reasons:  append([]string(nil), p.reasons...),
-		StateDir: l.StateDir, RootlessKitStateDir: l.RKDir, Socket: l.Socket, ExecRoot: l.ExecRoot,
-		PIDFile: l.PIDFile, DataRoot: l.DataRoot, DaemonConfig: l.DaemonConfig,
-	}
-	if p.engine == EngineExternal {
-		i.RootlessKitBin = p.rk.path
-	}
-	if p.hostGateway.IsValid() {
-		i.HostGateway = p.hostGateway.String()
-	}
-	return i
-}
-
-// release undoes what prepare did, once the daemon's tree has exited: runtime files go, the
-// locks are dropped. The data root stays.
-func (p *plan) release() error {
-	err := p.layout.removeRuntimeFiles()
-	for _, f := range p.heldLocks {
-		f.Close()
-	}
-	p.heldLocks = nil
-	return err
-}
-
-// removeRuntimeFiles removes the socket, pid file and exec root a stopped daemon leaves.
-func (l layout) removeRuntimeFiles() error {
-	var errs []error
-	for _, f := range []string{l.Socket, l.PIDFile} {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	if err := removeTree(l.ExecRoot); err != nil {
-		errs = append(errs, fmt.Errorf("remove exec root: %w", err))
-	}
-	return errors.Join(errs...)
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/rootlessd/rootlessd/diag"
 )
 
 // TestRefusesRoot: rootless mode is for unprivileged users; run as root (as CI runs the unit
@@ -16,13 +18,20 @@ func TestRefusesRoot(t *testing.T) {
 	}
 	dir := t.TempDir() + "/state"
 	for name, f := range map[string]func() error{
-		"Launch": func() error { _, err := Launch(context.Background(), WithStateDir(dir)); return err },
-		"Check":  func() error { return Check(context.Background(), WithStateDir(dir)) },
+		"Launch":  func() error { _, err := Launch(context.Background(), WithStateDir(dir)); return err },
+		"Resolve": func() error { _, err := Resolve(context.Background(), WithStateDir(dir)); return err },
+		"Check": func() error {
+			rep, err := Check(context.Background(), WithStateDir(dir))
+			if err != nil {
+				return err
+			}
+			return rep.Err()
+		},
 	} {
 		err := f()
-		pe, ok := errors.AsType[*PrereqError](err)
-		if !ok || pe.Check != "root" || pe.Warning || !strings.Contains(pe.Remedy, "user") {
-			t.Errorf("%s as root: %v; want a blocking PrereqError \"root\" with a remedy", name, err)
+		pe, ok := errors.AsType[*diag.Finding](err)
+		if !ok || pe.ID != IDRoot || pe.Severity != diag.Error || !strings.Contains(pe.Fix, "user") {
+			t.Errorf("%s as root: %v; want an error-level %s finding with a fix", name, err, IDRoot)
 		}
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {

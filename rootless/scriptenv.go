@@ -74,15 +74,15 @@ func WithScriptEnv(environ []string) Option {
 			if err != nil || mtu < 68 || mtu > 65521 {
 				bad(EnvScriptMTU, "%q is not an MTU between 68 and 65521", v)
 			} else {
-				c.mtu = mtu
+				c.tuning.MTU = mtu
 			}
 		}
 		for _, kv := range []struct {
 			name string
 			set  func(netdriver.Tristate)
 		}{
-			{EnvScriptSandbox, func(t netdriver.Tristate) { c.slirpSandbox = t }},
-			{EnvScriptSeccomp, func(t netdriver.Tristate) { c.slirpSeccomp = t }},
+			{EnvScriptSandbox, func(t netdriver.Tristate) { c.tuning.Sandbox = t }},
+			{EnvScriptSeccomp, func(t netdriver.Tristate) { c.tuning.Seccomp = t }},
 		} {
 			switch v := get(kv.name); v {
 			case "", "auto":
@@ -107,7 +107,7 @@ func WithScriptEnv(environ []string) Option {
 			if err != nil {
 				bad(EnvScriptHostLoopback, "%v", err)
 			} else {
-				c.prefs.HostLoopback = !b
+				c.hostLoopback = !b
 			}
 		}
 		if v := get(EnvScriptDetachNetNS); v != "" {
@@ -185,7 +185,7 @@ func (c *config) applyScriptFlags(flags []string, net *netdriver.Driver) error {
 				} else if p.Masked() != p {
 					bad("--cidr %q has host bits set: write it like %s (RootlessKit: \"cidr must be like 10.0.2.0/24, not like 10.0.2.100/24\")", v, p.Masked())
 				} else {
-					c.cidr = v
+					c.tuning.CIDR = p
 				}
 			}
 		case "--ifname":
@@ -193,12 +193,12 @@ func (c *config) applyScriptFlags(flags []string, net *netdriver.Driver) error {
 				if len(v) > 15 || strings.ContainsAny(v, "/:") {
 					bad("--ifname %q is not an interface name (at most 15 characters, no '/' or ':')", v)
 				} else {
-					c.ifname = v
+					c.tuning.IfName = v
 				}
 			}
 		case "--ipv6":
 			if b, ok := boolVal(); ok {
-				c.prefs.IPv6 = b
+				c.ipv6 = b
 			}
 		case "--detach-netns":
 			if b, ok := boolVal(); ok {
@@ -206,7 +206,7 @@ func (c *config) applyScriptFlags(flags []string, net *netdriver.Driver) error {
 			}
 		case "--disable-host-loopback":
 			if b, ok := boolVal(); ok {
-				c.prefs.HostLoopback = !b
+				c.hostLoopback = !b
 			}
 		default:
 			bad("%s is not supported; supported: -p/--publish, --cidr, --ifname, --ipv6, --detach-netns, --disable-host-loopback", name)

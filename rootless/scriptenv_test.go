@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
 )
@@ -30,9 +31,8 @@ func TestScriptEnvDefaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.rkDir != "" || c.net != nil || c.port != nil || c.mtu != 0 || c.cidr != "" || c.ifname != "" ||
-				c.slirpSandbox != "" || c.slirpSeccomp != "" || c.detach != nil || len(c.publish) != 0 ||
-				c.prefs.HostLoopback || c.prefs.IPv6 || c.bins.Dockerd != "" {
+			if c.rkDir != "" || c.net != nil || c.port != nil || !c.tuning.IsZero() || c.detach != nil || len(c.publish) != 0 ||
+				c.hostLoopback || c.ipv6 || c.bins.Dockerd != "" {
 				t.Errorf("config changed: %+v", c)
 			}
 			// The defaults the script documents, as the zero values resolve them.
@@ -66,25 +66,25 @@ func TestScriptEnvValues(t *testing.T) {
 		{EnvScriptNet + "=gvisor-tap-vsock", func(t *testing.T, c *config) {
 			wantEq[netdriver.Driver](t, c.net, netdriver.GVisorTapVsock{})
 		}},
-		{EnvScriptMTU + "=1500", func(t *testing.T, c *config) { wantEq(t, c.mtu, 1500) }},
-		{EnvScriptMTU + "=68", func(t *testing.T, c *config) { wantEq(t, c.mtu, 68) }},
-		{EnvScriptMTU + "=65521", func(t *testing.T, c *config) { wantEq(t, c.mtu, 65521) }},
+		{EnvScriptMTU + "=1500", func(t *testing.T, c *config) { wantEq(t, c.tuning.MTU, 1500) }},
+		{EnvScriptMTU + "=68", func(t *testing.T, c *config) { wantEq(t, c.tuning.MTU, 68) }},
+		{EnvScriptMTU + "=65521", func(t *testing.T, c *config) { wantEq(t, c.tuning.MTU, 65521) }},
 		{EnvScriptPortDriver + "=slirp4netns", func(t *testing.T, c *config) {
 			wantEq[portdriver.Driver](t, c.port, portdriver.Slirp4netns{})
 		}},
 		{EnvScriptPortDriver + "=implicit", func(t *testing.T, c *config) { wantEq[portdriver.Driver](t, c.port, portdriver.Implicit{}) }},
 		{EnvScriptPortDriver + "=builtin", func(t *testing.T, c *config) { wantEq[portdriver.Driver](t, c.port, portdriver.Builtin{}) }},
-		{EnvScriptSandbox + "=auto", func(t *testing.T, c *config) { wantEq(t, c.slirpSandbox, "") }},
-		{EnvScriptSandbox + "=true", func(t *testing.T, c *config) { wantEq(t, c.slirpSandbox, netdriver.True) }},
-		{EnvScriptSandbox + "=1", func(t *testing.T, c *config) { wantEq(t, c.slirpSandbox, netdriver.True) }},
-		{EnvScriptSandbox + "=false", func(t *testing.T, c *config) { wantEq(t, c.slirpSandbox, netdriver.False) }},
-		{EnvScriptSeccomp + "=0", func(t *testing.T, c *config) { wantEq(t, c.slirpSeccomp, netdriver.False) }},
-		{EnvScriptSeccomp + "=true", func(t *testing.T, c *config) { wantEq(t, c.slirpSeccomp, netdriver.True) }},
+		{EnvScriptSandbox + "=auto", func(t *testing.T, c *config) { wantEq(t, c.tuning.Sandbox, netdriver.Tristate("")) }},
+		{EnvScriptSandbox + "=true", func(t *testing.T, c *config) { wantEq(t, c.tuning.Sandbox, netdriver.True) }},
+		{EnvScriptSandbox + "=1", func(t *testing.T, c *config) { wantEq(t, c.tuning.Sandbox, netdriver.True) }},
+		{EnvScriptSandbox + "=false", func(t *testing.T, c *config) { wantEq(t, c.tuning.Sandbox, netdriver.False) }},
+		{EnvScriptSeccomp + "=0", func(t *testing.T, c *config) { wantEq(t, c.tuning.Seccomp, netdriver.False) }},
+		{EnvScriptSeccomp + "=true", func(t *testing.T, c *config) { wantEq(t, c.tuning.Seccomp, netdriver.True) }},
 		// DISABLE_HOST_LOOPBACK: true and 1 keep the loopback blocked; false and 0 open it.
-		{EnvScriptHostLoopback + "=true", func(t *testing.T, c *config) { wantEq(t, c.prefs.HostLoopback, false) }},
-		{EnvScriptHostLoopback + "=1", func(t *testing.T, c *config) { wantEq(t, c.prefs.HostLoopback, false) }},
-		{EnvScriptHostLoopback + "=false", func(t *testing.T, c *config) { wantEq(t, c.prefs.HostLoopback, true) }},
-		{EnvScriptHostLoopback + "=0", func(t *testing.T, c *config) { wantEq(t, c.prefs.HostLoopback, true) }},
+		{EnvScriptHostLoopback + "=true", func(t *testing.T, c *config) { wantEq(t, c.hostLoopback, false) }},
+		{EnvScriptHostLoopback + "=1", func(t *testing.T, c *config) { wantEq(t, c.hostLoopback, false) }},
+		{EnvScriptHostLoopback + "=false", func(t *testing.T, c *config) { wantEq(t, c.hostLoopback, true) }},
+		{EnvScriptHostLoopback + "=0", func(t *testing.T, c *config) { wantEq(t, c.hostLoopback, true) }},
 		{EnvScriptDetachNetNS + "=true", func(t *testing.T, c *config) { wantPtr(t, c.detach, &tru) }},
 		{EnvScriptDetachNetNS + "=1", func(t *testing.T, c *config) { wantPtr(t, c.detach, &tru) }},
 		{EnvScriptDetachNetNS + "=false", func(t *testing.T, c *config) { wantPtr(t, c.detach, &fals) }},
@@ -123,15 +123,15 @@ func TestScriptEnvInvalid(t *testing.T) {
 	}{
 		{EnvScriptStateDir + "=run/rk", EnvScriptStateDir + `: "run/rk" is not absolute`},
 		{EnvScriptNet + "=host", EnvScriptNet + ": Unsupported RootlessKit network driver: host"},
-		{EnvScriptNet + "=bridge", EnvScriptNet + `: invalid-config: unknown network driver "bridge"`},
-		{EnvScriptNet + "=Slirp4netns", EnvScriptNet + `: invalid-config: unknown network driver "Slirp4netns"`},
+		{EnvScriptNet + "=bridge", EnvScriptNet + `: netdriver.invalid-config: unknown network driver "bridge"`},
+		{EnvScriptNet + "=Slirp4netns", EnvScriptNet + `: netdriver.invalid-config: unknown network driver "Slirp4netns"`},
 		{EnvScriptMTU + "=65522", EnvScriptMTU + `: "65522" is not an MTU between 68 and 65521`},
 		{EnvScriptMTU + "=67", EnvScriptMTU + `: "67" is not an MTU`},
 		{EnvScriptMTU + "=0", EnvScriptMTU + `: "0" is not an MTU`},
 		{EnvScriptMTU + "=-1500", EnvScriptMTU + `: "-1500" is not an MTU`},
 		{EnvScriptMTU + "=1500b", EnvScriptMTU + `: "1500b" is not an MTU`},
-		{EnvScriptPortDriver + "=pasta", EnvScriptPortDriver + `: invalid-config: unknown port driver "pasta" (did you mean "pesto" or "implicit"?)`},
-		{EnvScriptPortDriver + "=socat", EnvScriptPortDriver + `: invalid-config: unknown port driver "socat"`},
+		{EnvScriptPortDriver + "=pasta", EnvScriptPortDriver + `: netdriver.invalid-config: unknown port driver "pasta" (did you mean "pesto" or "implicit"?)`},
+		{EnvScriptPortDriver + "=socat", EnvScriptPortDriver + `: netdriver.invalid-config: unknown port driver "socat"`},
 		{EnvScriptSandbox + "=yes", EnvScriptSandbox + `: "yes" is not auto, true or false`},
 		{EnvScriptSeccomp + "=enabled", EnvScriptSeccomp + `: "enabled" is not auto, true or false`},
 		{EnvScriptHostLoopback + "=no", EnvScriptHostLoopback + `: "no" is not true or false`},
@@ -157,7 +157,7 @@ func TestScriptEnvInvalid(t *testing.T) {
 			if c.net != nil {
 				t.Errorf("an invalid value set the network driver to %v", c.net)
 			}
-			if name == EnvScriptHostLoopback && c.prefs.HostLoopback {
+			if name == EnvScriptHostLoopback && c.hostLoopback {
 				t.Error("an invalid DISABLE_HOST_LOOPBACK opened the host loopback")
 			}
 		})
@@ -179,7 +179,7 @@ func TestScriptEnvLastWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantEq(t, c.mtu, 1400)
+	wantEq(t, c.tuning.MTU, 1400)
 }
 
 func TestScriptEnvFlags(t *testing.T) {
@@ -208,22 +208,22 @@ func TestScriptEnvFlags(t *testing.T) {
 				}
 			}},
 		{flags: "--cidr=10.1.0.0/24 --ifname eth1", check: func(t *testing.T, c *config) {
-			wantEq(t, c.cidr, "10.1.0.0/24")
-			wantEq(t, c.ifname, "eth1")
+			wantEq(t, c.tuning.CIDR, netip.MustParsePrefix("10.1.0.0/24"))
+			wantEq(t, c.tuning.IfName, "eth1")
 		}},
-		{flags: "--cidr 10.1.0.0/24", check: func(t *testing.T, c *config) { wantEq(t, c.cidr, "10.1.0.0/24") }},
-		{flags: "--ipv6", check: func(t *testing.T, c *config) { wantEq(t, c.prefs.IPv6, true) }},
-		{flags: "--ipv6=true", check: func(t *testing.T, c *config) { wantEq(t, c.prefs.IPv6, true) }},
-		{flags: "--ipv6=false", check: func(t *testing.T, c *config) { wantEq(t, c.prefs.IPv6, false) }},
+		{flags: "--cidr 10.1.0.0/24", check: func(t *testing.T, c *config) { wantEq(t, c.tuning.CIDR, netip.MustParsePrefix("10.1.0.0/24")) }},
+		{flags: "--ipv6", check: func(t *testing.T, c *config) { wantEq(t, c.ipv6, true) }},
+		{flags: "--ipv6=true", check: func(t *testing.T, c *config) { wantEq(t, c.ipv6, true) }},
+		{flags: "--ipv6=false", check: func(t *testing.T, c *config) { wantEq(t, c.ipv6, false) }},
 		{flags: "--detach-netns", check: func(t *testing.T, c *config) { wantPtr(t, c.detach, &tru) }},
 		{flags: "--detach-netns=false", env: []string{EnvScriptDetachNetNS + "=true"},
 			check: func(t *testing.T, c *config) { wantPtr(t, c.detach, &fals) }}, // the flags come later, as in the script
 		{flags: "--disable-host-loopback", env: []string{EnvScriptHostLoopback + "=false"},
-			check: func(t *testing.T, c *config) { wantEq(t, c.prefs.HostLoopback, false) }},
-		{flags: "--disable-host-loopback=false", check: func(t *testing.T, c *config) { wantEq(t, c.prefs.HostLoopback, true) }},
+			check: func(t *testing.T, c *config) { wantEq(t, c.hostLoopback, false) }},
+		{flags: "--disable-host-loopback=false", check: func(t *testing.T, c *config) { wantEq(t, c.hostLoopback, true) }},
 		{flags: "  --ipv6\t\t--ifname=tap1  ", check: func(t *testing.T, c *config) {
-			wantEq(t, c.prefs.IPv6, true)
-			wantEq(t, c.ifname, "tap1")
+			wantEq(t, c.ipv6, true)
+			wantEq(t, c.tuning.IfName, "tap1")
 		}},
 
 		{flags: "--mtu=1500", wantErr: "--mtu is not supported; supported: -p/--publish, --cidr, --ifname, --ipv6, --detach-netns, --disable-host-loopback"},
@@ -276,73 +276,89 @@ func TestScriptEnvThenOptions(t *testing.T) {
 	wantEq(t, c.rkDir, "/run/b")
 }
 
-// TestTune applies WithScriptEnv's driver settings to every built-in network driver.
-func TestTune(t *testing.T) {
+// TestScriptEnvSettings applies WithScriptEnv's driver settings to every built-in network driver,
+// as the driver selection does (netdriver.Apply of config.wants).
+func TestScriptEnvSettings(t *testing.T) {
 	cidr := netip.MustParsePrefix("10.1.0.0/24")
-	all := config{mtu: 1400, cidr: "10.1.0.0/24", ifname: "eth9", slirpSandbox: netdriver.True, slirpSeccomp: netdriver.False}
+	all := []string{EnvScriptMTU + "=1400", EnvScriptFlags + "=--cidr=10.1.0.0/24 --ifname=eth9", EnvScriptSandbox + "=true", EnvScriptSeccomp + "=false"}
 	tests := []struct {
 		name    string
-		c       config
+		env     []string
 		in      netdriver.Driver
 		want    netdriver.Driver
-		changed bool
-		wantErr string
+		wantErr diag.ID
 	}{
-		{name: "nothing set", c: config{}, in: netdriver.Pasta{MTU: 9000}, want: netdriver.Pasta{MTU: 9000}},
-		{name: "slirp4netns", c: all, in: netdriver.Slirp4netns{Binary: "/opt/slirp4netns", HostLoopback: true, IPv6: true}, changed: true,
+		{name: "nothing set", in: netdriver.Pasta{MTU: 9000}, want: netdriver.Pasta{MTU: 9000}},
+		{name: "slirp4netns", env: all, in: netdriver.Slirp4netns{Binary: "/opt/slirp4netns", HostLoopback: true, IPv6: true},
 			want: netdriver.Slirp4netns{Binary: "/opt/slirp4netns", HostLoopback: true, IPv6: true, MTU: 1400, CIDR: cidr, IfName: "eth9",
 				Sandbox: netdriver.True, Seccomp: netdriver.False}},
-		{name: "slirp4netns mtu only", c: config{mtu: 1500}, in: netdriver.Slirp4netns{IfName: "tap1"}, changed: true,
+		{name: "slirp4netns mtu only", env: []string{EnvScriptMTU + "=1500"}, in: netdriver.Slirp4netns{IfName: "tap1"},
 			want: netdriver.Slirp4netns{MTU: 1500, IfName: "tap1"}},
-		{name: "slirp4netns sandbox only", c: config{slirpSandbox: netdriver.False}, in: netdriver.Slirp4netns{}, changed: true,
+		{name: "slirp4netns sandbox only", env: []string{EnvScriptSandbox + "=false"}, in: netdriver.Slirp4netns{},
 			want: netdriver.Slirp4netns{Sandbox: netdriver.False}},
-		{name: "pasta", c: all, in: netdriver.Pasta{IPv6: true}, changed: true,
-			want: netdriver.Pasta{IPv6: true, MTU: 1400, CIDR: cidr, IfName: "eth9"}},
-		{name: "gvisor-tap-vsock", c: all, in: netdriver.GVisorTapVsock{}, changed: true,
-			want: netdriver.GVisorTapVsock{MTU: 1400, CIDR: cidr, IfName: "eth9"}},
-		{name: "vpnkit refuses a cidr", c: all, in: netdriver.VPNKit{Binary: "/usr/bin/vpnkit"}, wantErr: "--cidr is not supported by the vpnkit network driver"},
-		{name: "vpnkit", c: config{mtu: 1400, ifname: "eth9"}, in: netdriver.VPNKit{Binary: "/usr/bin/vpnkit"}, changed: true,
+		{name: "pasta", env: all, in: netdriver.Pasta{IPv6: true}, want: netdriver.Pasta{IPv6: true, MTU: 1400, CIDR: cidr, IfName: "eth9"}},
+		{name: "gvisor-tap-vsock", env: all, in: netdriver.GVisorTapVsock{}, want: netdriver.GVisorTapVsock{MTU: 1400, CIDR: cidr, IfName: "eth9"}},
+		{name: "vpnkit refuses a cidr", env: all, in: netdriver.VPNKit{Binary: "/usr/bin/vpnkit"}, wantErr: netdriver.IDUnsupported},
+		{name: "vpnkit", env: []string{EnvScriptMTU + "=1400", EnvScriptFlags + "=--ifname=eth9"}, in: netdriver.VPNKit{Binary: "/usr/bin/vpnkit"},
 			want: netdriver.VPNKit{Binary: "/usr/bin/vpnkit", MTU: 1400, IfName: "eth9"}},
-		{name: "lxc-user-nic refuses a cidr", c: all, in: netdriver.LXCUserNIC{Bridge: "lxcbr1"}, wantErr: "--cidr is not supported by the lxc-user-nic network driver"},
-		{name: "lxc-user-nic", c: config{mtu: 1400, ifname: "eth9"}, in: netdriver.LXCUserNIC{Bridge: "lxcbr1"}, changed: true,
+		{name: "lxc-user-nic refuses a cidr", env: all, in: netdriver.LXCUserNIC{Bridge: "lxcbr1"}, wantErr: netdriver.IDUnsupported},
+		{name: "lxc-user-nic", env: []string{EnvScriptMTU + "=1400", EnvScriptFlags + "=--ifname=eth9"}, in: netdriver.LXCUserNIC{Bridge: "lxcbr1"},
 			want: netdriver.LXCUserNIC{Bridge: "lxcbr1", MTU: 1400, IfName: "eth9"}},
-		{name: "none ignores the MTU, as RootlessKit does", c: config{mtu: 1400, slirpSandbox: netdriver.True}, in: netdriver.None{}, want: netdriver.None{}},
-		{name: "none refuses an ifname", c: config{ifname: "eth9"}, in: netdriver.None{}, wantErr: "not supported by the none network driver"},
-		{name: "host", c: config{ifname: "eth0"}, in: netdriver.HostNetwork{}, wantErr: "network driver host"},
-		{name: "bad cidr", c: config{cidr: "10.0.2.0"}, in: netdriver.Slirp4netns{}, wantErr: `--cidr "10.0.2.0"`},
+		{name: "none ignores the MTU, as RootlessKit does", env: []string{EnvScriptMTU + "=1400", EnvScriptSandbox + "=true"}, in: netdriver.None{}, want: netdriver.None{}},
+		{name: "none refuses an ifname", env: []string{EnvScriptFlags + "=--ifname=eth9"}, in: netdriver.None{}, wantErr: netdriver.IDUnsupported},
+		{name: "host", env: []string{EnvScriptFlags + "=--ifname=eth0"}, in: netdriver.HostNetwork{}, wantErr: netdriver.IDUnsupported},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, changed, err := tt.c.tune(tt.in)
+			c, err := scriptEnv(tt.env...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := netdriver.Apply(tt.in, c.wants().settings)
 			if tt.wantErr != "" {
-				if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Errorf("err = %v, want ErrInvalidOption containing %q", err, tt.wantErr)
+				if !errors.Is(err, tt.wantErr) || diag.Remedy(err) == "" {
+					t.Errorf("err = %v, want %s with a fix", err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want || changed != tt.changed {
-				t.Errorf("tune(%#v) = %#v, %v; want %#v, %v", tt.in, got, changed, tt.want, tt.changed)
+			if got != tt.want {
+				t.Errorf("Apply(%#v) = %#v; want %#v", tt.in, got, tt.want)
 			}
 		})
 	}
 }
 
-// TestScriptEnvTunesDriver runs the whole path: variables in, tuned driver out.
-func TestScriptEnvTunesDriver(t *testing.T) {
-	c, err := scriptEnv(EnvScriptNet+"=slirp4netns", EnvScriptMTU+"=1500", EnvScriptSandbox+"=true", EnvScriptSeccomp+"=true",
-		EnvScriptFlags+"=--cidr=10.8.0.0/24 --ifname=tap9")
+// TestScriptEnvLaterOptionsWin: a later WithNetwork replaces the script's driver and its driver
+// settings (MTU, CIDR), a later switch replaces the script's: later options win, as
+// WithScriptEnv's doc says.
+func TestScriptEnvLaterOptionsWin(t *testing.T) {
+	script := WithScriptEnv([]string{EnvScriptNet + "=slirp4netns", EnvScriptMTU + "=1500", EnvScriptFlags + "=--cidr=10.8.0.0/24",
+		EnvScriptHostLoopback + "=false"})
+	c, err := newConfig([]Option{script, WithNetwork(netdriver.Slirp4netns{MTU: 9000}), WithHostLoopback(false)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := c.tune(c.net)
+	w := c.wants()
+	got, err := netdriver.Apply(w.net, w.settings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := netdriver.Slirp4netns{MTU: 1500, CIDR: netip.MustParsePrefix("10.8.0.0/24"), IfName: "tap9", Sandbox: netdriver.True, Seccomp: netdriver.True}
-	if got != want {
-		t.Errorf("tuned %#v, want %#v", got, want)
+	if want := (netdriver.Slirp4netns{MTU: 9000}); got != want {
+		t.Errorf("after WithNetwork: %#v; want %#v (the script's MTU and CIDR must not win)", got, want)
+	}
+	// And the other way round: the script after an explicit driver tunes it.
+	c, err = newConfig([]Option{WithNetwork(netdriver.Slirp4netns{MTU: 9000}), script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = c.wants()
+	if got, err = netdriver.Apply(w.net, w.settings); err != nil {
+		t.Fatal(err)
+	}
+	if want := (netdriver.Slirp4netns{MTU: 1500, CIDR: netip.MustParsePrefix("10.8.0.0/24"), HostLoopback: true}); got != want {
+		t.Errorf("script after WithNetwork: %#v; want %#v", got, want)
 	}
 }

@@ -97,8 +97,8 @@ func run(log *slog.Logger, image, tag string, port int, workdir string, timeout 
 		}
 	}()
 	info := d.Info()
-	fmt.Printf("daemon ready in %v at %s: dockerd %s, %s engine, %s+%s, MTU %d, rootless=%v\n",
-		time.Since(start).Round(time.Millisecond), d.Host(), info.DockerdVersion, info.Engine, info.NetDriver, info.PortDriver, info.MTU, info.Rootless)
+	fmt.Printf("daemon ready in %v at %s: dockerd %s, %s engine, %s+%s, MTU %d, storage %s\n",
+		time.Since(start).Round(time.Millisecond), d.Host(), info.Dockerd.Version, info.Engine, info.Network.Name(), info.Port.Name(), info.MTU, info.StorageDriver)
 
 	cli, err := d.Client()
 	if err != nil {

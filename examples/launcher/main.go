@@ -11,7 +11,13 @@
 // failures.
 //
 // When the daemon is ready it prints one line, DOCKER_HOST=unix://..., on stdout. The daemon's
-// own output goes to stderr. SIGINT or SIGTERM stops it cleanly.
+// own output goes to stderr. SIGINT or SIGTERM stops it cleanly; SIGHUP makes dockerd reload
+// its configuration (daemon.json), as `systemctl --user reload` asks.
+//
+// Under systemd (Type=notify, as the unit of rootless/setup has it) it tells the manager
+// READY=1 once rootless.Launch has returned, that is once the Docker API answers, and
+// STOPPING=1 when it begins to stop. dockerd gets no NOTIFY_SOCKET (rootless removes it from
+// its environment), so the readiness systemd sees is the launcher's alone.
 package main
 
 import (
@@ -23,6 +29,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/rootlessd/rootlessd/rootless"
 )
@@ -51,32 +59,55 @@ func run() int {
 	opts = append(opts, pathOpts...)
 	opts = append(opts, rootless.WithDockerdArgs(rest...), rootless.WithLogger(log), rootless.WithDaemonOutput(os.Stderr))
 
+	// SIGHUP would end this program; one that comes during startup is forwarded once ready.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP)
 	// A signal during startup aborts it (Launch rolls back); after that, it stops the daemon.
 	ctx, stopStartup := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	d, err := rootless.Launch(ctx, opts...)
+	if err == nil {
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM) // before the startup handler goes
+	}
 	stopStartup()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "launcher:", err)
 		return 1
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	fmt.Println("DOCKER_HOST=" + d.Host())
+	notify(daemon.SdNotifyReady + "\nSTATUS=DOCKER_HOST=" + d.Host())
 
-	select {
-	case <-sigs:
-		if err := d.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "launcher: stop:", err)
+	for {
+		select {
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				// RootlessKit forwards it to dockerd, which reloads daemon.json.
+				if err := signalProcess(d.PID(), syscall.SIGHUP); err != nil {
+					fmt.Fprintln(os.Stderr, "launcher: reload:", err)
+				}
+				continue
+			}
+			notify(daemon.SdNotifyStopping)
+			if err := d.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "launcher: stop:", err)
+				return 1
+			}
+			return 0
+		case <-d.Done():
+			err := d.Err()
+			fmt.Fprintln(os.Stderr, "launcher:", err)
+			if ee, ok := errors.AsType[*rootless.ExitError](err); ok && ee.Code > 0 {
+				return ee.Code
+			}
 			return 1
 		}
-		return 0
-	case <-d.Done():
-		err := d.Err()
-		fmt.Fprintln(os.Stderr, "launcher:", err)
-		if ee, ok := errors.AsType[*rootless.ExitError](err); ok && ee.Code > 0 {
-			return ee.Code
-		}
-		return 1
+	}
+}
+
+// notify sends state to systemd when it started this program with a notification socket
+// (NOTIFY_SOCKET); otherwise it does nothing.
+func notify(state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		fmt.Fprintln(os.Stderr, "launcher: sd_notify:", err)
 	}
 }
 
@@ -126,4 +157,13 @@ func pathArgs(args []string) (opts []rootless.Option, rest []string, err error) 
 		rest = append(rest, args[i])
 	}
 	return opts, rest, nil
+}
+
+// signalProcess sends sig to the process pid.
+func signalProcess(pid int, sig os.Signal) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	return p.Signal(sig)
 }

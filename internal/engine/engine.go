@@ -1,36 +1,39 @@
 // Package engine runs a program inside RootlessKit's namespaces and supervises the process tree.
 //
-// Two engines share one Config:
+// A [Spec] says what RootlessKit runs, as typed values; the same Spec starts either engine:
 //
 //   - Embedded: RootlessKit v3 linked into this module. The host's own executable is re-run as a
 //     helper process that runs RootlessKit's parent; RootlessKit re-runs it again as its child, and
 //     the child re-runs it once more as the target, which prepares the namespace the way
 //     dockerd-rootless.sh's child does and then execs the real program (dockerd). The host never
 //     runs RootlessKit's parent itself: that code takes over signals, stdio and the logrus logger.
-//   - External: an installed rootlesskit binary (1.1, 2.x or 3.x) in place of the helper, with
-//     flags for its version. The target step still runs this executable.
+//   - External: an installed rootlesskit binary (1.1, 2.x or 3.x) in place of the helper, run with
+//     [Spec.Flags], the one place RootlessKit flags are built. The target step still runs this
+//     executable.
 //
-// Every role but the host's is chosen by environment variables and dispatched by [Init], which
-// the host program calls first thing in main (through rootless.Init).
+// The Spec travels to the helper, RootlessKit's child and the target in a private file (0600, in
+// a private directory), named by an environment variable: a CI job's large environment would
+// not fit into one environment string (128 KiB). Every role but the host's is chosen by
+// environment variables and dispatched by [Init], which the host program calls first thing in
+// main (through rootless.Init).
 package engine
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
+	"github.com/rootlessd/rootlessd/netdriver"
+	"github.com/rootlessd/rootlessd/portdriver"
 )
 
 // Environment keys. The ROOTLESSKIT_* ones are RootlessKit's documented contract with dockerd;
 // the others are private to this package and removed before the target program runs.
 const (
 	envRole          = "_ROOTLESSD_ENGINE_ROLE"
-	envConfig        = "_ROOTLESSD_ENGINE_CONFIG"
+	envConfig        = "_ROOTLESSD_ENGINE_CONFIG" // the path of the Spec's file
 	envPipeFD        = "_ROOTLESSD_RK_PIPEFD"
 	envActivation    = "_ROOTLESSD_RK_ACTIVATION"
 	envActivationRun = "_ROOTLESSD_RK_ACTIVATION_HELPER"
@@ -53,21 +56,19 @@ const (
 	StateLock     = "lock"
 )
 
-// Config is everything the helper, RootlessKit's child and the target need. It travels to them as
-// JSON in the environment, since they are separate processes.
-type Config struct {
-	StateDir    string          `json:"state_dir"`          // RootlessKit's state dir; absolute, private, short
-	Net         json.RawMessage `json:"net,omitempty"`      // network driver, decoded by Drivers; empty: host network
-	Port        json.RawMessage `json:"port,omitempty"`     // port driver, decoded by Drivers; empty: none
-	Publish     []string        `json:"publish,omitempty"`  // ports published from the start, RootlessKit's -p syntax
-	NetName     string          `json:"net_name,omitempty"` // RootlessKit name of the network driver, for logs
-	DetachNetNS bool            `json:"detach_netns,omitempty"`
-	PIDNS       bool            `json:"pidns,omitempty"` // a PID namespace: when its init dies, everything in it dies
-	CopyUp      []string        `json:"copy_up,omitempty"`
-	Propagation string          `json:"propagation,omitempty"`
-	SubidSource string          `json:"subid_source,omitempty"` // auto, dynamic or static
-	Debug       bool            `json:"debug,omitempty"`
-	Target      Target          `json:"target"`
+// Spec is what RootlessKit runs, for either engine.
+type Spec struct {
+	StateDir    string            // RootlessKit's state dir; absolute, private, short
+	Net         netdriver.Driver  // the network; nil: the host's (no network namespace)
+	Port        portdriver.Driver // the port driver; nil: none
+	Publish     []portdriver.Spec // ports published from the start
+	DetachNetNS bool              // --detach-netns
+	PIDNS       bool              // a PID namespace: when its init dies, everything in it dies
+	CopyUp      []string          // --copy-up
+	Propagation string            // --propagation; "" for RootlessKit's default
+	SubidSource string            // --subid-source: "auto", "static" or "dynamic"; "" means auto
+	Debug       bool              // --debug
+	Target      Target            // what runs inside
 }
 
 // Target is the program run inside the namespaces.
@@ -82,42 +83,177 @@ type Target struct {
 	SELinux bool `json:"selinux,omitempty"`
 }
 
-// Validate reports what makes c unusable.
-func (c *Config) Validate() error {
+// Validate reports what makes s unusable, every problem at once.
+func (s *Spec) Validate() error {
 	var errs []error
-	if !filepath.IsAbs(c.StateDir) {
-		errs = append(errs, fmt.Errorf("state dir %q is not absolute", c.StateDir))
+	if !filepath.IsAbs(s.StateDir) {
+		errs = append(errs, fmt.Errorf("state dir %q is not absolute", s.StateDir))
 	}
-	if len(c.Target.Argv) == 0 || !filepath.IsAbs(c.Target.Argv[0]) {
-		errs = append(errs, fmt.Errorf("target %q is not an absolute program path", c.Target.Argv))
+	if len(s.Target.Argv) == 0 || !filepath.IsAbs(s.Target.Argv[0]) {
+		errs = append(errs, fmt.Errorf("target %q is not an absolute program path", s.Target.Argv))
 	}
-	if c.DetachNetNS && len(c.Net) == 0 {
-		errs = append(errs, errors.New("detach-netns needs a network driver"))
+	if s.Net == nil && (s.DetachNetNS || s.Port != nil || len(s.Publish) > 0) {
+		errs = append(errs, errors.New("detach-netns, a port driver and published ports need a network driver"))
+	}
+	if s.Net != nil && s.Port == nil {
+		errs = append(errs, errors.New("a network driver needs a port driver (portdriver.None for no ports)"))
+	}
+	if s.Net != nil && s.Port != nil {
+		errs = append(errs, portdriver.Validate(s.Net, s.Port))
+		if len(s.Publish) > 0 {
+			errs = append(errs, portdriver.CheckPublish(s.Port, s.Publish...))
+		}
+	}
+	if s.DetachNetNS && s.Net != nil {
+		errs = append(errs, netdriver.CheckDetachNetNS(s.Net))
+	}
+	switch s.SubidSource {
+	case "", "auto", "static", "dynamic":
+	default:
+		errs = append(errs, fmt.Errorf("subid source %q is not auto, static or dynamic", s.SubidSource))
 	}
 	return errors.Join(errs...)
 }
 
-// Drivers turns a Config's encoded driver choice into RootlessKit drivers. Parent runs in the
-// helper process and Child in RootlessKit's child, so both decode the same Config. Either may
-// return nil drivers: no network namespace, or no port driver.
-type Drivers interface {
-	Parent(c *Config, log io.Writer) (network.ParentDriver, port.ParentDriver, error)
-	Child(c *Config, log io.Writer) (network.ChildDriver, port.ChildDriver, error)
+// Flags renders s as the command-line flags of an installed rootlesskit of version v (the
+// target program follows them). It is the only place that builds RootlessKit flags.
+func (s *Spec) Flags(v netdriver.Version) ([]string, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if err := netdriver.CheckTarget("rootlesskit", v); err != nil {
+		return nil, err
+	}
+	flags := []string{"--state-dir=" + s.StateDir}
+	if s.PIDNS {
+		flags = append(flags, "--pidns", "--reaper=true")
+	}
+	if s.Propagation != "" {
+		flags = append(flags, "--propagation="+s.Propagation)
+	}
+	for _, d := range s.CopyUp {
+		flags = append(flags, "--copy-up="+d)
+	}
+	if s.SubidSource != "" && s.SubidSource != "auto" {
+		flags = append(flags, "--subid-source="+s.SubidSource)
+	}
+	if s.Net != nil {
+		if s.DetachNetNS {
+			f, err := netdriver.DetachNetNSFlags(v, s.Net)
+			if err != nil {
+				return nil, err
+			}
+			flags = append(flags, f...)
+		}
+		nf, err := s.Net.Flags(v, s.Port.Name())
+		if err != nil {
+			return nil, err
+		}
+		pf, err := s.Port.Flags(v, s.Net)
+		if err != nil {
+			return nil, err
+		}
+		flags = append(append(flags, nf...), pf...)
+		pub, err := portdriver.PublishFlags(s.Port, s.Publish...)
+		if err != nil {
+			return nil, err
+		}
+		flags = append(flags, pub...)
+	}
+	if s.Debug {
+		flags = append(flags, "--debug")
+	}
+	return flags, nil
 }
 
-func encodeConfig(c *Config) (string, error) {
-	b, err := json.Marshal(c)
-	return string(b), err
+// wireSpec is the file form of a Spec: drivers in their tagged form.
+type wireSpec struct {
+	StateDir    string            `json:"state_dir"`
+	Net         json.RawMessage   `json:"net,omitempty"`
+	Port        json.RawMessage   `json:"port,omitempty"`
+	Publish     []portdriver.Spec `json:"publish,omitempty"`
+	DetachNetNS bool              `json:"detach_netns,omitempty"`
+	PIDNS       bool              `json:"pidns,omitempty"`
+	CopyUp      []string          `json:"copy_up,omitempty"`
+	Propagation string            `json:"propagation,omitempty"`
+	SubidSource string            `json:"subid_source,omitempty"`
+	Debug       bool              `json:"debug,omitempty"`
+	Target      Target            `json:"target"`
 }
 
-func decodeConfig() (*Config, error) {
-	s := os.Getenv(envConfig)
-	if s == "" {
+// MarshalJSON encodes s; only the drivers of packages netdriver and portdriver can be encoded
+// (an error matching netdriver.IDNotBuiltin otherwise).
+func (s *Spec) MarshalJSON() ([]byte, error) {
+	w := wireSpec{StateDir: s.StateDir, Publish: s.Publish, DetachNetNS: s.DetachNetNS, PIDNS: s.PIDNS,
+		CopyUp: s.CopyUp, Propagation: s.Propagation, SubidSource: s.SubidSource, Debug: s.Debug, Target: s.Target}
+	var err error
+	if s.Net != nil {
+		if w.Net, err = netdriver.Encode(s.Net); err != nil {
+			return nil, err
+		}
+	}
+	if s.Port != nil {
+		if w.Port, err = portdriver.Encode(s.Port); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes what MarshalJSON wrote; unknown drivers and fields are errors.
+func (s *Spec) UnmarshalJSON(b []byte) error {
+	var w wireSpec
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = Spec{StateDir: w.StateDir, Publish: w.Publish, DetachNetNS: w.DetachNetNS, PIDNS: w.PIDNS,
+		CopyUp: w.CopyUp, Propagation: w.Propagation, SubidSource: w.SubidSource, Debug: w.Debug, Target: w.Target}
+	var err error
+	if len(w.Net) > 0 {
+		if s.Net, err = netdriver.Decode(w.Net); err != nil {
+			return err
+		}
+	}
+	if len(w.Port) > 0 {
+		if s.Port, err = portdriver.Decode(w.Port); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSpec writes s to a new private file in dir and returns its path.
+func writeSpec(s *Spec, dir string) (string, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", fmt.Errorf("encode engine spec: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".rootlessd-engine-*.json") // mode 0600
+	if err != nil {
+		return "", fmt.Errorf("write engine spec: %w", err)
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write engine spec: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// readSpec reads the Spec the starting process wrote, named by the environment.
+func readSpec() (*Spec, error) {
+	path := os.Getenv(envConfig)
+	if path == "" {
 		return nil, fmt.Errorf("engine: %s is not set", envConfig)
 	}
-	var c Config
-	if err := json.Unmarshal([]byte(s), &c); err != nil {
-		return nil, fmt.Errorf("engine: decode %s: %w", envConfig, err)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("engine: read spec: %w", err)
 	}
-	return &c, nil
+	var s Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("engine: decode spec %s: %w", path, err)
+	}
+	return &s, nil
 }

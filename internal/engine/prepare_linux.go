@@ -15,7 +15,7 @@ const seLinuxRunLabel = "system_u:object_r:iptables_var_run_t:s0"
 
 // prepare does what dockerd-rootless.sh's child does before it execs dockerd. It runs inside the
 // user and mount namespaces, as root of the user namespace.
-func prepare(cfg *Config) error {
+func prepare(cfg *Spec) error {
 	// Copy-up turned /run into a tmpfs of links to the host's /run. Drop the links dockerd must
 	// own, so it creates its own directories; the host's files stay untouched.
 	for _, p := range []string{"/run/docker", "/run/containerd", "/run/xtables.lock"} {

@@ -1,39 +1,33 @@
+//go:build linux
+
 package engine
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/rootless-containers/rootlesskit/v3/cmd/rootlesskit/unshare"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/child"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/common"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/copyup/tmpfssymlink"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/parent"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port/portutil"
+	"github.com/rootlessd/rootlessd/netdriver"
+	"github.com/rootlessd/rootlessd/portdriver"
 	"github.com/sirupsen/logrus"
 )
-
-var initialized atomic.Bool
-
-// Initialized reports whether Init ran in this process.
-func Initialized() bool { return initialized.Load() }
-
-// StartedAsRole reports whether this process was started as one of the engine's roles. If it
-// is still running the host program's code, Init was not called first in main: starting
-// another engine from here would recurse.
-func StartedAsRole() bool { return os.Getenv(envRole) != "" }
 
 // Init dispatches the engine's process roles. In the host process it records that it ran and
 // returns. In a helper, RootlessKit child or target process it does that role's work and never
 // returns: it exits, or execs the target program.
-func Init(d Drivers) {
+func Init() {
 	initialized.Store(true)
 	role := os.Getenv(envRole)
 	switch {
@@ -45,9 +39,9 @@ func Init(d Drivers) {
 		unshare.Main()
 		os.Exit(0)
 	case os.Getenv(envPipeFD) != "":
-		os.Exit(runChild(d))
+		os.Exit(runChild())
 	case role == roleParent:
-		os.Exit(runParent(d))
+		os.Exit(runParent())
 	case role == roleTarget:
 		os.Exit(runTarget())
 	}
@@ -84,11 +78,11 @@ func fail(id string, err error) int {
 }
 
 // runParent is the helper process: RootlessKit's parent. It blocks until the target exits.
-func runParent(d Drivers) int {
+func runParent() int {
 	// RootlessKit starts its child with Pdeathsig, which fires when the forking *thread* exits.
 	// The main goroutine stays on the main thread, which lives as long as the process.
 	runtime.LockOSThread()
-	cfg, err := decodeConfig()
+	cfg, err := readSpec()
 	if err != nil {
 		return fail("parent", err)
 	}
@@ -96,13 +90,13 @@ func runParent(d Drivers) int {
 	if err := parent.InitStateDir(cfg.StateDir); err != nil {
 		return fail("parent", err)
 	}
-	nd, pd, err := d.Parent(cfg, logWriter("network"))
+	nd, pd, err := parentDrivers(cfg, logWriter("network"))
 	if err != nil {
 		return fail("parent", err)
 	}
-	publish, err := parsePublish(cfg.Publish)
-	if err != nil {
-		return fail("parent", err)
+	var publish []port.Spec
+	for _, p := range cfg.Publish {
+		publish = append(publish, p.RootlessKit())
 	}
 	opt := parent.Opt{
 		PublishPorts:             publish,
@@ -125,25 +119,9 @@ func runParent(d Drivers) int {
 	return 0
 }
 
-// parsePublish parses ports in RootlessKit's --publish syntax, e.g. 127.0.0.1:8080:80/tcp.
-func parsePublish(specs []string) ([]port.Spec, error) {
-	var out []port.Spec
-	for _, s := range specs {
-		sp, err := portutil.ParsePortSpec(s)
-		if err != nil {
-			return nil, fmt.Errorf("publish %q: %w", s, err)
-		}
-		if err := portutil.ValidatePortSpec(*sp, nil); err != nil {
-			return nil, fmt.Errorf("publish %q: %w", s, err)
-		}
-		out = append(out, *sp)
-	}
-	return out, nil
-}
-
 // runChild is RootlessKit's child, inside the new user and mount namespaces.
-func runChild(d Drivers) int {
-	cfg, err := decodeConfig()
+func runChild() int {
+	cfg, err := readSpec()
 	if err != nil {
 		return fail("child ", err)
 	}
@@ -151,7 +129,7 @@ func runChild(d Drivers) int {
 	// The target is this executable once more; its role travels in the environment, which
 	// RootlessKit passes on (minus its pipe key).
 	os.Setenv(envRole, roleTarget)
-	nd, pd, err := d.Child(cfg, logWriter("port"))
+	nd, pd, err := childDrivers(cfg, logWriter("port"))
 	if err != nil {
 		return fail("child ", err)
 	}
@@ -178,7 +156,7 @@ func runChild(d Drivers) int {
 
 // runTarget prepares the namespace and execs the target program.
 func runTarget() int {
-	cfg, err := decodeConfig()
+	cfg, err := readSpec()
 	if err != nil {
 		return fail("target", err)
 	}
@@ -214,4 +192,61 @@ type logWriter string
 func (w logWriter) Write(p []byte) (int, error) {
 	logrus.Debugf("%s: %s", string(w), strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// The drivers' embedded-engine side, which this package's drivers have on Linux.
+type (
+	netEmbedder interface {
+		Parent(netdriver.ParentSetup) (network.ParentDriver, error)
+		Child() network.ChildDriver
+	}
+	portEmbedder interface {
+		Parent(portdriver.ParentSetup) (port.ParentDriver, error)
+		Child(log io.Writer) port.ChildDriver
+	}
+)
+
+func embedders(s *Spec) (netEmbedder, portEmbedder, error) {
+	n, ok := s.Net.(netEmbedder)
+	if !ok {
+		return nil, nil, fmt.Errorf("network driver %T cannot run in the embedded engine", s.Net)
+	}
+	p, ok := s.Port.(portEmbedder)
+	if !ok {
+		return nil, nil, fmt.Errorf("port driver %T cannot run in the embedded engine", s.Port)
+	}
+	return n, p, nil
+}
+
+// parentDrivers builds RootlessKit's parent-side drivers of s, in the helper. Both are nil
+// for the host network.
+func parentDrivers(s *Spec, log io.Writer) (network.ParentDriver, port.ParentDriver, error) {
+	if s.Net == nil {
+		return nil, nil, nil
+	}
+	n, p, err := embedders(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	nd, err := n.Parent(netdriver.ParentSetup{Log: log, StateDir: s.StateDir, DetachNetNS: s.DetachNetNS, PortDriver: s.Port.Name()})
+	if err != nil {
+		return nil, nil, err
+	}
+	pd, err := p.Parent(portdriver.ParentSetup{Log: log, StateDir: s.StateDir, Network: s.Net})
+	if err != nil {
+		return nil, nil, err
+	}
+	return nd, pd, nil
+}
+
+// childDrivers builds RootlessKit's child-side drivers of s, in RootlessKit's child.
+func childDrivers(s *Spec, log io.Writer) (network.ChildDriver, port.ChildDriver, error) {
+	if s.Net == nil {
+		return nil, nil, nil
+	}
+	n, p, err := embedders(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return n.Child(), p.Child(log), nil
 }

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/rootless"
 )
@@ -23,43 +25,45 @@ import (
 // moves Debian's /usr/bin/rootlesskit to that program's own profile, as an exec from an
 // unconfined process on Ubuntu does.
 
-// profileName is the AppArmor profile of the test binary.
-const profileName = "rootlessd-guest-test"
+// profileName is the AppArmor profile of a guest test binary: rootlessd-guest-guest for
+// guest.test, rootlessd-guest-doctor for internal/guest/doctor's doctor.test.
+func profileName(exe string) string {
+	return "rootlessd-guest-" + strings.TrimSuffix(filepath.Base(exe), ".test")
+}
 
 // profileWithoutUserns confines exe as Ubuntu confines an unprofiled binary's user namespaces:
-// everything is allowed but creating one, and that denial is logged (a plain deny rule is
-// silent). Debian's /usr/bin/rootlesskit runs under its own profile, as it would from an
-// unconfined process. attach_disconnected: dockerd's overlay checks use paths outside the mount
-// namespace's root ("Failed name lookup - disconnected path" without it).
+// it may do everything but create one. There is no deny rule: the permission is simply not
+// granted, so the kernel logs the denial (operation="userns_create"), and the fix Check prints
+// for such a profile (add `userns,`) works as printed; `all,` would grant userns too. Debian's
+// /usr/bin/rootlesskit runs under its own profile (px), as it would from an unconfined process,
+// and dockerd unconfined (ux), as on Ubuntu, where it has no profile: the target step re-runs
+// exe inside the namespaces. attach_disconnected: paths outside the mount namespace's root.
 func profileWithoutUserns(exe string) string {
 	return fmt.Sprintf(`abi <abi/4.0>,
 include <tunables/global>
 
 profile %s %s flags=(attach_disconnected) {
-  all,
-  audit deny userns,
+  capability,
+  network,
+  mount,
+  remount,
+  umount,
+  pivot_root,
+  ptrace,
+  signal,
+  unix,
+  dbus,
+  file,
   %s px,
+  /usr/sbin/dockerd ux,
 }
-`, profileName, exe, packagedRootlessKit)
-}
-
-// profileWithUserns is the profile Docker's documentation prescribes for a program that needs
-// user namespaces under Ubuntu's restriction (as Debian's own rootlesskit profile is): allow
-// everything, and userns.
-func profileWithUserns(exe string) string {
-	return fmt.Sprintf(`abi <abi/4.0>,
-include <tunables/global>
-
-profile %s %s flags=(unconfined) {
-  userns,
-}
-`, profileName, exe)
+`, profileName(exe), exe, packagedRootlessKit)
 }
 
-// loadProfile replaces the test binary's profile in the kernel and keeps it in /etc/apparmor.d.
-func loadProfile(t *testing.T, text string) {
+// loadProfile replaces exe's profile in the kernel and keeps it in /etc/apparmor.d.
+func loadProfile(t *testing.T, exe, text string) {
 	t.Helper()
-	path := "/etc/apparmor.d/" + profileName
+	path := "/etc/apparmor.d/" + profileName(exe)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -69,27 +73,35 @@ func loadProfile(t *testing.T, text string) {
 	t.Logf("loaded %s:\n%s", path, text)
 }
 
-// TestRootConfineWithoutUserns (root phase) confines the test binary under a profile without
-// userns.
+// TestRootConfineWithoutUserns (root phase) confines every test binary of the boot (this one
+// and internal/guest/doctor's) under a profile without userns.
 func TestRootConfineWithoutUserns(t *testing.T) {
 	testbed.RequireGuestRoot(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	loadProfile(t, profileWithoutUserns(exe))
+	bins, err := filepath.Glob(filepath.Join(filepath.Dir(exe), "*.test"))
+	if err != nil || len(bins) == 0 {
+		t.Fatalf("no test binaries next to %s: %v", exe, err)
+	}
+	for _, bin := range bins {
+		loadProfile(t, bin, profileWithoutUserns(bin))
+	}
 }
 
-// requireConfined fails t unless this process runs under the test profile in mode.
+// requireConfined fails t unless this process runs under its test profile in mode.
 func requireConfined(t *testing.T, mode string) {
 	t.Helper()
-	if got, want := apparmorLabel(t), profileName+" ("+mode+")"; got != want {
+	exe, _ := os.Executable()
+	if got, want := apparmorLabel(t), profileName(exe)+" ("+mode+")"; got != want {
 		t.Fatalf("AppArmor label %q, want %q: the root phase did not confine the test binary", got, want)
 	}
 }
 
-// TestAppArmorEmbeddedDenied: the embedded engine re-runs this binary, which is denied a user
-// namespace, and Launch says why.
+// TestAppArmorEmbeddedDenied: the embedded engine would re-run this binary, which may not create
+// a user namespace: Launch refuses it before anything starts (Resolve's probe, run by this
+// process, was denied), names the profile and says how to fix it.
 func TestAppArmorEmbeddedDenied(t *testing.T) {
 	bed := testbed.RequireGuest(t)
 	requireConfined(t, "enforce")
@@ -97,16 +109,14 @@ func TestAppArmorEmbeddedDenied(t *testing.T) {
 	if err == nil {
 		t.Fatalf("Launch with the embedded engine under a profile without userns succeeded (%+v)", d.Info())
 	}
-	se, ok := errors.AsType[*rootless.StartError](err)
-	if !ok {
-		t.Fatalf("Launch: %v; want a *StartError", err)
+	exe, _ := os.Executable()
+	f, ok := errors.AsType[*diag.Finding](err)
+	if !errors.Is(err, rootless.IDAppArmorDeniesUserns) || !ok || !strings.Contains(f.Evidence, "/etc/apparmor.d/"+profileName(exe)) ||
+		!strings.Contains(f.Fix, "userns,") {
+		t.Fatalf("Launch: %v (finding %+v); want %s naming /etc/apparmor.d/%s, with userns, in the fix\nlog:\n%s",
+			err, f, rootless.IDAppArmorDeniesUserns, profileName(exe), log)
 	}
-	if se.Stage != rootless.StageNamespaces || !strings.Contains(se.Cause, "AppArmor") ||
-		!strings.Contains(strings.Join(se.Log, "\n"), "fork/exec /proc/self/exe: permission denied") {
-		t.Errorf("StartError stage %q, cause %q, log %q; want the namespaces stage, the AppArmor cause, and RootlessKit's \"permission denied\"\ndaemon log:\n%s",
-			se.Stage, se.Cause, se.Log, log)
-	}
-	t.Logf("Launch: %v", err)
+	t.Logf("Launch: %v\nfix:\n%s", err, f.Fix)
 }
 
 // TestAppArmorAutoFallsBack: with EngineAuto, the denied embedded engine gives way to Debian's
@@ -116,64 +126,23 @@ func TestAppArmorAutoFallsBack(t *testing.T) {
 	requireConfined(t, "enforce")
 	d := launch(t, bed)
 	i := d.Info()
-	if i.Engine != rootless.EngineExternal || !i.FellBack || i.RootlessKitBin != packagedRootlessKit {
-		t.Errorf("Info: engine %s, fell back %v, rootlesskit %q; want external, true, %s", i.Engine, i.FellBack, i.RootlessKitBin, packagedRootlessKit)
+	if i.Engine != rootless.EngineExternal || !i.FellBack || i.RootlessKit.Path != packagedRootlessKit {
+		t.Errorf("Info: engine %s, fell back %v, %s; want external, true, %s", i.Engine, i.FellBack, i.RootlessKit, packagedRootlessKit)
 	}
 	testbed.ServeProbe(t, bed, d.Host())
-}
-
-// TestAppArmorCheckNamesDenial: Check names the AppArmor denial of the embedded engine and gives
-// the exact profile to install for this exact binary.
-func TestAppArmorCheckNamesDenial(t *testing.T) {
-	testbed.RequireGuest(t)
-	requireConfined(t, "enforce")
-	exe, _ := os.Executable()
-	ps := rootless.Problems(rootless.Check(t.Context(), rootless.WithEngine(rootless.EngineEmbedded)))
-	var all []string
-	for _, p := range ps {
-		all = append(all, fmt.Sprintf("warning=%v %s: %s (fix: %s)", p.Warning, p.Check, p.Detail, p.Remedy))
-		if strings.Contains(p.Detail+p.Remedy, "AppArmor") && strings.Contains(p.Remedy, exe) && strings.Contains(p.Remedy, "userns,") {
-			t.Logf("Check: %s", all[len(all)-1])
-			return
-		}
-	}
-	t.Errorf("Check(WithEngine(EngineEmbedded)) under a profile without userns does not name the AppArmor denial "+
-		"with a profile granting `userns,` for %s. It reported %d problem(s):\n%s",
-		exe, len(ps), strings.Join(all, "\n"))
 }
 
 // TestRootAuditShowsDenial (root phase) finds the kernel's record of the denial: the evidence
 // that the confined phase was denied by AppArmor and by nothing else.
 func TestRootAuditShowsDenial(t *testing.T) {
 	testbed.RequireGuestRoot(t)
+	exe, _ := os.Executable()
 	out, err := exec.Command("journalctl", "-k", "--no-pager", "-o", "cat", "-g", `apparmor="DENIED"`).CombinedOutput()
 	if err != nil {
 		t.Fatalf("journalctl -k: %v\n%s", err, out)
 	}
 	t.Logf("AppArmor denials in the kernel log:\n%s", strings.TrimSpace(string(out)))
-	if !strings.Contains(string(out), `operation="userns_create"`) || !strings.Contains(string(out), `profile="`+profileName+`"`) {
-		t.Fatalf("no userns_create denial of profile %s in the kernel log", profileName)
+	if !strings.Contains(string(out), `operation="userns_create"`) || !strings.Contains(string(out), `profile="`+profileName(exe)+`"`) {
+		t.Fatalf("no userns_create denial of profile %s in the kernel log", profileName(exe))
 	}
-}
-
-// TestRootAllowUserns (root phase) installs the profile with userns for the test binary.
-func TestRootAllowUserns(t *testing.T) {
-	testbed.RequireGuestRoot(t)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loadProfile(t, profileWithUserns(exe))
-}
-
-// TestAppArmorProfileAllowsEmbedded: once the binary's profile grants userns, the embedded
-// engine works under it.
-func TestAppArmorProfileAllowsEmbedded(t *testing.T) {
-	bed := testbed.RequireGuest(t)
-	requireConfined(t, "unconfined")
-	d := launch(t, bed, rootless.WithEngine(rootless.EngineEmbedded))
-	if d.Info().Engine != rootless.EngineEmbedded {
-		t.Errorf("engine %s, want embedded", d.Info().Engine)
-	}
-	testbed.ServeProbe(t, bed, d.Host())
 }

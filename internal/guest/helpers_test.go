@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/rootless"
 )
@@ -65,9 +66,9 @@ func tryLaunch(t *testing.T, bed *testbed.Bed, opts ...rootless.Option) (*rootle
 		return nil, out, err
 	}
 	i := d.Info()
-	t.Logf("Launch ready in %v: engine=%s fellBack=%v rootlesskit=%s %s net=%s port=%s dockerd=%s cgroup=%s",
-		time.Since(start).Round(time.Millisecond), i.Engine, i.FellBack, i.RootlessKit, i.RootlessKitBin,
-		i.NetDriver, i.PortDriver, i.DockerdVersion, i.CgroupDriver)
+	t.Logf("Launch ready in %v: engine=%s fellBack=%v %s net=%s port=%s dockerd=%s cgroup=%s pidns=%v",
+		time.Since(start).Round(time.Millisecond), i.Engine, i.FellBack, i.RootlessKit,
+		i.Network.Name(), i.Port.Name(), i.Dockerd.Version, i.CgroupDriver, i.PIDNamespace)
 	t.Cleanup(func() {
 		if err := d.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -161,6 +162,29 @@ func readFile(t *testing.T, name string) string {
 func apparmorLabel(t *testing.T) string {
 	t.Helper()
 	return readFile(t, "/proc/self/attr/current")
+}
+
+// check runs rootless.Check with opts, logs every finding, and fails t if it could not run.
+func check(t *testing.T, opts ...rootless.Option) *rootless.Report {
+	t.Helper()
+	rep, err := rootless.Check(t.Context(), opts...)
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	for _, f := range rep.Findings {
+		t.Logf("Check: %s %s: %s (evidence: %s)", f.Severity, f.ID, f.Detail, f.Evidence)
+	}
+	return rep
+}
+
+// finding is the report's finding id, or nil.
+func finding(rep *rootless.Report, id diag.ID) *diag.Finding {
+	for _, f := range rep.Findings {
+		if f.ID == id {
+			return f
+		}
+	}
+	return nil
 }
 
 func userBus() string { return fmt.Sprintf("unix:path=/run/user/%d/bus", os.Getuid()) }

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-connections/nat"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
@@ -112,14 +113,14 @@ func runCombo(t *testing.T, bed *testbed.Bed, eng rootless.Engine, n netdriver.D
 	sourceIP := n.Name() == netdriver.NamePasta && p.Name() == portdriver.NameImplicit
 	opts := []rootless.Option{rootless.WithEngine(eng), rootless.WithNetwork(n), rootless.WithPortDriver(p)}
 	if sourceIP {
-		opts = append(opts, rootless.WithSourceIP())
+		opts = append(opts, rootless.WithSourceIP(true))
 	}
 	var blocking []string
-	for _, pe := range rootless.Problems(rootless.Check(t.Context(), opts...)) {
-		if !pe.Warning {
-			blocking = append(blocking, fmt.Sprintf("%s: %s (fix: %s)", pe.Check, pe.Detail, pe.Remedy))
-			if pe.Remedy == "" {
-				t.Errorf("Check refuses it without a remedy: %v", pe)
+	for _, f := range check(t, opts...).Findings {
+		if f.Severity == diag.Error {
+			blocking = append(blocking, fmt.Sprintf("%s: %s (fix: %s)", f.ID, f.Detail, f.Fix))
+			if f.Fix == "" {
+				t.Errorf("Check refuses it without a fix: %v", f)
 			}
 		}
 	}
@@ -131,8 +132,8 @@ func runCombo(t *testing.T, bed *testbed.Bed, eng rootless.Engine, n netdriver.D
 		return "refused by Check: " + blocking[0]
 	}
 	d := launch(t, bed, opts...)
-	if i := d.Info(); i.NetDriver != n.Name() || i.PortDriver != p.Name() {
-		t.Fatalf("Info says %s+%s, want %s+%s", i.NetDriver, i.PortDriver, n.Name(), p.Name())
+	if i := d.Info(); i.Network.Name() != n.Name() || i.Port.Name() != p.Name() {
+		t.Fatalf("Info says %s+%s, want %s+%s", i.Network.Name(), i.Port.Name(), n.Name(), p.Name())
 	}
 	verdict := "works"
 	if sourceIP { // first, so that a failure on 127.0.0.1 below does not hide it

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -10,33 +11,55 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
 	"github.com/rootlessd/rootlessd/rootless"
 )
 
-// TestCheckOnTestBed: the prepared host has every prerequisite, so Check reports warnings
-// only (cgroup v1, ping, privileged ports), each with a remedy; a driver the host lacks is a
+// TestCheckOnTestBed: the prepared host has every prerequisite, and Launch works there, so
+// Check reports no error-level finding, only warnings (cgroup v1, ping, privileged ports, MTU),
+// each with a remedy, after probing the namespaces for real; a driver the host lacks is a
 // blocking problem that names the missing program.
 func TestCheckOnTestBed(t *testing.T) {
 	bed := testbed.Require(t)
 	for _, stack := range bed.Stacks {
 		t.Run(stack.Name, func(t *testing.T) {
 			opts := []rootless.Option{rootless.WithBinaries(rootless.Binaries{Path: []string{stack.Bin}})}
-			for _, p := range rootless.Problems(rootless.Check(t.Context(), opts...)) {
-				if !p.Warning {
-					t.Errorf("blocking problem on a prepared host: %v", p)
+			rep, err := rootless.Check(t.Context(), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range rep.Findings {
+				if f.Severity == diag.Error {
+					t.Errorf("error-level finding on a prepared host: %v", f)
 				}
-				if p.Remedy == "" {
-					t.Errorf("problem without a remedy: %v", p)
+				if f.Fix == "" && f.Severity != diag.Info {
+					t.Errorf("finding without a fix: %v", f)
+				}
+				if strings.HasPrefix(string(f.ID), "rootless.") && f.Evidence == "" {
+					t.Errorf("finding without evidence: %v", f)
 				}
 			}
-			err := rootless.Check(t.Context(), append(opts, rootless.WithNetwork(netdriver.VPNKit{}))...)
-			if !slices.ContainsFunc(rootless.Problems(err), func(p *rootless.PrereqError) bool {
-				return !p.Warning && strings.Contains(p.Detail, "vpnkit")
+			// The probes ran here: the storage comes from the overlay probe, not the kernel's version.
+			if s := rep.Docker.Storage; s.Driver == "" || !strings.Contains(strings.Join(s.Reasons, " "), "probed in") {
+				t.Errorf("storage outlook %+v: want the overlay probe's answer", s)
+			}
+			if rep.Docker.Cgroups.Driver != "none" || rep.Distro.Family != rootless.FamilyDebian {
+				t.Errorf("cgroups %+v, distro %+v: want none (cgroup v1 hybrid) on Debian", rep.Docker.Cgroups, rep.Distro)
+			}
+			if rep.Plan == nil || rep.Plan.Network == nil || rep.Plan.Network.Name() != "slirp4netns" {
+				t.Errorf("the report's plan: %v", rep.Plan)
+			}
+			rep, err = rootless.Check(t.Context(), append(opts, rootless.WithNetwork(netdriver.VPNKit{}))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(rep.Findings, func(f *diag.Finding) bool {
+				return f.Severity == diag.Error && errors.Is(f, netdriver.IDBinaryMissing) && strings.Contains(f.Detail, "vpnkit")
 			}) {
-				t.Errorf("Check with vpnkit, which is not installed: %v; want a blocking problem naming vpnkit", err)
+				t.Errorf("Check with vpnkit, which is not installed: %v; want an error-level finding naming vpnkit", rep.Findings)
 			}
 		})
 	}
@@ -84,9 +107,9 @@ func TestPortsAtRunTime(t *testing.T) {
 			}
 			_, err = ports.Add(ctx, portdriver.Spec{Proto: portdriver.TCP,
 				Parent: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 80), ChildPort: uint16(dockerPort)})
-			remedy := strings.ToLower(netdriver.Remedy(err))
+			remedy := strings.ToLower(diag.Remedy(err))
 			if err == nil || !strings.Contains(remedy, "ip_unprivileged_port_start") || !strings.Contains(remedy, "setcap cap_net_bind_service") {
-				t.Fatalf("Add of port 80: %v (remedy %q); want a refusal with both remedies", err, netdriver.Remedy(err))
+				t.Fatalf("Add of port 80: %v (remedy %q); want a refusal with both remedies", err, diag.Remedy(err))
 			}
 		})
 	}

@@ -15,27 +15,23 @@ import (
 )
 
 // runEngine runs argv inside the embedded engine's namespaces and returns what it printed.
-func runEngine(t *testing.T, bed *testbed.Bed, cfg engine.Config) (string, int) {
-	return runEngineWith(t, bed, cfg, "")
+func runEngine(t *testing.T, bed *testbed.Bed, spec engine.Spec) (string, int) {
+	return runEngineWith(t, bed, spec, "")
 }
 
 // runEngineWith runs argv inside the namespaces of the embedded engine, or of the rootlesskit
 // binary rk, and returns what it printed and its exit status.
-func runEngineWith(t *testing.T, bed *testbed.Bed, cfg engine.Config, rk string) (string, int) {
+func runEngineWith(t *testing.T, bed *testbed.Bed, spec engine.Spec, rk string) (string, int) {
 	t.Helper()
 	stack, _ := bed.Stack("current")
 	dir := testbed.ScratchDir(t, bed, stack, bed.Self().RuntimeDir)
-	cfg.StateDir = filepath.Join(dir, "rk")
+	spec.StateDir = filepath.Join(dir, "rk")
 	var out testbed.LockedBuffer
-	so := engine.StartOptions{Env: []string{"PATH=" + testbed.SystemPath}, Output: &out}
+	so := engine.StartOptions{SpecDir: dir, Env: []string{"PATH=" + testbed.SystemPath}, Output: &out}
 	if rk != "" {
-		so.RootlessKit = rk
-		so.Flags = []string{"--state-dir=" + cfg.StateDir}
-		if cfg.PIDNS {
-			so.Flags = append(so.Flags, "--pidns")
-		}
+		so.RootlessKit, so.Version = rk, versionOf(t, rk)
 	}
-	p, err := engine.Start(&cfg, so)
+	p, err := engine.Start(&spec, so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +48,7 @@ func runEngineWith(t *testing.T, bed *testbed.Bed, cfg engine.Config, rk string)
 func TestEngineUserNamespace(t *testing.T) {
 	bed := testbed.Require(t)
 	u := bed.Self()
-	out, code := runEngine(t, bed, engine.Config{
+	out, code := runEngine(t, bed, engine.Spec{
 		PIDNS: true, CopyUp: []string{"/etc", "/run"}, Propagation: "rslave",
 		Target: engine.Target{Argv: []string{"/bin/sh", "-c", "echo uid=$(id -u); cat /proc/self/uid_map; echo pidns=$(readlink /proc/self/ns/pid); exit 3"}, Env: []string{"PATH=" + testbed.SystemPath}},
 	})

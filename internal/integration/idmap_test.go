@@ -45,7 +45,7 @@ func TestIDMapMatchesNewuidmap(t *testing.T) {
 				t.Fatal(err)
 			}
 			script := fmt.Sprintf("cat /proc/self/uid_map; echo --; cat /proc/self/gid_map; echo --; touch %s/f && chown 1000:1000 %s/f", dir, dir)
-			cfg := engine.Config{PIDNS: true, Target: engine.Target{Argv: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}}
+			cfg := engine.Spec{PIDNS: true, Target: engine.Target{Argv: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}}}
 			out, code := runEngineWith(t, bed, cfg, rk)
 			if code != 0 {
 				t.Fatalf("exit %d:\n%s", code, out)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func launch(t *testing.T, bed *testbed.Bed, stack testbed.Stack, opts ...rootles
 	}
 	t.Logf("%s: stages %v", stack.Name, stages)
 	t.Logf("%s: Launch ready in %v: engine=%s net=%s port=%s mtu=%d detach=%v dockerd=%s", stack.Name, time.Since(start),
-		d.Info().Engine, d.Info().NetDriver, d.Info().PortDriver, d.Info().MTU, d.Info().DetachNetNS, d.Info().DockerdVersion)
+		d.Info().Engine, d.Info().Network.Name(), d.Info().Port.Name(), d.Info().MTU, d.Info().DetachNetNS, d.Info().Dockerd.Version)
 	t.Cleanup(func() {
 		if err := d.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -58,11 +59,9 @@ func TestLaunch(t *testing.T) {
 	for _, stack := range bed.Stacks {
 		t.Run(stack.Name, func(t *testing.T) {
 			d := launch(t, bed, stack)
-			if !d.Info().Rootless {
-				t.Fatal("daemon does not confirm rootless mode")
-			}
-			if env := d.Env(); !slices.Contains(env, "DOCKER_HOST="+d.Host()) || d.SocketPath() != d.Info().Socket {
-				t.Fatalf("Env %q / SocketPath %q do not name the daemon's socket %s", env, d.SocketPath(), d.Info().Socket)
+			testbed.AssertRootless(t, testbed.Client(t, d.Host())) // the daemon's own word, not Launch's
+			if env := d.Env(); !slices.Contains(env, "DOCKER_HOST="+d.Host()) || d.SocketPath() != d.Info().Paths.Socket {
+				t.Fatalf("Env %q / SocketPath %q do not name the daemon's socket %s", env, d.SocketPath(), d.Info().Paths.Socket)
 			}
 			testbed.ServeProbe(t, bed, d.Host())
 			if err := d.Close(); err != nil {
@@ -72,10 +71,27 @@ func TestLaunch(t *testing.T) {
 				t.Errorf("Err after Close: %v", err)
 			}
 			testbed.AssertNoProcesses(t, 10*time.Second)
-			if _, err := os.Stat(d.Info().Socket); !os.IsNotExist(err) {
-				t.Errorf("socket %s left behind (%v)", d.Info().Socket, err)
+			if _, err := os.Stat(d.Info().Paths.Socket); !os.IsNotExist(err) {
+				t.Errorf("socket %s left behind (%v)", d.Info().Paths.Socket, err)
 			}
 		})
+	}
+}
+
+// TestLargeEnvironment (regression): a CI job's environment of 200 KiB reaches dockerd. The
+// engine's configuration once travelled in one environment variable, which Linux limits to
+// 128 KiB (E2BIG); it now travels in a private file.
+func TestLargeEnvironment(t *testing.T) {
+	bed := testbed.Require(t)
+	stack, _ := bed.Stack("current")
+	env := os.Environ()
+	for i := range 200 {
+		env = append(env, fmt.Sprintf("ROOTLESSD_BIG_%03d=%s", i, strings.Repeat("x", 1024)))
+	}
+	d := launch(t, bed, stack, rootless.WithEnviron(env))
+	out, err := d.Command(t.Context(), "sh", "-c", "tr '\\0' '\\n' < /proc/$(cat "+d.Info().Paths.PIDFile+")/environ | grep -c ^ROOTLESSD_BIG_").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "200" {
+		t.Fatalf("dockerd's environment has %q of the 200 variables (%v)", out, err)
 	}
 }
 
@@ -96,8 +112,8 @@ func TestLaunchDriverCombinations(t *testing.T) {
 		for _, c := range combos {
 			t.Run(stack.Name+"/"+c.net.Name()+"+"+c.port.Name(), func(t *testing.T) {
 				d := launch(t, bed, stack, rootless.WithNetwork(c.net), rootless.WithPortDriver(c.port))
-				if got := d.Info(); got.NetDriver != c.net.Name() || got.PortDriver != c.port.Name() || got.MTU != 65520 {
-					t.Fatalf("Info says %s+%s MTU %d, want %s+%s MTU 65520", got.NetDriver, got.PortDriver, got.MTU, c.net.Name(), c.port.Name())
+				if got := d.Info(); got.Network.Name() != c.net.Name() || got.Port.Name() != c.port.Name() || got.MTU != 65520 {
+					t.Fatalf("Info says %s+%s MTU %d, want %s+%s MTU 65520", got.Network.Name(), got.Port.Name(), got.MTU, c.net.Name(), c.port.Name())
 				}
 				testbed.ServeProbe(t, bed, d.Host())
 			})

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,32 +25,29 @@ import (
 	"github.com/rootlessd/rootlessd/rootless"
 )
 
-// envHost makes this test binary act as a host program for TestHostProcess: it launches a
-// daemon from the JSON config in the variable, prints "READY <DOCKER_HOST>" and waits to be
-// killed.
+// envHost makes this test binary act as a host program (TestMain dispatches it to hostProcess):
+// it launches a daemon from the JSON config in the variable, prints "READY <DOCKER_HOST>" and
+// waits to be killed.
 const envHost = "ROOTLESSD_IT_HOST"
 
 type hostConfig struct {
 	Bin, StateDir, DataRoot string
 }
 
-// TestHostProcess is not a test: it is the host program that other tests start and kill. It
-// returns at once unless envHost is set.
-func TestHostProcess(t *testing.T) {
-	raw := os.Getenv(envHost)
-	if raw == "" {
-		return
-	}
+// hostProcess is the host program that other tests start and kill; TestMain runs it instead
+// of the tests when envHost is set.
+func hostProcess(raw string) int {
 	var hc hostConfig
 	if err := json.Unmarshal([]byte(raw), &hc); err != nil {
-		t.Fatal(err)
+		fmt.Println("ERROR", err)
+		return 1
 	}
 	d, err := rootless.Launch(context.Background(),
 		rootless.WithStateDir(hc.StateDir), rootless.WithDataRoot(hc.DataRoot),
 		rootless.WithBinaries(rootless.Binaries{Path: []string{hc.Bin}}))
 	if err != nil {
 		fmt.Println("ERROR", strings.ReplaceAll(err.Error(), "\n", " | "))
-		os.Exit(1)
+		return 1
 	}
 	fmt.Println("READY", d.Host())
 	select {} // until killed
@@ -64,7 +62,7 @@ func startHost(t *testing.T, stack testbed.Stack, state, data string) (*exec.Cmd
 		t.Fatal(err)
 	}
 	raw, _ := json.Marshal(hostConfig{Bin: stack.Bin, StateDir: state, DataRoot: data})
-	cmd := exec.Command(exe, "-test.run=^TestHostProcess$")
+	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), envHost+"="+string(raw))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -148,8 +146,8 @@ func TestAlreadyRunning(t *testing.T) {
 	d := launch(t, bed, stack)
 	info := d.Info()
 	for name, opt := range map[string]rootless.Option{
-		"state dir": rootless.WithStateDir(info.StateDir),
-		"data root": rootless.WithDataRoot(info.DataRoot),
+		"state dir": rootless.WithStateDir(info.Paths.StateDir),
+		"data root": rootless.WithDataRoot(info.Paths.DataRoot),
 	} {
 		u := bed.Self()
 		opts := []rootless.Option{
@@ -169,13 +167,16 @@ func TestAlreadyRunning(t *testing.T) {
 }
 
 // TestStartErrorFailsFast: dockerd rejects its arguments; Launch returns a StartError at stage
-// dockerd with dockerd's message, at once, and leaves nothing behind.
+// dockerd with dockerd's message because the tree exited, not because a wait ran out (the ctx
+// has a deadline that would show as DeadlineExceeded), and leaves nothing behind.
 func TestStartErrorFailsFast(t *testing.T) {
 	bed := testbed.Require(t)
 	stack, _ := bed.Stack("current")
 	u := bed.Self()
 	state := testbed.ScratchDir(t, bed, stack, u.RuntimeDir)
-	_, err := rootless.Launch(t.Context(),
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	_, err := rootless.Launch(ctx,
 		rootless.WithStateDir(state),
 		rootless.WithDataRoot(testbed.ScratchDir(t, bed, stack, u.Home)),
 		rootless.WithBinaries(rootless.Binaries{Path: []string{stack.Bin}}),
@@ -187,6 +188,9 @@ func TestStartErrorFailsFast(t *testing.T) {
 	if se.Stage != rootless.StageDockerd || !slices.ContainsFunc(se.Log, func(l string) bool { return strings.Contains(l, "no-such-flag") }) {
 		t.Errorf("StartError at %s with log %q; want stage dockerd and dockerd's complaint", se.Stage, se.Log)
 	}
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || !strings.Contains(se.Err.Error(), "process tree exited") {
+		t.Errorf("Launch returned %v (ctx: %v); want it to return because the tree exited, not after waiting", se.Err, ctx.Err())
+	}
 	testbed.AssertNoProcesses(t, 10*time.Second)
 	assertOnlyLock(t, state)
 }
@@ -196,7 +200,7 @@ func TestUnexpectedExit(t *testing.T) {
 	bed := testbed.Require(t)
 	stack, _ := bed.Stack("current")
 	d := launch(t, bed, stack)
-	pid := findProcess(t, d.Info().Dockerd)
+	pid := findProcess(t, d.Info().Dockerd.Path)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -248,6 +252,18 @@ func TestShutdownLeavesNothing(t *testing.T) {
 			cli := testbed.Client(t, d.Host())
 			testbed.LoadImage(t, cli, bed)
 			testbed.RunProbe(t, cli, bed, testbed.FreePort(t), 80) // a running container at shutdown
+			// The daemon's mounts live in RootlessKit's mount namespace, not in ours: look there
+			// while it runs (the container's root file system is mounted under the data root),
+			// and remember the namespace.
+			child := strconv.Itoa(d.Info().ChildPID)
+			mntNS, err := os.Readlink("/proc/" + child + "/ns/mnt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			inside, _ := os.ReadFile("/proc/" + child + "/mountinfo")
+			if !strings.Contains(string(inside), d.Info().Paths.DataRoot) {
+				t.Fatalf("no mount under the data root %s in the daemon's mount namespace: the check below would see nothing", d.Info().Paths.DataRoot)
+			}
 			if err := d.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -255,9 +271,14 @@ func TestShutdownLeavesNothing(t *testing.T) {
 				t.Errorf("second Close: %v", err)
 			}
 			testbed.AssertNoProcesses(t, 10*time.Second)
-			assertOnlyLock(t, d.Info().StateDir)
+			assertOnlyLock(t, d.Info().Paths.StateDir)
+			// Nothing holds the daemon's mount namespace any more (it and its mounts are gone), and
+			// none of its mounts leaked into ours.
+			if holders := testbed.NamespaceHolders(mntNS); len(holders) > 0 {
+				t.Errorf("the daemon's mount namespace %s is still held by %v", mntNS, holders)
+			}
 			mounts, _ := os.ReadFile("/proc/self/mountinfo")
-			for _, p := range []string{d.Info().StateDir, d.Info().DataRoot} {
+			for _, p := range []string{d.Info().Paths.StateDir, d.Info().Paths.DataRoot} {
 				if strings.Contains(string(mounts), p) {
 					t.Errorf("a mount under %s is left in the host's mount table", p)
 				}
@@ -278,7 +299,7 @@ func TestCommandEntersNamespaces(t *testing.T) {
 				t.Fatalf("Command: %v\n%s", err, out)
 			}
 			s := string(out)
-			if !strings.HasPrefix(s, "0\n") || !strings.Contains(s, "state="+d.Info().RootlessKitStateDir+"\n") {
+			if !strings.HasPrefix(s, "0\n") || !strings.Contains(s, "state="+d.Info().Paths.RootlessKitStateDir+"\n") {
 				t.Errorf("not root in the namespace or ROOTLESSKIT_STATE_DIR missing:\n%s", s)
 			}
 			if !strings.Contains(s, "tap0") {
@@ -339,8 +360,8 @@ func TestExternalEngine(t *testing.T) {
 		t.Run(stack.Name, func(t *testing.T) {
 			d := launch(t, bed, stack, rootless.WithEngine(rootless.EngineExternal))
 			info := d.Info()
-			if info.Engine != rootless.EngineExternal || info.RootlessKitBin == "" {
-				t.Fatalf("engine %s (%q), want external", info.Engine, info.RootlessKitBin)
+			if info.Engine != rootless.EngineExternal || info.RootlessKit.Path == "" {
+				t.Fatalf("engine %s (%q), want external", info.Engine, info.RootlessKit.Path)
 			}
 			testbed.ServeProbe(t, bed, d.Host())
 			if err := d.Close(); err != nil {

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"os"
 	"testing"
 
 	"github.com/rootlessd/rootlessd/internal/testbed"
@@ -12,5 +13,9 @@ import (
 func TestMain(m *testing.M) {
 	// This test binary is also the embedded engine's helper, RootlessKit child and target.
 	rootless.Init()
+	testbed.SetRootSteps(rootSteps) // what some tests need done as root (rootsteps_test.go)
+	if raw := os.Getenv(envHost); raw != "" {
+		os.Exit(hostProcess(raw)) // a host program that other tests start and kill
+	}
 	testbed.Main(m)
 }

@@ -38,10 +38,10 @@ func TestSwitchHostLoopback(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/loopback=%v", stack.Name, on), func(t *testing.T) {
 				var opts []rootless.Option
 				if on {
-					opts = append(opts, rootless.WithHostLoopback())
+					opts = append(opts, rootless.WithHostLoopback(true))
 				}
 				d := launch(t, bed, stack, opts...)
-				if on && d.Info().HostGateway == "" {
+				if on && !d.Info().HostGateway.IsValid() {
 					t.Fatal("Info().HostGateway is empty with WithHostLoopback")
 				}
 				cli := testbed.Client(t, d.Host())
@@ -67,7 +67,7 @@ func TestSwitchMTUClamp(t *testing.T) {
 		t.Fatalf("the test needs a default route with an MTU below 1500 (have %+v, %v)", r, err)
 	}
 	stack, _ := bed.Stack("current")
-	d := launch(t, bed, stack, rootless.WithMTUClamp())
+	d := launch(t, bed, stack, rootless.WithMTUClamp(true))
 	if d.Info().MTU != r.MTU {
 		t.Fatalf("Info().MTU = %d, want the default route's %d", d.Info().MTU, r.MTU)
 	}
@@ -89,7 +89,7 @@ func TestSwitchSourceIP(t *testing.T) {
 		t.Run(fmt.Sprintf("sourceIP=%v", on), func(t *testing.T) {
 			var opts []rootless.Option
 			if on {
-				opts = append(opts, rootless.WithSourceIP())
+				opts = append(opts, rootless.WithSourceIP(true))
 			}
 			d := launch(t, bed, stack, opts...)
 			cli := testbed.Client(t, d.Host())
@@ -108,7 +108,7 @@ func TestSwitchSourceIP(t *testing.T) {
 			seen := testbed.Get(t, fmt.Sprintf("http://%s/remote", net.JoinHostPort(client, strconv.Itoa(port))), time.Minute)
 			host, _, _ := net.SplitHostPort(seen)
 			if (host == client) != on {
-				t.Fatalf("the container saw the client %s as %s (%s+%s); want kept=%v", client, seen, d.Info().NetDriver, d.Info().PortDriver, on)
+				t.Fatalf("the container saw the client %s as %s (%s+%s); want kept=%v", client, seen, d.Info().Network.Name(), d.Info().Port.Name(), on)
 			}
 		})
 	}

@@ -1,9 +1,12 @@
+//go:build linux
+
 package testbed
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -183,4 +186,74 @@ func demux(b []byte) string {
 		b = b[n:]
 	}
 	return out.String()
+}
+
+// FreeStaticPort returns a port below the host's ephemeral range (net.ipv4.ip_local_port_range)
+// that was free for TCP and UDP on all addresses a moment ago. pasta's implicit port driver
+// forwards only such ports: it never binds an ephemeral one.
+func FreeStaticPort(tb testing.TB) int {
+	tb.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	const from = 20000 // above the ports services usually take
+	if low <= from+100 {
+		tb.Fatalf("ip_local_port_range starts at %d: no static ports to test with", low)
+	}
+	for range 200 {
+		p := from + rand.IntN(low-from)
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", fmt.Sprintf(":%d", p))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return p
+	}
+	tb.Fatalf("no free port between %d and %d", from, low)
+	return 0
+}
+
+// AskUDP sends a datagram to addr and returns the first answer, retrying while nothing answers
+// (the container's program needs a moment to listen). It fails tb after wait.
+func AskUDP(tb testing.TB, addr string, wait time.Duration) string {
+	tb.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		answer, err := askUDPOnce(addr)
+		if err == nil {
+			return answer
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("UDP %s: %v", addr, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func askUDPOnce(addr string) (string, error) {
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("who am I?")); err != nil {
+		return "", err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 512)
+	n, err := c.Read(buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }

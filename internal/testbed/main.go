@@ -1,3 +1,5 @@
+//go:build linux
+
 package testbed
 
 import (
@@ -67,12 +69,17 @@ func (b *Bed) testUser() (User, error) {
 			return u, nil
 		}
 	}
-	return User{}, fmt.Errorf("%s=%s is not a test user of the bed (%v)", EnvUser, name, b.Users)
+	// Another user made for a parallel run on a developer's machine: it must exist.
+	u, err := lookupUser(name)
+	if err != nil {
+		return User{}, fmt.Errorf("%s=%s is not a test user of the bed (%v): %w", EnvUser, name, b.Users, err)
+	}
+	return u, nil
 }
 
 // runAs re-executes this test binary as u. The binary is copied first: `go test` builds it in a
 // directory only root can enter.
-func runAs(u User) (int, error) {
+func runAs(u User) (code int, err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, err
@@ -89,12 +96,18 @@ func runAs(u User) (int, error) {
 	if err := copyFile(exe, bin, 0o755); err != nil {
 		return 0, err
 	}
+	agent, err := startRootAgent(u, bin) // the package's root steps (root.go), if any
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, agent.close()) }()
 	pkgDir, _ := os.Getwd()
 	cmd := exec.Command(bin, testArgs(os.Args[1:])...)
 	cmd.Dir = dir
 	cmd.Env = append(passEnv(os.Environ()),
 		"HOME="+u.Home, "USER="+u.Name, "LOGNAME="+u.Name,
 		"XDG_RUNTIME_DIR="+u.RuntimeDir, "PATH="+SystemPath, envPkgDir+"="+pkgDir)
+	cmd.Env = append(cmd.Env, agent.env()...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: []uint32{}},

@@ -1,3 +1,5 @@
+//go:build linux
+
 package testbed
 
 import (
@@ -75,4 +77,23 @@ func AssertNoProcesses(tb testing.TB, grace time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// NamespaceHolders lists the processes whose namespace of some kind is ns, a
+// /proc/PID/ns/KIND link value such as "mnt:[4026532571]".
+func NamespaceHolders(ns string) []Proc {
+	kind, _, _ := strings.Cut(ns, ":")
+	entries, _ := os.ReadDir("/proc")
+	var out []Proc
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", kind)); err == nil && l == ns {
+			pid, _ := strconv.Atoi(e.Name())
+			cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			out = append(out, Proc{PID: pid, Cmdline: strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))})
+		}
+	}
+	return out
 }

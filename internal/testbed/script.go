@@ -1,3 +1,5 @@
+//go:build linux
+
 package testbed
 
 import (
@@ -97,6 +99,9 @@ func StartScript(tb testing.TB, bed *Bed, stack Stack, extraEnv ...string) *Scri
 	d.Ready = time.Since(start)
 	return d
 }
+
+// DataRoot is the daemon's data root.
+func (d *ScriptDaemon) DataRoot() string { return d.dataRoot }
 
 // PID is the script's process, which execs rootlesskit: RootlessKit's parent.
 func (d *ScriptDaemon) PID() int { return d.cmd.Process.Pid }

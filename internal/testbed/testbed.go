@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package testbed gives integration tests the machine that hack/provision prepared: the two engine
 // stacks, the unprivileged test users, the test image, and the policy for hosts that lack them.
 //
@@ -39,6 +41,17 @@ type Bed struct {
 	Users    []User
 	Image    string // path of the test image archive (docker load format)
 	ImageTag string
+	// Pasta is a directory with a pasta and pesto new enough for RootlessKit's pasta driver and
+	// its pesto port driver; "" if the bed has none. /usr/bin/pasta may be older.
+	Pasta string
+	// LXCBridge is the bridge lxc-user-nic attaches to (lxcbr0) and LXCBridgeAddr the host's
+	// address on it; "" if the bed has none.
+	LXCBridge, LXCBridgeAddr string
+	// LXCNoDHCPBridge is a bridge the test users may attach to with lxc-user-nic that no DHCP
+	// server serves; "" if the bed has none.
+	LXCNoDHCPBridge string
+	// OldRootlessKit is a rootlesskit older than the stacks' (2.3.1), for version checks; "" if none.
+	OldRootlessKit string
 }
 
 // Stack is one engine stack: dockerd, containerd, runc, rootlesskit and that engine's own
@@ -95,7 +108,10 @@ func Load() (*Bed, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", envFile, err)
 	}
-	bed := &Bed{Root: root, Image: kv["ROOTLESSD_TESTBED_IMAGE"], ImageTag: kv["ROOTLESSD_TESTBED_IMAGE_TAG"]}
+	bed := &Bed{Root: root, Image: kv["ROOTLESSD_TESTBED_IMAGE"], ImageTag: kv["ROOTLESSD_TESTBED_IMAGE_TAG"], Pasta: kv["ROOTLESSD_TESTBED_PASTA"]}
+	bed.LXCBridge, bed.LXCBridgeAddr, _ = strings.Cut(kv["ROOTLESSD_TESTBED_LXC_BRIDGE"], ":")
+	bed.OldRootlessKit = kv["ROOTLESSD_TESTBED_OLD_ROOTLESSKIT"]
+	bed.LXCNoDHCPBridge = kv["ROOTLESSD_TESTBED_LXC_NODHCP_BRIDGE"]
 	for _, s := range strings.Fields(kv["ROOTLESSD_TESTBED_STACKS"]) {
 		name, bin, ok := strings.Cut(s, ":")
 		if !ok {
@@ -141,6 +157,12 @@ func (b *Bed) Self() User {
 	uid := os.Getuid()
 	for _, u := range b.Users {
 		if u.UID == uid {
+			return u
+		}
+	}
+	// A user made for a parallel run (ROOTLESSD_TESTBED_USER) that this bed does not list.
+	if pw, err := user.LookupId(strconv.Itoa(uid)); err == nil && uid != 0 {
+		if u, err := lookupUser(pw.Username); err == nil {
 			return u
 		}
 	}

@@ -9,8 +9,9 @@
 // Run checks only what can be checked without creating a namespace: names,
 // properties, Check's handling of a done context and of an empty host,
 // the determinism and version gating of Flags, the Encode/Decode round trip
-// of this module's drivers, and what Parent and Child return. Moving bytes
-// through a namespace is left to integration tests.
+// of this module's drivers, and, on Linux, what the embedded engine's Parent
+// and Child return. Moving bytes through a namespace is left to integration
+// tests.
 package netdrivertest
 
 import (
@@ -24,11 +25,12 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/netdriver"
 )
 
 // Versions are the RootlessKit releases Run produces flags for: the
-// distributions' 1.1.0, the 2.x and 3.x lines, and Embedded.
+// distributions' 1.1.0, the 2.x and 3.x lines, and LinkedRootlessKit.
 var Versions = []netdriver.Version{
 	{Major: 1, Minor: 1},
 	{Major: 2},
@@ -36,7 +38,7 @@ var Versions = []netdriver.Version{
 	{Major: 2, Minor: 3, Patch: 6},
 	{Major: 3},
 	{Major: 3, Minor: 1},
-	netdriver.Embedded,
+	netdriver.LinkedRootlessKit,
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
@@ -180,7 +182,7 @@ func Run(t *testing.T, newDriver func() netdriver.Driver) {
 					t.Errorf("Flags(%s, %q) is not deterministic: %q/%v vs %q/%v", v, port, f1, err1, f2, err2)
 				}
 				if err1 != nil {
-					if !errors.Is(err1, netdriver.IDRootlessKitTooOld) && !errors.Is(err1, netdriver.IDInvalidConfig) {
+					if !errors.Is(err1, netdriver.IDRootlessKitTooOld) && !errors.Is(err1, netdriver.IDInvalidConfig) && !errors.Is(err1, netdriver.IDEmbeddedOnly) {
 						t.Errorf("Flags(%s, %q) = %v; want an error matching %s", v, port, err1, netdriver.IDRootlessKitTooOld)
 					}
 					CheckRemedies(t, fmt.Sprintf("Flags(%s, %q)", v, port), err1)
@@ -202,7 +204,7 @@ func Run(t *testing.T, newDriver func() netdriver.Driver) {
 				t.Errorf("Flags(%s) is rejected as too old although an older version was accepted", v)
 			}
 		}
-		if f, err := d.Flags(netdriver.Embedded, "no-such-port-driver"); err == nil {
+		if f, err := d.Flags(netdriver.LinkedRootlessKit, "no-such-port-driver"); err == nil {
 			t.Errorf("Flags(Embedded, unknown port driver) = %q; want an error", f)
 		} else if !errors.Is(err, netdriver.IDIncompatible) {
 			t.Errorf("Flags(Embedded, unknown port driver) = %v; want an error matching %s", err, netdriver.IDIncompatible)
@@ -229,45 +231,20 @@ func Run(t *testing.T, newDriver func() netdriver.Driver) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("round trip through %s: got %#v, want %#v", b, got, want)
 		}
-		f1, e1 := d.Flags(netdriver.Embedded, "")
-		f2, e2 := got.Flags(netdriver.Embedded, "")
+		f1, e1 := d.Flags(netdriver.LinkedRootlessKit, "")
+		f2, e2 := got.Flags(netdriver.LinkedRootlessKit, "")
 		if !slices.Equal(f1, f2) || fmt.Sprint(e1) != fmt.Sprint(e2) {
 			t.Errorf("decoded driver's flags differ: %q vs %q", f1, f2)
 		}
 	})
 
-	t.Run("ParentChild", func(t *testing.T) {
-		d := newDriver()
-		p := d.Properties()
-		if _, err := d.Parent(netdriver.Embedding{StateDir: "relative/dir"}); p.Namespace && err == nil {
-			t.Errorf("Parent(relative StateDir) succeeded; want an error")
-		}
-		if pd, err := d.Parent(netdriver.Embedding{StateDir: t.TempDir(), PortDriver: "no-such-port-driver"}); err == nil {
-			t.Errorf("Parent(unknown port driver) = %v, nil; want an error", pd)
-		}
-		pd, err := d.Parent(netdriver.Embedding{StateDir: t.TempDir()})
-		switch {
-		case !p.Namespace && (pd != nil || err != nil):
-			t.Errorf("no namespace: Parent = %v, %v; want nil, nil", pd, err)
-		case p.Namespace && err == nil && pd == nil:
-			t.Errorf("Parent = nil, nil; want a driver or an error")
-		case p.Namespace && err != nil:
-			// Allowed: the program the driver needs may be missing here.
-			t.Logf("Parent: %v", err)
-		case p.Namespace && pd != nil:
-			if pd.MTU() != p.MTU {
-				t.Errorf("Parent().MTU() = %d; Properties().MTU = %d", pd.MTU(), p.MTU)
-			}
-		}
-		if c := d.Child(); !p.Namespace && c != nil {
-			t.Errorf("no namespace: Child() = %v; want nil", c)
-		}
-	})
+	t.Run("ParentChild", func(t *testing.T) { checkEmbedded(t, newDriver) })
 }
 
-// CheckRemedies fails t if a problem in err's tree lacks a non-empty
-// remedy (a Remedy() string method). Context errors need none. Driver
-// suites of other packages (portdrivertest) use it too.
+// CheckRemedies fails t unless every problem in err's tree is a
+// [*diag.Finding] with a valid ID, a severity and a non-empty fix. Context
+// errors need none. Driver suites of other packages (portdrivertest) use it
+// too.
 func CheckRemedies(t *testing.T, what string, err error) {
 	t.Helper()
 	if err == nil {
@@ -289,13 +266,16 @@ func CheckRemedies(t *testing.T, what string, err error) {
 		if errors.Is(e, context.Canceled) || errors.Is(e, context.DeadlineExceeded) {
 			continue
 		}
-		var r interface{ Remedy() string }
-		if !errors.As(e, &r) {
-			t.Errorf("%s: %v (%T) has no remedy: no Remedy() method", what, e, e)
-			continue
-		}
-		if r.Remedy() == "" {
-			t.Errorf("%s: %v has an empty remedy", what, e)
+		f, ok := errors.AsType[*diag.Finding](e)
+		switch {
+		case !ok:
+			t.Errorf("%s: %v (%T) is not a *diag.Finding", what, e, e)
+		case !f.ID.Valid():
+			t.Errorf("%s: %v: ID %q is not of the form PACKAGE.NAME", what, e, f.ID)
+		case f.Severity < diag.Info || f.Severity > diag.Error:
+			t.Errorf("%s: %v: severity %d is not info, warning or error", what, e, f.Severity)
+		case f.Remedy() == "" && f.Severity != diag.Info:
+			t.Errorf("%s: %v has an empty fix", what, e)
 		}
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/netdriver/netdrivertest"
 )
@@ -62,21 +60,16 @@ func (n nondeterministicFlags) Flags(v netdriver.Version, port string) ([]string
 	return append(f, "--x="+strconv.FormatInt(counter.Add(1), 10)), err
 }
 
-type nilParent struct{ base }
-
-func (nilParent) Parent(netdriver.Embedding) (network.ParentDriver, error) { return nil, nil }
-
 var broken = map[string]struct {
 	d    netdriver.Driver
 	want string
 }{
 	"unstable-name":          {unstableName{}, "Name() is not stable"},
 	"ignores-ctx":            {ignoresCtx{}, "want an error matching context.Canceled"},
-	"no-remedy":              {noRemedy{}, "has no remedy: no Remedy() method"},
+	"no-remedy":              {noRemedy{}, "is not a *diag.Finding"},
 	"accepts-zero-version":   {acceptsZeroVersion{}, "Flags(zero Version) succeeded"},
 	"bad-default-port":       {badDefaultPort{}, "is not in PortDrivers"},
 	"nondeterministic-flags": {nondeterministicFlags{}, "is not deterministic"},
-	"nil-parent":             {nilParent{}, "Parent = nil, nil; want a driver or an error"},
 }
 
 func TestGoodDriverPasses(t *testing.T) {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
-
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
 	"github.com/rootlessd/rootlessd/portdriver/portdrivertest"
@@ -36,10 +34,6 @@ type ignoresCtx struct{ base }
 
 func (ignoresCtx) Check(context.Context, *netdriver.Host, netdriver.Driver) error { return nil }
 
-type nilParent struct{ base }
-
-func (nilParent) Parent(portdriver.Embedding) (port.ParentDriver, error) { return nil, nil }
-
 type noRemedy struct{ base }
 
 func (n noRemedy) Check(ctx context.Context, h *netdriver.Host, net netdriver.Driver) error {
@@ -56,8 +50,7 @@ var broken = map[string]struct {
 	"accepts-any-network": {acceptsAnyNetwork{}, "Validate says incompatible"},
 	"api-without-protos":  {apiWithoutProtos{}, "API true but Protos"},
 	"ignores-ctx":         {ignoresCtx{}, "want context.Canceled"},
-	"nil-parent":          {nilParent{}, "Parent = nil, nil; want a driver or an error"},
-	"no-remedy":           {noRemedy{}, "has no remedy"},
+	"no-remedy":           {noRemedy{}, "is not a *diag.Finding"},
 }
 
 func TestGoodDriverPasses(t *testing.T) {

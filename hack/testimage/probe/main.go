@@ -4,6 +4,7 @@
 //	probe http   [-addr :80]    GET / answers "rootlessd-probe ok"; GET /remote answers the client's ip:port
 //	probe sink   [-addr :5001]  reads each connection to EOF, then answers the byte count
 //	probe source [-addr :5002]  writes zeros to every connection until the peer closes it
+//	probe udp    [-addr :81]    answers each UDP datagram with the sender's ip:port
 //	probe push   -to ADDR -bytes N  connects to ADDR, writes N bytes, half-closes, prints the reply
 //	probe get    -url URL           prints the body of GET URL; on failure the error, and exits 1
 //
@@ -25,7 +26,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: probe http|sink|source [-addr ADDR]")
+		fmt.Fprintln(os.Stderr, "usage: probe http|sink|source|udp [-addr ADDR] | push -to ADDR | get -url URL")
 		os.Exit(2)
 	}
 	mode := os.Args[1]
@@ -34,6 +35,7 @@ func main() {
 		"http":   fmt.Sprintf(":%d", wire.HTTPPort),
 		"sink":   fmt.Sprintf(":%d", wire.SinkPort),
 		"source": fmt.Sprintf(":%d", wire.SourcePort),
+		"udp":    fmt.Sprintf(":%d", wire.UDPPort),
 	}
 	addr := fs.String("addr", defaults[mode], "listen address")
 	to := fs.String("to", "", "push: address to connect to")
@@ -46,6 +48,8 @@ func main() {
 		err = serveHTTP(*addr)
 	case "sink":
 		err = serveTCP(*addr, sink)
+	case "udp":
+		err = serveUDP(*addr)
 	case "push":
 		err = push(*to, *n)
 	case "get":
@@ -71,6 +75,26 @@ func serveHTTP(addr string) error {
 	mux.HandleFunc("GET /remote", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.RemoteAddr) })
 	log.Printf("probe http listening on %s", addr)
 	return http.ListenAndServe(addr, mux)
+}
+
+// serveUDP answers each datagram with the address it came from, so that a test can see whether
+// the published port kept the client's address.
+func serveUDP(addr string) error {
+	c, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return err
+	}
+	log.Printf("probe udp listening on %s", addr)
+	buf := make([]byte, 2048)
+	for {
+		_, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		if _, err := c.WriteTo([]byte(from.String()), from); err != nil {
+			log.Printf("answer %s: %v", from, err)
+		}
+	}
 }
 
 // sink reads c to EOF and answers how many bytes arrived, so the sender can verify them.

@@ -10,4 +10,5 @@ const (
 	HTTPPort   = 80
 	SinkPort   = 5001
 	SourcePort = 5002
+	UDPPort    = 81
 )
