@@ -197,15 +197,22 @@ func FilterPhases(phases []GuestPhase, re string) ([]GuestPhase, error) {
 // GuestPhase is one step of a guest run: some tests of the guest binary, run as the guest's test
 // user inside its systemd session, or as root (to change the guest between user phases).
 type GuestPhase struct {
-	Name  string
-	Root  bool
-	Tests []string // names of top-level test functions
+	Name string
+	Root bool
+	// Binary is the base name of the test binary that runs the phase: one of GuestRun.Binary
+	// and GuestRun.Binaries; "" for GuestRun.Binary.
+	Binary string
+	Tests  []string // names of top-level test functions
 }
 
 // GuestRun describes one boot.
 type GuestRun struct {
-	Binary  string            // the guest test binary (BuildGuestTest)
-	Files   map[string]string // more files for the share: name on the share -> host path
+	Binary string // the guest test binary (BuildGuestTest)
+	// Binaries are more test binaries, for phases that name them (GuestPhase.Binary).
+	Binaries []string
+	// Files are more files for the share: name on the share -> host path. Files under bin/
+	// are executable, and the guest copies them to its own disk with the test binaries.
+	Files   map[string]string
 	Phases  []GuestPhase
 	Env     []string      // KEY=VALUE for every phase; values must not contain white space
 	Timeout time.Duration // for the whole boot; qemu is killed when it passes. Default 40m.
@@ -217,40 +224,80 @@ type GuestRun struct {
 	// WorkDir holds the share, the console log and qemu's snapshot overlay. Default: a new
 	// directory under /var/tmp, removed afterwards; a WorkDir given here is kept, to look into.
 	WorkDir string
+	// Disk is a qcow2 overlay of the image ([VM.NewOverlay]) that the boot writes to, so that a
+	// later boot with the same Disk finds what this one left: a reboot. "" boots with -snapshot
+	// (nothing the guest writes outlives the boot).
+	Disk string
+}
+
+// NewOverlay creates a qcow2 overlay at path over the guest image, for GuestRun.Disk: the image
+// stays as it is, and the overlay holds what the guest writes. Remove it when done.
+func (vm *VM) NewOverlay(ctx context.Context, path string) error {
+	out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", vm.Image, path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("qemu-img create (from qemu-utils; sudo hack/vm/build installs it): %v\n%s", err, out)
+	}
+	return nil
+}
+
+// binaryOf is the share name of the test binary that runs p.
+func (run GuestRun) binaryOf(p GuestPhase) string {
+	if p.Binary != "" {
+		return p.Binary
+	}
+	return filepath.Base(run.Binary)
 }
 
 // guestBin is where the guest's runner copies the share's bin/ directory.
 const guestBin = "/usr/local/libexec/rootlessd-guest"
 
-// CheckPlan checks that phases run every test of the binary exactly once, by listing its tests.
-func CheckPlan(ctx context.Context, binary string, phases []GuestPhase) error {
-	out, err := exec.CommandContext(ctx, binary, "-test.list", ".").Output()
-	if err != nil {
-		return fmt.Errorf("%s -test.list: %w", binary, err)
+// CheckPlan checks that phases run every test of the binaries exactly once, by listing their
+// tests. binaries[0] runs the phases that name no binary; the others run the phases that name
+// their base name.
+func CheckPlan(ctx context.Context, phases []GuestPhase, binaries ...string) error {
+	if len(binaries) == 0 {
+		return errors.New("CheckPlan: no binary")
 	}
-	seen := map[string]string{}
+	byName := map[string]string{}
+	for _, b := range binaries {
+		byName[filepath.Base(b)] = b
+	}
+	run := GuestRun{Binary: binaries[0]}
+	seen := map[string]string{} // binary/test -> phase
 	var errs []error
 	for _, p := range phases {
+		bin := run.binaryOf(p)
+		if _, ok := byName[bin]; !ok {
+			errs = append(errs, fmt.Errorf("phase %q names binary %s, which is not given", p.Name, bin))
+		}
 		for _, name := range p.Tests {
-			if prev, dup := seen[name]; dup {
-				errs = append(errs, fmt.Errorf("%s is in phase %q and in phase %q", name, prev, p.Name))
+			key := bin + "/" + name
+			if prev, dup := seen[key]; dup {
+				errs = append(errs, fmt.Errorf("%s is in phase %q and in phase %q", key, prev, p.Name))
 			}
-			seen[name] = p.Name
+			seen[key] = p.Name
 		}
 	}
 	listed := map[string]bool{}
-	for _, name := range strings.Fields(string(out)) {
-		if !strings.HasPrefix(name, "Test") {
-			continue
+	for _, b := range binaries {
+		out, err := exec.CommandContext(ctx, b, "-test.list", ".").Output()
+		if err != nil {
+			return fmt.Errorf("%s -test.list: %w", b, err)
 		}
-		listed[name] = true
-		if _, ok := seen[name]; !ok {
-			errs = append(errs, fmt.Errorf("%s is in no phase: add it to the plan, or it never runs", name))
+		for _, name := range strings.Fields(string(out)) {
+			if !strings.HasPrefix(name, "Test") {
+				continue
+			}
+			key := filepath.Base(b) + "/" + name
+			listed[key] = true
+			if _, ok := seen[key]; !ok {
+				errs = append(errs, fmt.Errorf("%s is in no phase: add it to the plan, or it never runs", key))
+			}
 		}
 	}
-	for name, phase := range seen {
-		if !listed[name] {
-			errs = append(errs, fmt.Errorf("phase %q names %s, which the binary does not have", phase, name))
+	for key, phase := range seen {
+		if !listed[key] {
+			errs = append(errs, fmt.Errorf("phase %q names %s, which the binary does not have", phase, key))
 		}
 	}
 	return errors.Join(errs...)
@@ -279,7 +326,7 @@ func phasesFile(run GuestRun) (string, error) {
 		pattern := "^(" + strings.Join(p.Tests, "|") + ")$"
 		words := []string{kind, "env"}
 		words = append(words, run.Env...)
-		words = append(words, guestBin+"/"+filepath.Base(run.Binary), "-test.v=test2json", "-test.count=1",
+		words = append(words, guestBin+"/"+run.binaryOf(p), "-test.v=test2json", "-test.count=1",
 			"-test.timeout="+run.PhaseTimeout.String(), "-test.run="+pattern)
 		b.WriteString(strings.Join(words, " ") + "\n")
 	}
@@ -356,11 +403,20 @@ func (vm *VM) Run(ctx context.Context, run GuestRun) (*GuestResult, error) {
 	if err := os.MkdirAll(filepath.Join(share, "bin"), 0o755); err != nil {
 		return nil, err
 	}
-	if err := copyFile(run.Binary, filepath.Join(share, "bin", filepath.Base(run.Binary)), 0o755); err != nil {
-		return nil, err
+	for _, bin := range append([]string{run.Binary}, run.Binaries...) {
+		if err := copyFile(bin, filepath.Join(share, "bin", filepath.Base(bin)), 0o755); err != nil {
+			return nil, err
+		}
 	}
 	for name, src := range run.Files {
-		if err := copyFile(src, filepath.Join(share, name), 0o644); err != nil {
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(name, "bin/") {
+			mode = 0o755
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(share, name)), 0o755); err != nil {
+			return nil, err
+		}
+		if err := copyFile(src, filepath.Join(share, name), mode); err != nil {
 			return nil, err
 		}
 	}
@@ -373,10 +429,14 @@ func (vm *VM) Run(ctx context.Context, run GuestRun) (*GuestResult, error) {
 		"-name", "rootlessd-guest", "-nodefaults", "-machine", "q35", "-accel", accel, "-cpu", cpu,
 		"-smp", strconv.Itoa(run.SMP), "-m", strconv.Itoa(run.MemMiB),
 		"-kernel", vm.Kernel, "-initrd", vm.Initrd, "-append", vm.Cmdline,
-		"-drive", "file=" + vm.Image + ",format=raw,if=virtio,cache=unsafe", "-snapshot",
 		"-virtfs", "local,path=" + share + ",mount_tag=host,security_model=none",
 		"-nic", "user,model=virtio-net-pci,restrict=on",
 		"-display", "none", "-serial", "file:" + console, "-monitor", "none", "-no-reboot",
+	}
+	if run.Disk != "" {
+		args = append(args, "-drive", "file="+run.Disk+",format=qcow2,if=virtio,cache=unsafe")
+	} else {
+		args = append(args, "-drive", "file="+vm.Image+",format=raw,if=virtio,cache=unsafe", "-snapshot")
 	}
 	res.Accel = accel
 	bootCtx, cancel := context.WithTimeout(ctx, run.Timeout)

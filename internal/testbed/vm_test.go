@@ -12,6 +12,7 @@ var plan = []GuestPhase{
 	{Name: "first", Tests: []string{"TestA", "TestB"}},
 	{Name: "change", Root: true, Tests: []string{"TestRootC"}},
 	{Name: "then", Tests: []string{"TestD"}},
+	{Name: "other", Binary: "other.test", Tests: []string{"TestE"}},
 }
 
 func TestPhasesFile(t *testing.T) {
@@ -24,8 +25,9 @@ func TestPhasesFile(t *testing.T) {
 		"user env A=1 /usr/local/libexec/rootlessd-guest/guest.test -test.v=test2json -test.count=1 -test.timeout=5m0s -test.run=^(TestA|TestB)$",
 		"root env A=1 /usr/local/libexec/rootlessd-guest/guest.test -test.v=test2json -test.count=1 -test.timeout=5m0s -test.run=^(TestRootC)$",
 		"user env A=1 /usr/local/libexec/rootlessd-guest/guest.test -test.v=test2json -test.count=1 -test.timeout=5m0s -test.run=^(TestD)$",
+		"user env A=1 /usr/local/libexec/rootlessd-guest/other.test -test.v=test2json -test.count=1 -test.timeout=5m0s -test.run=^(TestE)$",
 	}
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "#") || strings.Join(lines[1:], "\n") != strings.Join(want, "\n") {
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "#") || strings.Join(lines[1:], "\n") != strings.Join(want, "\n") {
 		t.Errorf("phases file:\n%s\nwant a comment, then:\n%s", got, strings.Join(want, "\n"))
 	}
 	for _, bad := range []GuestRun{
