@@ -110,8 +110,13 @@ func TestAppArmorEmbeddedDenied(t *testing.T) {
 		t.Fatalf("Launch with the embedded engine under a profile without userns succeeded (%+v)", d.Info())
 	}
 	exe, _ := os.Executable()
-	f, ok := errors.AsType[*diag.Finding](err)
-	if !errors.Is(err, rootless.IDAppArmorDeniesUserns) || !ok || !strings.Contains(f.Evidence, "/etc/apparmor.d/"+profileName(exe)) ||
+	var f *diag.Finding
+	for _, g := range diag.List(err) {
+		if g.ID == rootless.IDAppArmorDeniesUserns {
+			f = g
+		}
+	}
+	if !errors.Is(err, rootless.IDAppArmorDeniesUserns) || f == nil || !strings.Contains(f.Evidence, "/etc/apparmor.d/"+profileName(exe)) ||
 		!strings.Contains(f.Fix, "userns,") {
 		t.Fatalf("Launch: %v (finding %+v); want %s naming /etc/apparmor.d/%s, with userns, in the fix\nlog:\n%s",
 			err, f, rootless.IDAppArmorDeniesUserns, profileName(exe), log)

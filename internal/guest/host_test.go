@@ -1,11 +1,18 @@
-//go:build integration && !guest
+//go:build linux && integration && !guest
 
 package guest
 
 import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,10 +23,12 @@ import (
 // it (and the phases that still have tests), e.g. ROOTLESSD_GUEST_RUN='AppArmor|Confine|Allow'.
 const EnvRun = "ROOTLESSD_GUEST_RUN"
 
-// TestGuest builds the guest suite (build tag "guest"), boots the VM host's guest once with it on
-// the share, and reports every guest test as a subtest PHASE/TestName that fails with the
-// guest's output. When the guest does not come back, the boot is killed and the test fails with
-// the console's tail.
+// TestGuest builds the guest suite (build tag "guest": this package's tests and
+// internal/guest/doctor's) and examples/launcher, boots the VM host's guest with them on the
+// share, and reports every guest test as a subtest PHASE/TestName that fails with the guest's
+// output. The first boot runs Phases; a second boot of the same disk (a qcow2 overlay over the
+// cached image, removed afterwards) runs RebootPhases. When the guest does not come back, the
+// boot is killed and the test fails with the console's tail.
 func TestGuest(t *testing.T) {
 	vm := testbed.RequireVM(t)
 	bed, err := testbed.Load()
@@ -30,38 +39,85 @@ func TestGuest(t *testing.T) {
 		t.Skipf("the guest needs the test image: %v", err)
 	}
 	ctx := t.Context()
-	bin := filepath.Join(t.TempDir(), "guest.test")
-	if err := testbed.BuildGuestTest(ctx, testbed.PackageDir(), "guest", bin); err != nil {
+	tmp := t.TempDir()
+	pkg := testbed.PackageDir()
+	bin, doctor, launcher := filepath.Join(tmp, "guest.test"), filepath.Join(tmp, DoctorBinary), filepath.Join(tmp, "launcher")
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() { errs[0] = testbed.BuildGuestTest(ctx, pkg, "guest", bin) })
+	wg.Go(func() { errs[1] = testbed.BuildGuestTest(ctx, filepath.Join(pkg, "doctor"), "guest", doctor) })
+	wg.Go(func() { errs[2] = buildProgram(ctx, filepath.Join(pkg, "..", "..", "examples", "launcher"), launcher) })
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	if err := testbed.CheckPlan(ctx, bin, Phases); err != nil {
+	if err := testbed.CheckPlan(ctx, append(slices.Clone(Phases), RebootPhases...), bin, doctor); err != nil {
 		t.Fatalf("the phase plan (phases.go) does not match the suite:\n%v", err)
 	}
-	phases, err := testbed.FilterPhases(Phases, os.Getenv(EnvRun))
-	if err != nil {
+	filter := os.Getenv(EnvRun)
+	if _, err := testbed.FilterPhases(append(slices.Clone(Phases), RebootPhases...), filter); err != nil {
 		t.Fatal(err)
+	}
+	first, _ := testbed.FilterPhases(Phases, filter)
+	reboot, _ := testbed.FilterPhases(RebootPhases, filter)
+	if len(reboot) > 0 && !slices.ContainsFunc(first, func(p testbed.GuestPhase) bool { return p.Name == "service" }) {
+		t.Fatalf("%s=%q: the reboot phase needs the service phase of the first boot", EnvRun, filter)
 	}
 	timeout := 40 * time.Minute // a safety net: see the README for what a boot takes
 	if dl, ok := t.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl)-30*time.Second)
 	}
+	deadline := time.Now().Add(timeout)
+	keep := os.Getenv("ROOTLESSD_VM_WORKDIR") // set it to keep the shares and consoles for a look
+	run := testbed.GuestRun{
+		Binary:   bin,
+		Binaries: []string{doctor},
+		Files:    map[string]string{"probe.tar": bed.Image, "bin/launcher": launcher},
+		Env:      []string{testbed.EnvRequire + "=1"}, // the guest has every prerequisite: a missing one fails
+	}
+	if len(reboot) > 0 {
+		disk, err := os.MkdirTemp("/var/tmp", "rootlessd-disk.")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(disk)
+		run.Disk = filepath.Join(disk, "guest.qcow2")
+		if err := vm.NewOverlay(ctx, run.Disk); err != nil {
+			t.Fatal(err)
+		}
+	}
 	accel, _, why := testbed.Accel()
-	t.Logf("booting %s (kernel %s) with %s (%s), time box %v", vm.Image, vm.KernelVersion, accel, why, timeout.Round(time.Second))
-	res, err := vm.Run(ctx, testbed.GuestRun{
-		Binary:  bin,
-		Files:   map[string]string{"probe.tar": bed.Image},
-		Phases:  phases,
-		Env:     []string{testbed.EnvRequire + "=1"}, // the guest has every prerequisite: a missing one fails
-		Timeout: timeout,
-		WorkDir: os.Getenv("ROOTLESSD_VM_WORKDIR"), // set it to keep the share and console for a look
-	})
-	if res != nil {
-		t.Logf("boot and suite: %v (boot: %s)", res.Elapsed.Round(time.Second), res.BootTime)
-		res.Report(t)
+	for i, phases := range [][]testbed.GuestPhase{first, reboot} {
+		if len(phases) == 0 {
+			continue
+		}
+		run.Phases = phases
+		run.Timeout = time.Until(deadline)
+		if keep != "" {
+			run.WorkDir = filepath.Join(keep, fmt.Sprintf("boot%d", i+1))
+		}
+		t.Logf("boot %d of %s (kernel %s, disk %s) with %s (%s), time box %v", i+1, vm.Image, vm.KernelVersion,
+			cmp.Or(run.Disk, "-snapshot"), accel, why, run.Timeout.Round(time.Second))
+		res, err := vm.Run(ctx, run)
+		if res != nil {
+			t.Logf("boot %d and its phases: %v (boot: %s)", i+1, res.Elapsed.Round(time.Second), res.BootTime)
+			res.Report(t)
+		}
+		if err != nil {
+			t.Fatalf("boot %d: %v", i+1, err)
+		}
 	}
-	if err != nil {
-		t.Fatal(err)
+}
+
+// buildProgram builds the main package in dir to out, without cgo (the guest has its own libc).
+func buildProgram(ctx context.Context, dir, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build in %s: %v\n%s", dir, err, b)
 	}
+	return nil
 }
 
 // TestGuestTimeBox boots the guest with a time box far too short for it: the boot must be killed,
