@@ -58,7 +58,7 @@ func TestDebianScript(t *testing.T) {
 func TestDriverCombinations(t *testing.T) {
 	bed := testbed.RequireGuest(t)
 	mustRun := map[string]bool{
-		"external/slirp4netns+slirp4netns": true, "external/none+builtin": true, "embedded/pasta+builtin": true,
+		"external/slirp4netns+slirp4netns": true, "embedded/none+builtin": true, "embedded/pasta+builtin": true,
 		"embedded/gvisor-tap-vsock+builtin": true, "embedded/gvisor-tap-vsock+gvisor-tap-vsock": true,
 	}
 	// Refused for a real reason: Debian 13's dockerd 26 publishes through its
