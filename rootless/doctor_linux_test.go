@@ -31,7 +31,7 @@ func TestRealDataRootLock(t *testing.T) {
 		t.Skipf("flock (util-linux) not found: %v", err)
 	}
 	cmd := exec.Command(flock, "-o", path, "sleep", "300") // -o: sleep does not inherit the lock
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // killed with its sleep
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}  // killed with its sleep
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
