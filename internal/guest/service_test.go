@@ -122,18 +122,18 @@ func TestServiceLifecycle(t *testing.T) {
 			t.Errorf("the guest's user has linger, but Install says: %s", n.Text)
 		}
 	}
-	start := time.Now()
-	if err := p.Apply(t.Context(), nil); err != nil {
-		status, _ := systemctlUser(t, "status", "--no-pager", "-n", "60", serviceUnit)
-		t.Fatalf("Apply: %v\n%s", err, status)
-	}
-	t.Logf("installed and started in %v", time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := exec.Command("journalctl", "--user", "--no-pager", "-n", "80", "-u", serviceUnit).CombinedOutput()
 			t.Logf("journal of %s:\n%s", serviceUnit, out)
 		}
 	})
+	start := time.Now()
+	if err := p.Apply(t.Context(), nil); err != nil {
+		status, _ := systemctlUser(t, "status", "--no-pager", "-n", "60", serviceUnit)
+		t.Fatalf("Apply: %v\n%s", err, status)
+	}
+	t.Logf("installed and started in %v", time.Since(start).Round(time.Millisecond))
 
 	home, _ := os.UserHomeDir()
 	unit := filepath.Join(home, ".config/systemd/user", serviceUnit)
