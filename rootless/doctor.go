@@ -662,7 +662,9 @@ var lockedFiles = []string{dataLockFile, "volumes/metadata.db", "network/files/l
 	"containerd/daemon/io.containerd.metadata.v1.bolt/meta.db", "buildkit/metadata_v2.db"}
 
 // dataRootInUse finds a process that holds a lock on a file of the data root, from
-// /proc/locks: another daemon uses it.
+// /proc/locks: another daemon uses it. A lock of this very process is not another daemon:
+// EngineAuto's fallback resolves again while its Launch holds the data root's lock (a second
+// daemon of this process on the same data root is refused by that lock itself).
 func dataRootInUse(h *host, dataRoot string) *diag.Finding {
 	if h.fileID == nil {
 		return nil
@@ -698,7 +700,7 @@ func dataRootInUse(h *host, dataRoot string) *diag.Finding {
 		}
 		dev, ino := f[5][:i], f[5][i+1:]
 		for _, fl := range files {
-			if dev == fl.dev && ino == strconv.FormatUint(fl.ino, 10) {
+			if dev == fl.dev && ino == strconv.FormatUint(fl.ino, 10) && (h.pid == 0 || f[4] != strconv.Itoa(h.pid)) {
 				pid := f[4]
 				who := "process " + pid
 				if comm, err := h.net.ReadFile("/proc/" + pid + "/comm"); err == nil {

@@ -22,6 +22,7 @@ import (
 // tests build hosts from fixture trees (testdata/hosts).
 type host struct {
 	uid, gid int
+	pid      int    // this process (0 in fixtures): its own locks are not another daemon's
 	user     string // login name; "" when the uid has no passwd entry
 	home     string // $HOME, else the passwd entry's
 	// executable is this program's executable: the embedded engine's helper, and the target
@@ -114,7 +115,7 @@ func localHost(pathEnv string) *host {
 }
 
 func newLocalHost() *host {
-	h := &host{uid: os.Getuid(), gid: os.Getgid(), fs: os.DirFS("/"), net: netdriver.LocalHost(),
+	h := &host{uid: os.Getuid(), gid: os.Getgid(), pid: os.Getpid(), fs: os.DirFS("/"), net: netdriver.LocalHost(),
 		cgroups: cgroupdeleg.Host(), subids: func(s idmap.Source) idmap.Source { return s },
 		helper: idmap.FindHelper, namespace: idmap.CurrentNamespace, dockerdCache: new(sync.Map),
 		probeCache: new(sync.Map)}

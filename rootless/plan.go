@@ -39,6 +39,11 @@ type Plan struct {
 	// DetachNetNS: dockerd runs in the host's network namespace, its containers in
 	// RootlessKit's (--detach-netns).
 	DetachNetNS bool `json:"detach_netns"`
+	// PIDNamespace: the daemon's tree runs in a PID namespace of its own (RootlessKit's
+	// --pidns), so that it all dies with RootlessKit's child. Not with the systemd cgroup driver:
+	// runc asks the user's systemd for each container's scope by the PIDs runc sees, which mean
+	// other processes to systemd outside that namespace.
+	PIDNamespace bool `json:"pid_namespace"`
 	// HostGateway is where containers reach the host's loopback (WithHostLoopback), passed to
 	// dockerd as --host-gateway-ip; the zero Addr when host loopback is off.
 	HostGateway netip.Addr `json:"host_gateway,omitzero"`
@@ -116,16 +121,17 @@ type Paths struct {
 // Reasons say why a plan's decisions were made, one sentence each, in the order they were
 // considered.
 type Reasons struct {
-	Engine      []string `json:"engine"`
-	Network     []string `json:"network"`
-	Port        []string `json:"port"`
-	MTU         []string `json:"mtu,omitempty"`
-	DetachNetNS []string `json:"detach_netns,omitempty"`
+	Engine       []string `json:"engine"`
+	Network      []string `json:"network"`
+	Port         []string `json:"port"`
+	MTU          []string `json:"mtu,omitempty"`
+	DetachNetNS  []string `json:"detach_netns,omitempty"`
+	PIDNamespace []string `json:"pid_namespace,omitempty"`
 }
 
 func (r Reasons) clone() Reasons {
 	return Reasons{Engine: slices.Clone(r.Engine), Network: slices.Clone(r.Network), Port: slices.Clone(r.Port),
-		MTU: slices.Clone(r.MTU), DetachNetNS: slices.Clone(r.DetachNetNS)}
+		MTU: slices.Clone(r.MTU), DetachNetNS: slices.Clone(r.DetachNetNS), PIDNamespace: slices.Clone(r.PIDNamespace)}
 }
 
 // Host is the DOCKER_HOST value of the daemon this plan starts.
@@ -208,6 +214,7 @@ func (p *Plan) String() string {
 		line("mtu", fmt.Sprint(p.MTU), p.Reasons.MTU)
 	}
 	line("detach-netns", fmt.Sprint(p.DetachNetNS), p.Reasons.DetachNetNS)
+	line("pidns", fmt.Sprint(p.PIDNamespace), p.Reasons.PIDNamespace)
 	if p.HostGateway.IsValid() {
 		line("host gateway", p.HostGateway.String(), nil)
 	}

@@ -73,6 +73,9 @@ func TestPlans(t *testing.T) {
 		{"current-external", current, []Option{WithEngine(EngineExternal)}},
 		{"trixie", trixie(), nil},
 		{"trixie-external", trixie(), []Option{WithEngine(EngineExternal)}},
+		// The systemd cgroup driver (cgroup v2, systemd as init) leaves the PID namespace out;
+		// cgroupfs asked for in exec-opts keeps it.
+		{"trixie-cgroupfs", trixie(), []Option{WithDockerdArgs("--exec-opt", "native.cgroupdriver=cgroupfs")}},
 		{"trixie-pasta", trixie(), []Option{WithNetwork(netdriver.Pasta{}), WithSourceIP(true)}},
 		// RootlessKit 2.0 with a pasta of 2024_10_30 or later: loopback publishes reset and the
 		// host loopback stays open (warnings, not refusals).

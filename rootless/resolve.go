@@ -454,10 +454,11 @@ func (r *resolver) resolveLaunch() error {
 		args = append(args, "--config-file="+l.DaemonConfig)
 	}
 	p.DockerdArgs = append(append(append(args, p.DockerdArgs...), r.firewallArgs()...), c.dockerdArgs...)
+	r.resolvePIDNamespace()
 	selinux := h.selinux != nil && h.selinux()
 	p.spec = engine.Spec{
 		StateDir: l.RootlessKitStateDir, Net: p.Network, Port: p.Port, Publish: p.Publish,
-		DetachNetNS: p.DetachNetNS, PIDNS: true,
+		DetachNetNS: p.DetachNetNS, PIDNS: p.PIDNamespace,
 		CopyUp: []string{"/etc", "/run"}, Propagation: "rslave", SubidSource: r.subidSource(),
 		Debug:  c.debug(),
 		Target: engine.Target{Argv: p.DockerdArgs, Env: r.dockerdEnv(selinux), Prepare: true, SELinux: selinux},
@@ -476,6 +477,30 @@ func (r *resolver) resolveLaunch() error {
 	}
 	p.RootlessKitFlags = flags
 	return nil
+}
+
+// resolvePIDNamespace decides RootlessKit's --pidns from the cgroup driver dockerd will use
+// (outlookCgroups: native.cgroupdriver in exec-opts, else systemd on cgroup v2 with systemd as
+// init). With the systemd driver, runc asks the user's systemd to move each container's init
+// into a scope by the PID runc sees; in a PID namespace of the daemon's own that PID is another
+// process to systemd, which refuses ("unable to start unit docker-ID.scope ... Permission
+// denied"), so no container could start. Debian's dockerd-rootless.sh fails the same way with
+// DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS=--pidns (seen on Debian 13). Without the namespace the
+// tree's lifetime rests on parent-death signals, as with dockerd-rootless.sh.
+func (r *resolver) resolvePIDNamespace() {
+	p, cg := r.p, r.doc.outlook.Cgroups
+	why := "cgroup driver " + cmp.Or(cg.Driver, "unknown")
+	if len(cg.Reasons) > 0 {
+		why += ": " + cg.Reasons[0]
+	}
+	if cg.Driver == "systemd" {
+		p.PIDNamespace = false
+		p.Reasons.PIDNamespace = append(p.Reasons.PIDNamespace,
+			"no PID namespace: systemd finds each container's scope by the PID runc sees, which a PID namespace of the daemon's own would make another process's", why)
+		return
+	}
+	p.PIDNamespace = true
+	p.Reasons.PIDNamespace = append(p.Reasons.PIDNamespace, "a PID namespace, so that the daemon's tree dies with RootlessKit's child", why)
 }
 
 // dockerdEnv is dockerd's environment: what the daemon may inherit of the caller's

@@ -31,6 +31,9 @@ func prepare(cfg *Spec) error {
 	if err := rbindSSL(); err != nil {
 		return err
 	}
+	if err := hideSecurityFS(); err != nil {
+		return err
+	}
 	return enableForwarding(containersNetNS(cfg))
 }
 
@@ -41,6 +44,23 @@ func containersNetNS(cfg *Spec) string {
 		return filepath.Join(os.Getenv(EnvStateDir), StateNetNS)
 	}
 	return "/proc/self/ns/net"
+}
+
+// hideSecurityFS covers the host's securityfs with an empty read-only tmpfs where RootlessKit
+// kept the host's sysfs (the "none" network: every other driver gets a fresh sysfs, which has no
+// securityfs). Otherwise dockerd sees AppArmor, and every container start fails with "Could not
+// check if docker-default AppArmor profile was loaded: open
+// /sys/kernel/security/apparmor/profiles: permission denied" (seen on Debian 13).
+func hideSecurityFS() error {
+	const dir = "/sys/kernel/security"
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil || fs.Type != unix.SECURITYFS_MAGIC {
+		return nil
+	}
+	if err := unix.Mount("none", dir, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,mode=0555"); err != nil {
+		return fmt.Errorf("cover the host's securityfs at %s: %w", dir, err)
+	}
+	return nil
 }
 
 // removeLink removes p if it is a symbolic link (what copy-up leaves); anything else stays.
