@@ -29,4 +29,11 @@
 //
 // Check runs the same decisions as Launch without starting anything and reports every finding
 // at once, each with its evidence and fix.
+//
+// A running Daemon watches its own tree (rootless.Watchdog: a dead or stopped process, an API
+// that stops answering, a network that stops forwarding) and can restart it in place. By default
+// it dies with the program that launched it; rootless.WithDetach, rootless.Attach and
+// rootless.Activator give dev tools a daemon that outlives its launcher, is found again, starts
+// on the first connection to its socket and stops when idle. Package rootless/setup installs it
+// as a systemd user service with a docker CLI context.
 package rootlessd

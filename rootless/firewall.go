@@ -2,6 +2,7 @@ package rootless
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/rootlessd/rootlessd/idmap"
@@ -19,12 +20,19 @@ var symNftables = []byte("firewall-backend is set to nftables")
 // detached network namespace), where nft loads each table at once. What the nftables backend
 // lacks is the DOCKER-USER chain, which rootless users reach only by entering RootlessKit's
 // namespace; --firewall-backend=iptables (WithDockerdArgs or daemon.json) keeps it.
+//
+// With the userland proxy off (WithSourceIP with the builtin port driver, or the caller's
+// choice) the iptables backend stays: moby v2.0.0-beta.24's nftables backend then adds a
+// hairpin rule per published port and refuses the second publish of one container port
+// ("adding rule ... MASQ TO OWN PORT ... rule exists"), so `docker run -p 127.0.0.1:A:80 -p
+// B:80` fails where the iptables backend serves both (TestSourceIPClaims).
 func (r *resolver) firewallArgs() []string {
-	if !r.p.Dockerd.Nftables {
+	if !r.p.Dockerd.Nftables || slices.Contains(r.p.DockerdArgs, "--userland-proxy=false") {
 		return nil
 	}
 	for _, a := range r.c.dockerdArgs {
-		if strings.HasPrefix(a, "--firewall-backend") || strings.HasPrefix(a, "--iptables=false") || a == "--bridge=none" {
+		if strings.HasPrefix(a, "--firewall-backend") || strings.HasPrefix(a, "--iptables=false") || a == "--bridge=none" ||
+			a == "--userland-proxy=false" {
 			return nil
 		}
 	}
@@ -37,6 +45,10 @@ func (r *resolver) firewallArgs() []string {
 	}
 	var iptables bool
 	if raw, ok := cfg["iptables"]; ok && json.Unmarshal(raw, &iptables) == nil && !iptables {
+		return nil
+	}
+	var proxy bool
+	if raw, ok := cfg["userland-proxy"]; ok && json.Unmarshal(raw, &proxy) == nil && !proxy {
 		return nil
 	}
 	var bridge string

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rootlessd/rootlessd/idmap"
+	"github.com/rootlessd/rootlessd/portdriver"
 )
 
 func TestFirewallBackend(t *testing.T) {
@@ -29,6 +30,9 @@ func TestFirewallBackend(t *testing.T) {
 		{name: "daemon.json chose a backend", f: docker29.file("/home/alice/.config/docker/daemon.json", `{"firewall-backend": "iptables"}`)},
 		{name: "daemon.json turned iptables off", f: docker29.file("/home/alice/.config/docker/daemon.json", `{"iptables": false}`)},
 		{name: "daemon.json says nothing of it", f: docker29.file("/home/alice/.config/docker/daemon.json", `{"debug": true}`), want: true},
+		{name: "the caller turned the userland proxy off", f: docker29, opts: []Option{WithDockerdArgs("--userland-proxy=false")}},
+		{name: "daemon.json turned the userland proxy off", f: docker29.file("/home/alice/.config/docker/daemon.json", `{"userland-proxy": false}`)},
+		{name: "source IP turns the userland proxy off", f: docker29, opts: []Option{WithSourceIP(true), WithPortDriver(portdriver.Builtin{})}},
 		{name: "WithDaemonConfig chose a backend", f: docker29.file("/etc/rd.json", `{"firewall-backend": "iptables"}`),
 			opts: []Option{WithDaemonConfig("/etc/rd.json")}},
 	}
