@@ -44,19 +44,9 @@ func StartDetached(spec *Spec, so StartOptions, d Detach) (*Process, error) {
 	if !filepath.IsAbs(so.SpecDir) || !filepath.IsAbs(d.Log) {
 		return nil, fmt.Errorf("engine: spec directory %q or log %q is not absolute", so.SpecDir, d.Log)
 	}
-	exe := so.Executable
-	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("find own executable: %w", err)
-		}
-	}
-	var flags []string
-	if so.RootlessKit != "" {
-		var err error
-		if flags, err = spec.Flags(so.Version); err != nil {
-			return nil, err
-		}
+	exe, flags, err := so.command(spec)
+	if err != nil {
+		return nil, err
 	}
 	logw, err := os.OpenFile(d.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {

@@ -22,19 +22,9 @@ func Start(spec *Spec, so StartOptions) (*Process, error) {
 	if !filepath.IsAbs(so.SpecDir) {
 		return nil, fmt.Errorf("engine: spec directory %q is not absolute", so.SpecDir)
 	}
-	exe := so.Executable
-	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("find own executable: %w", err)
-		}
-	}
-	var flags []string
-	if so.RootlessKit != "" {
-		var err error
-		if flags, err = spec.Flags(so.Version); err != nil {
-			return nil, err
-		}
+	exe, flags, err := so.command(spec)
+	if err != nil {
+		return nil, err
 	}
 	specFile, err := writeSpec(spec, so.SpecDir)
 	if err != nil {
@@ -135,4 +125,21 @@ func (p *Process) Kill() error {
 		return nil
 	}
 	return err
+}
+
+// command is what a start runs: the executable (so's, else this one) and, for an installed
+// rootlesskit, its flags for spec.
+func (so StartOptions) command(spec *Spec) (exe string, flags []string, err error) {
+	exe = so.Executable
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return "", nil, fmt.Errorf("find own executable: %w", err)
+		}
+	}
+	if so.RootlessKit != "" {
+		if flags, err = spec.Flags(so.Version); err != nil {
+			return "", nil, err
+		}
+	}
+	return exe, flags, nil
 }
