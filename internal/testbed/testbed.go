@@ -80,16 +80,12 @@ type User struct {
 	RuntimeDir string // private (0700) and owned by the user
 }
 
-// Load reads the test bed description that hack/provision wrote.
-func Load() (*Bed, error) {
-	root := os.Getenv(EnvRoot)
-	if root == "" {
-		root = "/opt/rootlessd"
-	}
-	envFile := filepath.Join(root, "testbed.env")
-	f, err := os.Open(envFile)
+// readEnvFile reads KEY=VALUE lines; a value may be in double quotes (the file is also sourced
+// by shell scripts).
+func readEnvFile(name string) (map[string]string, error) {
+	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("test bed not provisioned (%w); run: sudo hack/provision", err)
+		return nil, err
 	}
 	defer f.Close()
 	kv := map[string]string{}
@@ -101,12 +97,32 @@ func Load() (*Bed, error) {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			return nil, fmt.Errorf("%s: malformed line %q", envFile, line)
+			return nil, fmt.Errorf("%s: malformed line %q", name, line)
+		}
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
 		}
 		kv[k] = v
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", envFile, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return kv, nil
+}
+
+// Load reads the test bed description that hack/provision wrote.
+func Load() (*Bed, error) {
+	root := os.Getenv(EnvRoot)
+	if root == "" {
+		root = "/opt/rootlessd"
+	}
+	envFile := filepath.Join(root, "testbed.env")
+	kv, err := readEnvFile(envFile)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("test bed not provisioned (%w); run: sudo hack/provision", err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	bed := &Bed{Root: root, Image: kv["ROOTLESSD_TESTBED_IMAGE"], ImageTag: kv["ROOTLESSD_TESTBED_IMAGE_TAG"], Pasta: kv["ROOTLESSD_TESTBED_PASTA"]}
 	bed.LXCBridge, bed.LXCBridgeAddr, _ = strings.Cut(kv["ROOTLESSD_TESTBED_LXC_BRIDGE"], ":")

@@ -3,7 +3,6 @@
 package testbed
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -70,36 +69,6 @@ func LoadVM() (*VM, error) {
 		}
 	}
 	return vm, nil
-}
-
-// readEnvFile reads KEY=VALUE lines; a value may be in double quotes (the file is also sourced
-// by shell scripts).
-func readEnvFile(name string) (map[string]string, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	kv := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("%s: malformed line %q", name, line)
-		}
-		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = v[1 : len(v)-1]
-		}
-		kv[k] = v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return kv, nil
 }
 
 // RequireVM returns the guest image and checks that qemu is installed, or skips tb (fails it
