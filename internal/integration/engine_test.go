@@ -42,6 +42,13 @@ func runEngineWith(t *testing.T, bed *testbed.Bed, spec engine.Spec, rk string) 
 		<-p.Done()
 		t.Fatalf("engine did not exit within a minute; output:\n%s", out.String())
 	}
+	// Done says the helper was reaped, not that its output was read: the last lines may still
+	// be in the pipe (a run saw the target's exit status without its output).
+	select {
+	case <-p.OutputCopied():
+	case <-time.After(10 * time.Second):
+		t.Errorf("the engine's output pipe stayed open 10 s after it exited (a process of the tree kept it)")
+	}
 	return out.String(), p.ExitCode()
 }
 
