@@ -145,6 +145,10 @@ type resolver struct {
 	pending   func() []error
 	pendingAt int
 	launchErr error
+
+	// firewall is firewallArgs's decision when earlyFirewall made it (firewallDecided).
+	firewall        []string
+	firewallDecided bool
 }
 
 // add records every finding in err's tree; other errors are kept as they are.
@@ -225,7 +229,12 @@ func (r *resolver) run(ctx context.Context) {
 
 	// The probes run programs and read files; the three groups are independent.
 	var wg sync.WaitGroup
-	wg.Go(func() { r.add(r.resolveDockerd(ctx)) })
+	wg.Go(func() {
+		err := r.resolveDockerd(ctx)
+		r.add(err)
+		// The firewall probe tries the backend dockerd will use, decided here when it can be.
+		r.doc.probes.startFirewall(ctx, r, r.earlyFirewall(r.p.Dockerd.Path != ""))
+	})
 	wg.Go(func() { r.add(checkHost(ctx, r)) })
 	r.add(r.resolveEngine(ctx))
 	wg.Wait()
@@ -528,7 +537,11 @@ func (r *resolver) resolveLaunch() error {
 	if l.DaemonConfig != "" {
 		args = append(args, "--config-file="+l.DaemonConfig)
 	}
-	p.DockerdArgs = append(append(append(args, p.DockerdArgs...), r.firewallArgs()...), c.dockerdArgs...)
+	fw := r.firewall
+	if !r.firewallDecided {
+		fw = r.firewallArgs(slices.Contains(p.DockerdArgs, "--userland-proxy=false"))
+	}
+	p.DockerdArgs = append(append(append(args, p.DockerdArgs...), fw...), c.dockerdArgs...)
 	r.resolvePIDNamespace()
 	selinux := h.selinux != nil && h.selinux()
 	p.spec = engine.Spec{
