@@ -219,6 +219,10 @@ func (r *resolver) run(ctx context.Context) {
 	if c.engine != EngineExternal {
 		early.Go(func() { _, _ = selectDrivers(ctx, h.net, c.wants(), netdriver.LinkedRootlessKit) })
 	}
+	// The first candidate's description (slirp4netns --version) would run only after its
+	// check (slirp4netns --help), one after the other on the way to the engine: ask for it
+	// meanwhile. Describe runs only what Check runs, and the answers wait in h's memo.
+	early.Go(func() { warmDescribe(ctx, h.net, c.wants()) })
 	if err := checkRuntimeDir(r); diag.Blocking(err) != nil {
 		r.add(err) // it stands for the state directory's own problem too
 	} else {
