@@ -169,6 +169,13 @@ func TestDoctorFindings(t *testing.T) {
 		{name: "nftables backend probes nft", f: debian12().file("/home/alice/.config/docker/daemon.json", `{"firewall-backend": "nftables"}`).
 			probe("/usr/sbin/nft add table ip rootlessd_probe; add chain ip rootlessd_probe nat { type nat hook postrouting priority 100 ; }", "Error: Could not process rule: No such file or directory\n", errExit),
 			id: IDKernelModuleMissing, severity: diag.Error, want: []string{"nft"}},
+		// The plan's own nftables backend (Docker 29 and nft): the probe tries nft, which dockerd
+		// will use, and not iptables, which it will not.
+		{name: "plan's nftables backend probes nft", f: debian12().dockerd("29.7.2").
+			probe("/usr/sbin/nft add table ip rootlessd_probe; add chain ip rootlessd_probe nat { type nat hook postrouting priority 100 ; }", "Error: Could not process rule: No such file or directory\n", errExit),
+			id: IDKernelModuleMissing, severity: diag.Error, want: []string{"nft"}},
+		{name: "plan's nftables backend: no iptables probe", f: debian12().dockerd("29.7.2").probe(natProbe, "Table does not exist\n", errExit),
+			absent: []diag.ID{IDKernelModuleMissing, IDIptablesUnusable}},
 
 		// Storage.
 		{name: "overlay probe fails, vfs", f: debian12().probe("overlay", "mount: /x: wrong fs type, bad option, bad superblock on overlay.\n", errExit),

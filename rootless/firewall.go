@@ -2,7 +2,6 @@ package rootless
 
 import (
 	"encoding/json"
-	"slices"
 	"strings"
 
 	"github.com/rootlessd/rootlessd/idmap"
@@ -26,8 +25,12 @@ var symNftables = []byte("firewall-backend is set to nftables")
 // hairpin rule per published port and refuses the second publish of one container port
 // ("adding rule ... MASQ TO OWN PORT ... rule exists"), so `docker run -p 127.0.0.1:A:80 -p
 // B:80` fails where the iptables backend serves both (TestSourceIPClaims).
-func (r *resolver) firewallArgs() []string {
-	if !r.p.Dockerd.Nftables || slices.Contains(r.p.DockerdArgs, "--userland-proxy=false") {
+//
+// proxyOff says whether the drivers turn the userland proxy off (selection.proxyOff), which
+// only WithSourceIP does: without it the decision is made as soon as dockerd is known
+// (earlyFirewall), so that the namespace probe tries the backend dockerd will use.
+func (r *resolver) firewallArgs(proxyOff bool) []string {
+	if !r.p.Dockerd.Nftables || proxyOff {
 		return nil
 	}
 	for _, a := range r.c.dockerdArgs {
@@ -70,4 +73,19 @@ func (r *resolver) subidSource() string {
 		return idmap.Files{}.RootlessKit()
 	}
 	return src.RootlessKit()
+}
+
+// earlyFirewall makes the firewall decision once dockerd is known, when the drivers cannot
+// change it (no WithSourceIP: only choosePort turns the proxy off, and only for the source IP),
+// and returns the backend the namespace probe must try: "nftables", "iptables", or "" for the
+// caller's choice (dockerd unknown, or the decision waits for the drivers).
+func (r *resolver) earlyFirewall(dockerdKnown bool) string {
+	if !dockerdKnown || r.c.wants().sourceIP {
+		return ""
+	}
+	r.firewall, r.firewallDecided = r.firewallArgs(false), true
+	if len(r.firewall) > 0 {
+		return "nftables"
+	}
+	return ""
 }

@@ -52,16 +52,23 @@ func Launch(ctx context.Context, opts ...Option) (*Daemon, error) {
 	if err := l.stage(ctx, StageCheck); err != nil {
 		return nil, err
 	}
-	p, err := resolve(ctx, c, localHost(daemonPath(c.bins.Path, envLookup(c.environ)("PATH"))))
+	// The engine starts while the checks that only read the namespace probes' answers finish:
+	// launch waits for them before it hands out the daemon.
+	p, checks, err := resolveForLaunch(ctx, c, localHost(daemonPath(c.bins.Path, envLookup(c.environ)("PATH"))))
 	if err != nil {
-		if _, ok := errors.AsType[*startTimeout](context.Cause(ctx)); ok {
-			// A probe hung (a dockerd wrapper that never exits): its error names it.
-			return nil, &StartError{Stage: StageCheck, Err: err}
-		}
-		return nil, err
+		return nil, checkError(ctx, err)
 	}
-	l.paths = p.Paths
+	l.paths, l.checks = p.Paths, checks
 	return l.launch(ctx, p)
+}
+
+// checkError is the error of a resolve for Launch that failed.
+func checkError(ctx context.Context, err error) error {
+	if _, ok := errors.AsType[*startTimeout](context.Cause(ctx)); ok {
+		// A probe hung (a dockerd wrapper that never exits): its error names it.
+		return &StartError{Stage: StageCheck, Err: err}
+	}
+	return err
 }
 
 // Launch starts the daemon p describes and returns once its API answers. It decides nothing
@@ -109,6 +116,31 @@ type launcher struct {
 	undo  []func() error
 	locks []*os.File
 	probe *engine.ProbeListener // receives the watchdog's socket from the target; nil if none
+	// checks waits for the resolve's checks still under way (resolveForLaunch) and returns
+	// resolve's error; nil when the plan is complete.
+	checks func() error
+}
+
+// awaitChecks waits for the checks still under way, completing p's Findings, and logs the
+// warnings. err is the launch's error so far: the checks' error replaces it when it has
+// findings (the host's problems, which Launch reports before anything it started, as when
+// the checks ran first) or when there is none.
+func (l *launcher) awaitChecks(ctx context.Context, p *Plan, err error) error {
+	if l.checks != nil {
+		cerr := l.checks()
+		l.checks = nil
+		if cerr != nil && (err == nil || len(diag.List(cerr)) > 0) {
+			return checkError(ctx, cerr)
+		}
+	}
+	if err == nil {
+		for _, f := range p.Findings {
+			if f.Severity == diag.Warning {
+				l.log.Warn("host check", slog.String("check", string(f.ID)), slog.String("detail", f.Detail), slog.String("remedy", f.Fix))
+			}
+		}
+	}
+	return err
 }
 
 // stage reports that stage s begins, and stops the launch if ctx has ended: a cancel during
@@ -142,22 +174,19 @@ func (l *launcher) launch(ctx context.Context, p *Plan) (d *Daemon, err error) {
 			}
 		}
 	}()
-	for _, f := range p.Findings {
-		if f.Severity == diag.Warning {
-			l.log.Warn("host check", slog.String("check", string(f.ID)), slog.String("detail", f.Detail), slog.String("remedy", f.Fix))
-		}
-	}
-
 	if err := l.stage(ctx, StagePrepare); err != nil {
-		return nil, err
+		return nil, l.awaitChecks(ctx, p, err)
 	}
 	if err := l.prepare(p); err != nil {
-		return nil, err
+		return nil, l.awaitChecks(ctx, p, err)
 	}
 
 	sink := newLogSink(l.c.output, l.log)
 	st, err := l.run(ctx, p, sink)
-	if err != nil {
+	if err = l.awaitChecks(ctx, p, err); err != nil {
+		if st.probe != nil {
+			st.probe.Close()
+		}
 		return nil, err
 	}
 	d, err = newDaemon(st.plan, st, sink, l.locks)

@@ -122,9 +122,33 @@ func TestPlans(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err, _ := resolveOn(t, tt.f, tt.opts...)
-			goldenFile(t, filepath.Join("plans", tt.name+".golden"), planText(p, err))
+			want := planText(p, err)
+			goldenFile(t, filepath.Join("plans", tt.name+".golden"), want)
+			// Launch's resolve, which leaves the probes' checks running while the engine
+			// starts, ends with the same plan and the same refusal.
+			if got := planText(resolveForLaunchOn(t, tt.f, tt.opts...)); got != want {
+				t.Errorf("resolveForLaunch differs from resolve:\n%s\nwant:\n%s", got, want)
+			}
 		})
 	}
+}
+
+// resolveForLaunchOn is resolveOn for resolveForLaunch, with the deferred checks awaited.
+func resolveForLaunchOn(t testing.TB, f fixture, opts ...Option) (*Plan, error) {
+	t.Helper()
+	c, err := newConfig(append([]Option{WithEnviron([]string{"XDG_RUNTIME_DIR=/run/user/1000", "TZ=UTC"})}, opts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := f.host(t)
+	p, done, err := resolveForLaunch(context.Background(), c, h)
+	if err != nil {
+		if done != nil {
+			t.Error("resolveForLaunch failed and left checks to await")
+		}
+		return p, err
+	}
+	return p, done()
 }
 
 func (f fixture) noInitOf() fixture { f.noInit = true; return f }
@@ -379,4 +403,42 @@ func TestAllIDs(t *testing.T) {
 // TestIDs: the IDs this package writes are the constants IDs lists, and no other.
 func TestIDs(t *testing.T) {
 	diagtest.CheckIDs(t, ".", "rootless", IDs(), 30)
+}
+
+// TestResolveForLaunchDefersProbeChecks: an error-level finding that only a probe's answer
+// shows (AppArmor denies this program a user namespace) does not hold the plan back from
+// Launch, which starts the engine meanwhile; the checks' result is the refusal resolve
+// returns. A finding known before the probes' answers refuses at once.
+func TestResolveForLaunchDefersProbeChecks(t *testing.T) {
+	current := debian12().without("/usr/bin/rootlesskit", "/usr/bin/rootlesskit-docker-proxy").rootlesskit("3.3.0").dockerd("library-import")
+	denied := current.sysctl("kernel.apparmor_restrict_unprivileged_userns", "1").without("/usr/bin/rootlesskit").
+		probe("overlay", "mount: /home/alice/.local/share/docker/m: permission denied.\n", errors.New("exit status 32"))
+	c, err := newConfig([]Option{WithEnviron([]string{"XDG_RUNTIME_DIR=/run/user/1000"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := denied.host(t)
+	p, done, err := resolveForLaunch(context.Background(), c, h)
+	if err != nil || done == nil {
+		t.Fatalf("resolveForLaunch = %v, done %v; want the plan, with the probes' checks to await", err, done != nil)
+	}
+	if len(p.spec.Target.Argv) == 0 || len(p.DockerdArgs) == 0 {
+		t.Fatalf("the plan is not ready to start: %+v", p.spec)
+	}
+	err = done()
+	if fs := diag.List(err); len(fs) != 1 || fs[0].ID != IDAppArmorNoProfile {
+		t.Fatalf("done() = %v, want the %s refusal", err, IDAppArmorNoProfile)
+	}
+	if again := done(); again == nil || again.Error() != err.Error() {
+		t.Errorf("a second done() = %v, want the same %v", again, err)
+	}
+	_, want, _ := resolveOn(t, denied)
+	if want == nil || want.Error() != err.Error() {
+		t.Errorf("done() = %v; resolve = %v", err, want)
+	}
+
+	h, _ = debian12().tunErr().host(t)
+	if _, done, err := resolveForLaunch(context.Background(), c, h); err == nil || done != nil {
+		t.Errorf("a closed /dev/net/tun: resolveForLaunch = %v (done %v), want the refusal at once", err, done != nil)
+	}
 }

@@ -102,8 +102,20 @@ func (r *resolver) startProbes(ctx context.Context) *probes {
 			})
 		}
 	}
+	return pr
+}
+
+// startFirewall starts the probe of dockerd's firewall backend: backend ("nftables" when the
+// plan adds dockerd's nftables backend), else the caller's choice (arguments, daemon.json), else
+// iptables; and the bare user-namespace probe when neither this nor the overlay probe runs. It
+// is called once per resolve, before anything waits for the probes.
+func (pr *probes) startFirewall(ctx context.Context, r *resolver, backend string) {
+	h := r.h
 	if cfg := r.daemonConfigPath(); h.nsRun != nil && !iptablesOff(h, r.c.dockerdArgs, cfg) {
-		if firewallBackend(h, r.c.dockerdArgs, cfg) == "nftables" {
+		if backend == "" {
+			backend = firewallBackend(h, r.c.dockerdArgs, cfg)
+		}
+		if backend == "nftables" {
 			if p, err := h.net.LookPath("nft"); err == nil {
 				pr.iptables, pr.nft = p, true
 				argv := []string{p, "add table ip rootlessd_probe; add chain ip rootlessd_probe nat { type nat hook postrouting priority 100 ; }"}
@@ -123,7 +135,6 @@ func (r *resolver) startProbes(ctx context.Context) *probes {
 			pr.wg.Go(func() { pr.userns = r.nsProbe(ctx, nil, []string{p}) })
 		}
 	}
-	return pr
 }
 
 // nsProbe runs argv in a new user and network namespace.

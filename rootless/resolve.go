@@ -45,9 +45,51 @@ func Resolve(ctx context.Context, opts ...Option) (*Plan, error) {
 // plan as far as it got (Check reports it) and the joined error-level findings; all findings
 // are in the plan's Findings either way.
 func resolve(ctx context.Context, c *config, h *host) (*Plan, error) {
-	h = h.once()
-	r := &resolver{ctx: ctx, c: c, h: h, p: &Plan{c: c, h: h}}
+	r := newResolver(ctx, c, h)
 	r.run(ctx)
+	return r.p, r.finish()
+}
+
+// resolveForLaunch is resolve for Launch, which starts the engine while the checks that only
+// produce findings (those that read the namespace probes' answers) are still under way: the
+// plan's decisions are all made when it returns, and the engine needs nothing else. done waits
+// for those checks and then returns what resolve would have returned as its error, with the
+// plan's Findings complete; Launch must call it, and fail with its error, before it hands out
+// the daemon. On an error here, done has been called already and is nil.
+func resolveForLaunch(ctx context.Context, c *config, h *host) (p *Plan, done func() error, err error) {
+	r := newResolver(ctx, c, h)
+	r.deferred = true
+	r.run(ctx)
+	if r.blocked() || r.launchErr != nil || r.p.spec.Target.Argv == nil {
+		return r.p, nil, r.finish() // nothing to start: resolve's answer
+	}
+	return r.p, sync.OnceValue(r.finish), nil
+}
+
+func newResolver(ctx context.Context, c *config, h *host) *resolver {
+	h = h.once()
+	return &resolver{ctx: ctx, c: c, h: h, p: &Plan{c: c, h: h}}
+}
+
+// finish waits for the deferred checks, puts their findings where resolve would have added
+// them, and sets the plan's Findings: the error is the joined error-level findings and other
+// errors, or nil.
+func (r *resolver) finish() error {
+	if r.pending != nil {
+		errs := r.pending()
+		r.pending = nil
+		r.mu.Lock()
+		var fs []*diag.Finding
+		for _, err := range errs {
+			fs = append(fs, r.collect(err)...)
+		}
+		r.findings = slices.Insert(r.findings, r.pendingAt, fs...)
+		r.mu.Unlock()
+		// resolveLaunch ran for the engine's sake; resolve does not run it on a blocked host.
+		if !r.blocked() {
+			r.add(r.launchErr)
+		}
+	}
 	p := r.p
 	var blocking []error
 	var kept []*diag.Finding
@@ -59,13 +101,13 @@ func resolve(ctx context.Context, c *config, h *host) (*Plan, error) {
 	}
 	p.Findings = kept
 	if len(blocking) > 0 {
-		return p, errors.Join(append(blocking, r.other...)...)
+		return errors.Join(append(blocking, r.other...)...)
 	}
 	if len(r.other) > 0 {
-		return p, errors.Join(r.other...)
+		return errors.Join(r.other...)
 	}
 	p.Findings = slices.DeleteFunc(p.Findings, func(f *diag.Finding) bool { return f.Severity == diag.Error })
-	return p, nil
+	return nil
 }
 
 // fallbackPlan is the plan of EngineAuto's fallback to the installed rootlesskit: the options
@@ -94,6 +136,19 @@ type resolver struct {
 	mu       sync.Mutex
 	findings []*diag.Finding
 	other    []error // errors that are not findings: a done ctx
+
+	// deferred (resolveForLaunch) leaves the checks that only read the namespace probes'
+	// answers running: pending waits for them and returns their errors, whose findings belong
+	// at pendingAt in findings. launchErr is resolveLaunch's error, which finish adds unless
+	// the host is blocked.
+	deferred  bool
+	pending   func() []error
+	pendingAt int
+	launchErr error
+
+	// firewall is firewallArgs's decision when earlyFirewall made it (firewallDecided).
+	firewall        []string
+	firewallDecided bool
 }
 
 // add records every finding in err's tree; other errors are kept as they are.
@@ -103,8 +158,15 @@ func (r *resolver) add(err error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.findings = append(r.findings, r.collect(err)...)
+}
+
+// collect returns the findings in err's tree and keeps its other errors; r.mu is held.
+func (r *resolver) collect(err error) []*diag.Finding {
+	if err == nil {
+		return nil
+	}
 	fs := diag.List(err)
-	r.findings = append(r.findings, fs...)
 	diag.Walk(err, func(e error) bool {
 		switch e.(type) {
 		case *diag.Finding:
@@ -117,6 +179,7 @@ func (r *resolver) add(err error) {
 		}
 		return false
 	})
+	return fs
 }
 
 func (r *resolver) blocked() bool {
@@ -156,6 +219,10 @@ func (r *resolver) run(ctx context.Context) {
 	if c.engine != EngineExternal {
 		early.Go(func() { _, _ = selectDrivers(ctx, h.net, c.wants(), netdriver.LinkedRootlessKit) })
 	}
+	// The first candidate's description (slirp4netns --version) would run only after its
+	// check (slirp4netns --help), one after the other on the way to the engine: ask for it
+	// meanwhile. Describe runs only what Check runs, and the answers wait in h's memo.
+	early.Go(func() { warmDescribe(ctx, h.net, c.wants()) })
 	if err := checkRuntimeDir(r); diag.Blocking(err) != nil {
 		r.add(err) // it stands for the state directory's own problem too
 	} else {
@@ -166,19 +233,36 @@ func (r *resolver) run(ctx context.Context) {
 
 	// The probes run programs and read files; the three groups are independent.
 	var wg sync.WaitGroup
-	wg.Go(func() { r.add(r.resolveDockerd(ctx)) })
+	wg.Go(func() {
+		err := r.resolveDockerd(ctx)
+		r.add(err)
+		// The firewall probe tries the backend dockerd will use, decided here when it can be.
+		r.doc.probes.startFirewall(ctx, r, r.earlyFirewall(r.p.Dockerd.Path != ""))
+	})
 	wg.Go(func() { r.add(checkHost(ctx, r)) })
 	r.add(r.resolveEngine(ctx))
 	wg.Wait()
-	// What needs the probes' answers, the engine and dockerd.
-	r.add(checkUserns(r))
-	r.add(checkAppArmor(r))
-	r.add(checkIptablesProbe(r))
-	storage, err := outlookStorage(r)
-	r.add(err)
+	// What needs the probes' answers, the engine and dockerd: findings and the report's
+	// storage outlook, no decision. Launch starts the engine while they are under way.
+	probeChecks := func() []error {
+		storage, err := outlookStorage(r)
+		r.doc.outlook.Storage = storage
+		return []error{checkUserns(r), checkAppArmor(r), checkIptablesProbe(r), err}
+	}
+	if r.deferred {
+		errc := make(chan []error, 1)
+		go func() { errc <- probeChecks() }()
+		r.mu.Lock()
+		r.pending, r.pendingAt = func() []error { return <-errc }, len(r.findings)
+		r.mu.Unlock()
+	} else {
+		for _, err := range probeChecks() {
+			r.add(err)
+		}
+	}
 	cgroups, err := outlookCgroups(r)
 	r.add(err)
-	r.doc.outlook = Outlook{Storage: storage, Cgroups: cgroups}
+	r.doc.outlook.Cgroups = cgroups
 	// The drivers are chosen even when the host has problems already, so that Check names the
 	// drivers' problems too (a missing /dev/net/tun next to a denied user namespace); only an
 	// engine that could not be decided, or a done ctx, stops here.
@@ -193,6 +277,10 @@ func (r *resolver) run(ctx context.Context) {
 	}
 	r.add(checkChoices(r))
 	if r.blocked() {
+		return
+	}
+	if r.deferred {
+		r.launchErr = r.resolveLaunch()
 		return
 	}
 	r.add(r.resolveLaunch())
@@ -453,7 +541,11 @@ func (r *resolver) resolveLaunch() error {
 	if l.DaemonConfig != "" {
 		args = append(args, "--config-file="+l.DaemonConfig)
 	}
-	p.DockerdArgs = append(append(append(args, p.DockerdArgs...), r.firewallArgs()...), c.dockerdArgs...)
+	fw := r.firewall
+	if !r.firewallDecided {
+		fw = r.firewallArgs(slices.Contains(p.DockerdArgs, "--userland-proxy=false"))
+	}
+	p.DockerdArgs = append(append(append(args, p.DockerdArgs...), fw...), c.dockerdArgs...)
 	r.resolvePIDNamespace()
 	selinux := h.selinux != nil && h.selinux()
 	p.spec = engine.Spec{

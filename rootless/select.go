@@ -88,6 +88,22 @@ func selectDrivers(ctx context.Context, h *netdriver.Host, w wants, v netdriver.
 		errs...)...)
 }
 
+// warmDescribe runs, for the network driver selectDrivers tries first, the probes of
+// netdriver.Describe, so that their answers are in h's memo when the selection asks; it
+// decides nothing.
+func warmDescribe(ctx context.Context, h *netdriver.Host, w wants) {
+	d := w.net
+	if d == nil {
+		var err error
+		if d, err = netdriver.Named(networkOrder()[0]); err != nil {
+			return
+		}
+	}
+	if d, err := netdriver.Apply(d, w.settings); err == nil {
+		_ = netdriver.Describe(ctx, h, d)
+	}
+}
+
 func firstDetail(err error) string {
 	if fs := diag.List(err); len(fs) > 0 {
 		return fs[0].Detail

@@ -3,13 +3,14 @@
 // A [Spec] says what RootlessKit runs, as typed values; the same Spec starts either engine:
 //
 //   - Embedded: RootlessKit v3 linked into this module. The host's own executable is re-run as a
-//     helper process that runs RootlessKit's parent; RootlessKit re-runs it again as its child, and
-//     the child re-runs it once more as the target, which prepares the namespace the way
-//     dockerd-rootless.sh's child does and then execs the real program (dockerd). The host never
-//     runs RootlessKit's parent itself: that code takes over signals, stdio and the logrus logger.
+//     helper process that runs RootlessKit's parent; RootlessKit re-runs it again as its child,
+//     which, after RootlessKit's copy-up, does the target's steps (it prepares the namespace the
+//     way dockerd-rootless.sh's child does) and then starts the real program (dockerd) itself.
+//     The host never runs RootlessKit's parent itself: that code takes over signals, stdio and the
+//     logrus logger.
 //   - External: an installed rootlesskit binary (1.1, 2.x or 3.x) in place of the helper, run with
-//     [Spec.Flags], the one place RootlessKit flags are built. The target step still runs this
-//     executable.
+//     [Spec.Flags], the one place RootlessKit flags are built. Its child runs this executable once
+//     more as the target step, which does the same steps and execs the real program.
 //
 // The Spec travels to the helper, RootlessKit's child and the target in a private file (0600, in
 // a private directory), named by an environment variable: a CI job's large environment would

@@ -14,8 +14,10 @@ import (
 const seLinuxRunLabel = "system_u:object_r:iptables_var_run_t:s0"
 
 // prepare does what dockerd-rootless.sh's child does before it execs dockerd. It runs inside the
-// user and mount namespaces, as root of the user namespace.
-func prepare(cfg *Spec) error {
+// user and mount namespaces, as root of the user namespace. hostSysfs says whether /sys is still
+// the host's when the program starts: RootlessKit mounts a fresh one after the copy-up for a
+// network namespace it does not detach.
+func prepare(cfg *Spec, hostSysfs bool) error {
 	// Copy-up turned /run into a tmpfs of links to the host's /run. Drop the links dockerd must
 	// own, so it creates its own directories; the host's files stay untouched.
 	for _, p := range []string{"/run/docker", "/run/containerd", "/run/xtables.lock"} {
@@ -31,8 +33,10 @@ func prepare(cfg *Spec) error {
 	if err := rbindSSL(); err != nil {
 		return err
 	}
-	if err := hideSecurityFS(); err != nil {
-		return err
+	if hostSysfs {
+		if err := hideSecurityFS(); err != nil {
+			return err
+		}
 	}
 	return enableForwarding(containersNetNS(cfg))
 }

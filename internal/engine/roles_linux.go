@@ -17,6 +17,7 @@ import (
 	"github.com/rootless-containers/rootlesskit/v3/cmd/rootlesskit/unshare"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/child"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/common"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/copyup"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/copyup/tmpfssymlink"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/parent"
@@ -130,22 +131,26 @@ func runChild() int {
 		return fail("child ", err)
 	}
 	setupLogrus("child ", cfg.Debug)
-	// The target is this executable once more; its role travels in the environment, which
-	// RootlessKit passes on (minus its pipe key).
-	os.Setenv(envRole, roleTarget)
 	nd, pd, err := childDrivers(cfg, logWriter("port"))
 	if err != nil {
 		return fail("child ", err)
 	}
+	// The child runs the target program itself: the target's steps are done here, right after
+	// the copy-up (the first step after which they can be), instead of in a third run of this
+	// executable inside the namespaces, whose only job would be to do them and exec the program.
+	// An installed rootlesskit (the external engine) has no such hook, and runs the target step.
+	// RootlessKit replaces /sys after the copy-up unless it keeps the host's network namespace
+	// layout: no network driver, or a detached network namespace (child.Child's mountSysfs).
+	copyUp := &targetSteps{ChildDriver: tmpfssymlink.NewChildDriver(), cfg: cfg, hostSysfs: nd == nil || cfg.DetachNetNS}
 	opt := child.Opt{
 		PipeFDEnvKey:              envPipeFD,
 		RunActivationHelperEnvKey: envActivationRun,
 		ChildUseActivationEnvKey:  envActivation,
 		StateDirEnvKey:            EnvStateDir,
-		TargetCmd:                 []string{"/proc/self/exe"},
+		TargetCmd:                 cfg.Target.Argv,
 		NetworkDriver:             nd,
 		PortDriver:                pd,
-		CopyUpDriver:              tmpfssymlink.NewChildDriver(),
+		CopyUpDriver:              copyUp,
 		CopyUpDirs:                cfg.CopyUp,
 		DetachNetNS:               cfg.DetachNetNS,
 		MountProcfs:               cfg.PIDNS,
@@ -158,30 +163,69 @@ func runChild() int {
 	return 0
 }
 
-// runTarget prepares the namespace and execs the target program.
+// runTarget is the target step under an installed rootlesskit: it prepares the namespace and
+// execs the target program.
 func runTarget() int {
 	cfg, err := readSpec()
 	if err != nil {
 		return fail("target", err)
 	}
+	if err := enterTarget(cfg, "target", true); err != nil {
+		return fail("target", err)
+	}
+	err = syscall.Exec(cfg.Target.Argv[0], cfg.Target.Argv, targetEnv(cfg.Target.Env, os.Environ()))
+	return fail("target", fmt.Errorf("exec %s: %w", cfg.Target.Argv[0], err))
+}
+
+// enterTarget does the target's steps before its program starts, as role id: prepare the
+// namespace, send the probe socket, change directory. hostSysfs says whether /sys is still the
+// host's when the program starts (prepare covers its securityfs then).
+func enterTarget(cfg *Spec, id string, hostSysfs bool) error {
 	if cfg.Target.Prepare {
-		if err := prepare(cfg); err != nil {
-			return fail("target", fmt.Errorf("prepare namespace: %w", err))
+		if err := prepare(cfg, hostSysfs); err != nil {
+			return fmt.Errorf("prepare namespace: %w", err)
 		}
 	}
 	if cfg.Target.ProbeSocket != "" {
 		if err := sendProbeSocket(cfg.Target.ProbeSocket, containersNetNS(cfg)); err != nil {
-			fmt.Fprintf(os.Stderr, "[rootlesskit:target] warning: no health probe through the network: %v\n", err)
+			fmt.Fprintf(os.Stderr, "[rootlesskit:%s] warning: no health probe through the network: %v\n", id, err)
 		}
 	}
 	if cfg.Target.Dir != "" {
 		if err := os.Chdir(cfg.Target.Dir); err != nil {
-			return fail("target", err)
+			return err
 		}
 	}
-	env := targetEnv(cfg.Target.Env, os.Environ())
-	err = syscall.Exec(cfg.Target.Argv[0], cfg.Target.Argv, env)
-	return fail("target", fmt.Errorf("exec %s: %w", cfg.Target.Argv[0], err))
+	return nil
+}
+
+// targetSteps is the embedded engine's copy-up driver: after RootlessKit's copy-up it does the
+// target's steps in RootlessKit's child, and gives the child the target's environment, which
+// RootlessKit passes to the program it starts (the child's own os.Environ).
+type targetSteps struct {
+	copyup.ChildDriver
+	cfg       *Spec
+	hostSysfs bool
+}
+
+func (t *targetSteps) CopyUp(dirs []string) ([]string, error) {
+	copied, err := t.ChildDriver.CopyUp(dirs)
+	if err != nil {
+		return copied, err
+	}
+	if err := enterTarget(t.cfg, "child ", t.hostSysfs); err != nil {
+		return copied, err
+	}
+	env := targetEnv(t.cfg.Target.Env, os.Environ())
+	os.Clearenv()
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			if err := os.Setenv(k, v); err != nil {
+				return copied, fmt.Errorf("target environment: %w", err)
+			}
+		}
+	}
+	return copied, nil
 }
 
 // targetEnv is the target's own environment plus RootlessKit's documented variables, which

@@ -3,14 +3,18 @@
 package integration
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rootlessd/rootlessd/diag"
 	"github.com/rootlessd/rootlessd/internal/testbed"
 	"github.com/rootlessd/rootlessd/netdriver"
 	"github.com/rootlessd/rootlessd/portdriver"
@@ -143,4 +147,71 @@ func TestPublishFromTheStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLaunchRefusedByLateCheck (regression for the overlap of the checks with the engine's
+// start): Launch starts the engine while the checks that read the namespace probes' answers
+// finish. An error-level finding of one of them (here: the iptables probe, with an iptables
+// that fails as a broken one does) still fails Launch with resolve's refusal, not a
+// StartError, and leaves nothing running and nothing but the lock in the state directory.
+func TestLaunchRefusedByLateCheck(t *testing.T) {
+	bed := testbed.Require(t)
+	stack, ok := bed.Stack("distro") // dockerd 20.10: the iptables backend, whose probe runs iptables
+	if !ok {
+		t.Skip("no distro stack")
+	}
+	u := bed.Self()
+	fake := testbed.ScratchDir(t, bed, stack, u.Home)
+	script := "#!/bin/sh\necho 'iptables v1.8.9 (nf_tables): broken on purpose by TestLaunchRefusedByLateCheck' >&2\nexit 4\n"
+	if err := os.WriteFile(filepath.Join(fake, "iptables"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := testbed.ScratchDir(t, bed, stack, u.RuntimeDir)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	d, err := rootless.Launch(ctx,
+		rootless.WithStateDir(state),
+		rootless.WithDataRoot(testbed.ScratchDir(t, bed, stack, u.Home)),
+		rootless.WithBinaries(rootless.Binaries{Path: []string{fake, stack.Bin}}))
+	if err == nil {
+		d.Close()
+		t.Fatal("Launch succeeded with an iptables that fails")
+	}
+	if _, ok := errors.AsType[*rootless.StartError](err); ok {
+		t.Errorf("Launch: %v; want the host check's refusal, not a StartError", err)
+	}
+	if fs := diag.List(err); !slices.ContainsFunc(fs, func(f *diag.Finding) bool { return f.ID == rootless.IDIptablesUnusable }) {
+		t.Errorf("Launch: %v; want the %s finding", err, rootless.IDIptablesUnusable)
+	}
+	testbed.AssertNoProcesses(t, 10*time.Second)
+	assertOnlyLock(t, state)
+}
+
+// TestLaunchCancelWhileChecksRun: a cancel once the engine runs, while the probes' checks may
+// still be under way, rolls everything back and returns the start's error.
+func TestLaunchCancelWhileChecksRun(t *testing.T) {
+	bed := testbed.Require(t)
+	stack, _ := bed.Stack("current")
+	u := bed.Self()
+	state := testbed.ScratchDir(t, bed, stack, u.RuntimeDir)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	_, err := rootless.Launch(ctx,
+		rootless.WithStateDir(state),
+		rootless.WithDataRoot(testbed.ScratchDir(t, bed, stack, u.Home)),
+		rootless.WithBinaries(rootless.Binaries{Path: []string{stack.Bin}}),
+		rootless.WithProgress(func(p rootless.Progress) {
+			if p.Stage == rootless.StageDockerd {
+				cancel()
+			}
+		}))
+	se, ok := errors.AsType[*rootless.StartError](err)
+	if !ok || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Launch: %v; want a *StartError of the cancel", err)
+	}
+	if se.Stage != rootless.StageDockerd {
+		t.Errorf("StartError at stage %s, want %s", se.Stage, rootless.StageDockerd)
+	}
+	testbed.AssertNoProcesses(t, 10*time.Second)
+	assertOnlyLock(t, state)
 }
