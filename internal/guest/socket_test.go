@@ -3,7 +3,11 @@
 package guest
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,6 +173,14 @@ func TestSocketActivation(t *testing.T) {
 	}
 	sort.Slice(warm, func(i, j int) bool { return warm[i] < warm[j] })
 	t.Logf("warm `docker version` through the systemd socket (TCG emulation): %v (median of 3; min %v)", warm[1].Round(time.Millisecond), warm[0].Round(time.Millisecond))
+	// The same API call without the CLI's start-up: GET /_ping on a new connection each time,
+	// through the activator's splice and straight on the daemon's own socket.
+	own, _ := filepath.Glob(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "rootlessd-dev", "*", "docker.sock"))
+	if len(own) != 1 {
+		t.Fatalf("the daemon's own socket: %v, want one under $XDG_RUNTIME_DIR/rootlessd-dev", own)
+	}
+	t.Logf("warm GET /_ping (TCG emulation, median of 9 new connections): %v through the systemd socket, %v on the daemon's own socket %s",
+		pingMedian(t, sock), pingMedian(t, own[0]), own[0])
 
 	// Idle: the last connection goes, and no container runs.
 	stopEvents()
@@ -243,6 +255,31 @@ func dockerVersion(t *testing.T, host string) (string, error) {
 		return "", fmt.Errorf("docker version: %v\n%s", err, out)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// pingMedian is the median time of nine GET /_ping on sock, each on a new connection.
+func pingMedian(t *testing.T, sock string) time.Duration {
+	t.Helper()
+	var ds []time.Duration
+	for range 9 {
+		hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+			}}}
+		start := time.Now()
+		resp, err := hc.Get("http://docker/_ping")
+		if err != nil {
+			t.Fatalf("GET /_ping on %s: %v", sock, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "OK" {
+			t.Fatalf("GET /_ping on %s: %s %q", sock, resp.Status, body)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2].Round(10 * time.Microsecond)
 }
 
 func mustSystemctl(t *testing.T, args ...string) {
