@@ -3,11 +3,14 @@ package rootless
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -117,16 +120,84 @@ func checkChoices(r *resolver) error {
 				"install it ("+r.doc.distro.install(pkgDockerProxy)+"), put its directory in Binaries.Path, or use Docker >= 28"), err))
 		} else if p.Port.Name() == portdriver.NameImplicit {
 			// Before RootlessKit 2.0 the proxy fails without a port API ("no port driver is
-			// available"); 2.0 hands such ports to docker-proxy, and its binary says "implicit".
-			if found, serr := scanHostFile(r.h, path, []byte("implicit")); serr == nil && !found[0] {
+			// available"); 2.0 and later exec docker-proxy for such ports, which listens in the
+			// namespace, where pasta finds it (--tcp-ports=auto). Only a proxy known to be older
+			// is refused.
+			if passes, known, how := proxyPassesImplicit(r.h, path); known && !passes {
 				errs = append(errs, problem(IDDockerProxyTooOld,
-					fmt.Sprintf("dockerd %s (< 28) publishes `docker run -p` ports through %s, which predates RootlessKit 2.0 and fails with port driver implicit (\"no port driver is available\")", p.Dockerd.Version, path),
-					path,
-					"use port driver pesto or builtin with pasta, install rootlesskit-docker-proxy from RootlessKit 2.0 or later, or use Docker >= 28"))
+					fmt.Sprintf("dockerd %s (< 28) publishes `docker run -p` ports through %s, which is RootlessKit 1's and fails with port driver implicit (\"no port driver is available\")", p.Dockerd.Version, path),
+					path+": "+how,
+					"use port driver pesto with pasta (or builtin, on the embedded engine), install rootlesskit-docker-proxy from RootlessKit 2.0 or later, or use Docker >= 28"))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// rootlessKitModule is RootlessKit's Go module path before v2; v2 and later add /vN, but
+// Debian builds them under this path too.
+const rootlessKitModule = "github.com/rootless-containers/rootlesskit"
+
+// execSymbol is the name of syscall.Exec in a Go binary's function table: RootlessKit 2.0's
+// proxy execs docker-proxy for a port of the implicit driver (and the none driver), 1.x's has
+// no call of it.
+var execSymbol = []byte("\x00syscall.Exec\x00")
+
+// proxyPassesImplicit tells what the rootlesskit-docker-proxy at path does with a port of the
+// implicit port driver: passes is true when it execs docker-proxy, which listens in the
+// namespace (RootlessKit 2.0 and later), false when it fails without a port API (1.x); known
+// is false when that cannot be told, e.g. for a program that is not RootlessKit's; how says
+// what told it. The proxy's own Go build info gives a major version only for a module build
+// (.../rootlesskit/v2/cmd/rootlesskit-docker-proxy): Debian builds 2.0.2 under the v1 import
+// path. So the function table decides: 2.0 links syscall.Exec. Not the string "implicit":
+// Go compiles the comparison with it into an immediate operand, no string literal has it.
+func proxyPassesImplicit(h *host, path string) (passes, known bool, how string) {
+	f, err := h.fs.Open(strings.TrimPrefix(filepath.Clean(path), "/"))
+	if err != nil {
+		return false, false, ""
+	}
+	defer f.Close()
+	ours := false
+	if ra, ok := f.(io.ReaderAt); ok {
+		if bi, err := buildinfo.Read(ra); err == nil {
+			switch m := modulePathMajor(bi.Path); {
+			case m >= 2:
+				return true, true, fmt.Sprintf("Go build info: main package %s (RootlessKit %d)", bi.Path, m)
+			case m == 0:
+				return false, false, ""
+			}
+			ours = true
+		}
+		if s, ok := f.(io.Seeker); ok {
+			if _, err := s.Seek(0, io.SeekStart); err != nil {
+				return false, false, ""
+			}
+		}
+	}
+	found, err := scan(f, execSymbol, []byte(rootlessKitModule+"/"))
+	switch {
+	case err != nil || !ours && !found[1]:
+		return false, false, ""
+	case found[0]:
+		return true, true, "RootlessKit's, and it links syscall.Exec (2.0 and later exec docker-proxy for implicit)"
+	}
+	return false, true, "RootlessKit's, without syscall.Exec in its function table: 1.x"
+}
+
+// modulePathMajor is the RootlessKit major version of an import path in its module: 1 for
+// github.com/rootless-containers/rootlesskit/..., N for .../vN/...; 0 for another module's.
+func modulePathMajor(importPath string) int {
+	rest, ok := strings.CutPrefix(importPath, rootlessKitModule)
+	if !ok || rest != "" && rest[0] != '/' {
+		return 0
+	}
+	if v, ok := strings.CutPrefix(rest, "/v"); ok {
+		num, _, _ := strings.Cut(v, "/")
+		if n, err := strconv.Atoi(num); err == nil && n >= 2 {
+			return n
+		}
+	}
+	return 1
 }
 
 // checkStateDirSafety refuses a state directory that another user could have created or could

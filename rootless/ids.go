@@ -62,8 +62,10 @@ const (
 	IDDetachNetNSUnsupported diag.ID = "rootless.detach-netns-unsupported"
 	// IDDockerProxyMissing: dockerd older than 28 needs rootlesskit-docker-proxy for ports.
 	IDDockerProxyMissing diag.ID = "rootless.docker-proxy-missing"
-	// IDDockerProxyTooOld: dockerd older than 28 with port driver implicit needs the
-	// rootlesskit-docker-proxy of RootlessKit 2.0 or later.
+	// IDDockerProxyTooOld: dockerd older than 28 with port driver implicit, and a
+	// rootlesskit-docker-proxy of RootlessKit 1 (its Go import path has no /vN), which fails
+	// without a port API; RootlessKit 2.0's and later hand the port to docker-proxy. A proxy
+	// whose version cannot be told is not refused.
 	IDDockerProxyTooOld diag.ID = "rootless.docker-proxy-too-old"
 	// IDNsenterMissing: nsenter is missing; Daemon.Command cannot enter the namespaces.
 	IDNsenterMissing diag.ID = "rootless.nsenter-missing"

@@ -24,7 +24,7 @@ import (
 const EnvRun = "ROOTLESSD_GUEST_RUN"
 
 // TestGuest builds the guest suite (build tag "guest": this package's tests and
-// internal/guest/doctor's) and examples/launcher, boots the VM host's guest with them on the
+// internal/guest/doctor's), examples/launcher and examples/devtool, boots the VM host's guest with them on the
 // share, and reports every guest test as a subtest PHASE/TestName that fails with the guest's
 // output. The first boot runs Phases; a second boot of the same disk (a qcow2 overlay over the
 // cached image, removed afterwards) runs RebootPhases. When the guest does not come back, the
@@ -42,11 +42,14 @@ func TestGuest(t *testing.T) {
 	tmp := t.TempDir()
 	pkg := testbed.PackageDir()
 	bin, doctor, launcher := filepath.Join(tmp, "guest.test"), filepath.Join(tmp, DoctorBinary), filepath.Join(tmp, "launcher")
+	devtool := filepath.Join(tmp, "devtool")
+	examples := filepath.Join(pkg, "..", "..", "examples")
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
+	errs := make([]error, 4)
 	wg.Go(func() { errs[0] = testbed.BuildGuestTest(ctx, pkg, "guest", bin) })
 	wg.Go(func() { errs[1] = testbed.BuildGuestTest(ctx, filepath.Join(pkg, "doctor"), "guest", doctor) })
-	wg.Go(func() { errs[2] = buildProgram(ctx, filepath.Join(pkg, "..", "..", "examples", "launcher"), launcher) })
+	wg.Go(func() { errs[2] = buildProgram(ctx, filepath.Join(examples, "launcher"), launcher) })
+	wg.Go(func() { errs[3] = buildProgram(ctx, filepath.Join(examples, "devtool"), devtool) })
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
@@ -72,7 +75,7 @@ func TestGuest(t *testing.T) {
 	run := testbed.GuestRun{
 		Binary:   bin,
 		Binaries: []string{doctor},
-		Files:    map[string]string{"probe.tar": bed.Image, "bin/launcher": launcher},
+		Files:    map[string]string{"probe.tar": bed.Image, "bin/launcher": launcher, "bin/devtool": devtool},
 		Env:      []string{testbed.EnvRequire + "=1"}, // the guest has every prerequisite: a missing one fails
 	}
 	if len(reboot) > 0 {

@@ -36,6 +36,9 @@ var Phases = []testbed.GuestPhase{
 	// The fix Check printed in confined-doctor, applied as printed.
 	{Name: "allow-doctor", Root: true, Binary: DoctorBinary, Tests: []string{"TestDoctorGuestRootAppliesFix"}},
 	{Name: "allowed-doctor", Binary: DoctorBinary, Tests: []string{"TestDoctorGuestFixWorks"}},
+	// The socket activation units of rootless/setup with examples/devtool; they are removed
+	// again before the launcher's service is installed.
+	{Name: "activation", Tests: []string{"TestSocketActivation"}},
 	// Last: the service it installs stays enabled for the reboot, and would start whenever
 	// the user's manager does.
 	{Name: "service", Tests: []string{"TestServiceLifecycle"}},

@@ -7,7 +7,7 @@ import (
 
 func TestSocketActivationUnits(t *testing.T) {
 	u, err := SocketActivation("docker-activated", "%t/docker.sock", "/opt/rootlessd/bin:"+SystemPath,
-		"/opt/rootlessd/bin/devtool", "serve", "--idle", "10m", "/home/alice/my project")
+		"/opt/rootlessd/bin/devtool", "-C", "/home/alice/my project", "-idle", "10m", "serve")
 	if err != nil {
 		t.Fatal(err)
 	}
