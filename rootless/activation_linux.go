@@ -3,6 +3,7 @@
 package rootless
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -324,10 +326,20 @@ func splice(client, daemon net.Conn) {
 }
 
 // answerError answers a waiting client with HTTP 503 and err as the Docker API's error body.
+// It reads the client's request first (its head and up to 1 MiB of body): a client still
+// writing it when the answer comes and the connection closes gets EPIPE instead of the answer,
+// which a launch that fails at once (a missing dockerd) made happen.
 func answerError(conn net.Conn, err error) {
 	body, _ := json.Marshal(map[string]string{"message": "rootlessd: the Docker daemon did not start: " + err.Error()})
-	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if req, rerr := http.ReadRequest(bufio.NewReader(conn)); rerr == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, 1<<20))
+		req.Body.Close()
+	}
 	fmt.Fprintf(conn, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
 }
 
 // ListenUnix creates the activator's unix socket at path (mode 0600 through a umask-free
