@@ -65,7 +65,7 @@ func driverCells(engine string) []driverCell {
 	pasta, lxc := netdriver.Pasta{}, netdriver.LXCUserNIC{}
 	implicit, pesto, builtin, none := portdriver.Implicit{}, portdriver.Pesto{}, portdriver.Builtin{}, portdriver.None{}
 	const (
-		oldProxy  = "predates RootlessKit 2.0 and fails with port driver implicit"
+		oldProxy  = "which is RootlessKit 1's and fails with port driver implicit"
 		cliNoPair = "the rootlesskit command refuses port driver builtin with network pasta"
 		noPasta   = "--net=pasta needs RootlessKit 2.0.0 or later; have 1.1.0"
 	)
