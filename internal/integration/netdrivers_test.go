@@ -128,7 +128,7 @@ func tryLaunch(t *testing.T, bed *testbed.Bed, stack testbed.Stack, opts ...root
 	d, err := rootless.Launch(t.Context(), append(base, opts...)...)
 	if err != nil && strings.Contains(err.Error(), "lxc_secure_rename_in_ns") {
 		// lxc-user-nic fails its veth rename now and then ("Operation not permitted", "No such
-		// device"; lxc/lxc#3058), three times in 40 lxc-user-nic launches of today's CI runs,
+		// device"; lxc/lxc#3058), six times in today's runs,
 		// never twice in a row. Launch rolled everything back; a second attempt must work.
 		t.Logf("lxc-user-nic's rename race, trying once more: %v", err)
 		time.Sleep(time.Second)
