@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rootlessd/rootlessd/internal/probecache"
 )
 
 // Host is what drivers may look at on the machine that runs RootlessKit:
@@ -65,7 +67,9 @@ const defaultPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // LocalHost returns the machine this process runs on: $PATH, the root file
 // system, programs run with LC_ALL=C (each answer cached by program,
-// arguments and the program's size and modification time, see [CachedRun]),
+// arguments and the program's size, modification time and inode, see
+// [CachedRun]; and for compiled programs across this user's processes, in a
+// file of $XDG_RUNTIME_DIR/rootlessd),
 // extended attributes through getxattr(2), the current user and its groups,
 // and the kernel's seccomp support.
 func LocalHost() *Host {
@@ -92,8 +96,10 @@ func LocalHost() *Host {
 	return h
 }
 
-// localRun runs programs of this machine once per version of the program.
-var localRun = CachedRun(runLocal)
+// localRun runs programs of this machine once per version of the program: in this process
+// (CachedRun), and, for ELF programs, across the processes of this user and boot
+// (package probecache, in $XDG_RUNTIME_DIR/rootlessd).
+var localRun = CachedRun(probecache.Wrap(probecache.Dir, runLocal))
 
 // runLocal runs name in its own process group, and kills the group when ctx
 // ends: a wrapper script's children that keep the output open must not

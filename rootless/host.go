@@ -136,7 +136,8 @@ func newLocalHost() *host {
 // once returns h with its probes memoised: each program is run at most once with the same
 // arguments, whatever the checks ask, and a run asked for while the same one is under way
 // waits for it (the real machine's runs are also cached across resolves by program version,
-// see netdriver.CachedRun).
+// see netdriver.CachedRun, and compiled programs' across processes, see internal/probecache;
+// fixture hosts have their own Run and never reach either).
 func (h *host) once() *host {
 	g := *h
 	n := *h.net
