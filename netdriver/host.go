@@ -69,7 +69,7 @@ const defaultPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // system, programs run with LC_ALL=C (each answer cached by program,
 // arguments and the program's size, modification time and inode, see
 // [CachedRun]; and for compiled programs across this user's processes, in a
-// file of $XDG_RUNTIME_DIR/rootlessd),
+// file of $XDG_RUNTIME_DIR/rootlessd-cache),
 // extended attributes through getxattr(2), the current user and its groups,
 // and the kernel's seccomp support.
 func LocalHost() *Host {
@@ -98,7 +98,7 @@ func LocalHost() *Host {
 
 // localRun runs programs of this machine once per version of the program: in this process
 // (CachedRun), and, for ELF programs, across the processes of this user and boot
-// (package probecache, in $XDG_RUNTIME_DIR/rootlessd).
+// (package probecache, in $XDG_RUNTIME_DIR/rootlessd-cache).
 var localRun = CachedRun(probecache.Wrap(probecache.Dir, runLocal))
 
 // runLocal runs name in its own process group, and kills the group when ctx

@@ -29,7 +29,7 @@ func TestLocalHostKeepsAnswersAcrossProcesses(t *testing.T) {
 	if _, err := LocalHost().Output(t.Context(), p, "--rootlessd-test"); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Lstat(filepath.Join(rt, "rootlessd", "probes.json")); err != nil || fi.Mode() != 0o600 {
+	if fi, err := os.Lstat(filepath.Join(rt, "rootlessd-cache", "probes.json")); err != nil || fi.Mode() != 0o600 {
 		t.Errorf("no cache in the runtime directory: %v, %v", fi, err)
 	}
 }

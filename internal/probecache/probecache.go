@@ -3,7 +3,7 @@
 // that checks the host need not start them again while the programs stay the same files.
 //
 // The answers live in one file of the user's runtime directory,
-// $XDG_RUNTIME_DIR/rootlessd/probes.json (directory 0700, file 0600, both the user's own),
+// $XDG_RUNTIME_DIR/rootlessd-cache/probes.json (directory 0700, file 0600, both the user's own),
 // written atomically. An answer is keyed by the program's path and arguments, its size,
 // modification and change times, device and inode, and the boot id: a replaced, upgraded or
 // touched program misses, and so does every answer after a reboot. Only executable files in
@@ -53,14 +53,15 @@ const version = 1
 // Run is the shape of the program runners this package wraps.
 type Run func(ctx context.Context, name string, args ...string) ([]byte, error)
 
-// Dir returns the cache's directory: $XDG_RUNTIME_DIR/rootlessd, or "" when the variable is
+// Dir returns the cache's directory: $XDG_RUNTIME_DIR/rootlessd-cache (beside the default state
+// directory, $XDG_RUNTIME_DIR/rootlessd, which is the daemon's alone), or "" when the variable is
 // not set to an absolute path.
 func Dir() string {
 	d := os.Getenv("XDG_RUNTIME_DIR")
 	if !filepath.IsAbs(d) {
 		return ""
 	}
-	return filepath.Join(d, "rootlessd")
+	return filepath.Join(d, "rootlessd-cache")
 }
 
 // Wrap returns run with its successful answers for ELF programs kept in the cache in the
