@@ -468,7 +468,7 @@ func TestDir(t *testing.T) {
 		t.Errorf("Dir() = %q with a relative XDG_RUNTIME_DIR", d)
 	}
 	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1")
-	if d := Dir(); d != "/run/user/1/rootlessd" {
+	if d := Dir(); d != "/run/user/1/rootlessd-cache" {
 		t.Errorf("Dir() = %q", d)
 	}
 }
