@@ -95,8 +95,10 @@ func TestSocketActivation(t *testing.T) {
 	if state, _ := systemctlUser(t, "is-active", activated+".socket"); state != "active" {
 		t.Fatalf("%s.socket is %q after start", activated, state)
 	}
-	if st, err := os.Stat(sock); err != nil || st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o600 {
-		t.Errorf("the socket %s: %v, mode %v; want a socket of mode 0600", sock, err, st.Mode())
+	if st, err := os.Stat(sock); err != nil {
+		t.Errorf("the socket %s: %v", sock, err)
+	} else if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o600 {
+		t.Errorf("the socket %s has mode %v; want a socket of mode 0600", sock, st.Mode())
 	}
 	if state, _ := systemctlUser(t, "is-active", svc); state != "inactive" {
 		t.Errorf("%s is %q before the first connection, want inactive", svc, state)
