@@ -21,9 +21,9 @@
 //	        └─ dockerd, containerd, runc: inside the namespaces, owned by one process tree
 //
 // Data flows one way: options → a plan (a value to print and test) → the engine → processes.
-// The host program's own executable is re-run inside the namespaces (as RootlessKit's parent,
-// child and the namespace setup step with the embedded engine; for the setup step with an
-// installed rootlesskit), so it must call rootless.Init at the top of main. RootlessKit's
+// The host program's own executable is re-run inside the namespaces (as RootlessKit's parent
+// and its child, which also does the namespace setup step, with the embedded engine; for the
+// setup step with an installed rootlesskit), so it must call rootless.Init at the top of main. RootlessKit's
 // parent never runs inside the host process: it takes over signals, stdio and the global
 // logger.
 //
