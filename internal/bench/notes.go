@@ -7,17 +7,16 @@ package main
 // timeline (a 1 ms poll of its process tree, and `launcher --debug`) next to the script's
 // (`sh -x`), on the same machine.
 var missedWhy = map[string]string{
-	mReady: "Why: before RootlessKit starts, rootlessd resolves the plan with the same checks as Check " +
-		"(on the distro stack 150-400 ms on this loaded machine: six process starts — slirp4netns --help and --version, " +
-		"the installed rootlesskit's --version for the fallback, an overlay mount and two iptables runs in fresh user namespaces — " +
-		"plus Go's start of the host program), where the script execs rootlesskit after about 20 ms; and the embedded engine " +
-		"re-runs the 29 MB host program three times (helper, RootlessKit child, target), where the script runs rootlesskit 1.1 " +
-		"(a small program) twice and sh once. On the current stack the script's rootlesskit 3 is as heavy as the helper, " +
-		"and the nftables backend spares rootlessd's dockerd its iptables runs, so rootlessd is ahead there. " +
-		"What would close it: start the engine as soon as the drivers are chosen and let the namespace probes' findings " +
-		"come in while RootlessKit builds the namespaces (they only explain failures; Launch would wait for them only when " +
-		"the start fails or before it returns); keep probe answers across processes by program identity; and let the " +
-		"RootlessKit child prepare the namespace itself, which spares the target's re-run.",
+	mReady: "Why: on the distro stack dockerd 20.10's own start (about 400 ms) is most of both figures, and rootlessd's " +
+		"part before it is heavier than the script's: Go's start of the 29 MB host program, resolving the plan (the probes " +
+		"that remain in a fresh process: an overlay mount and two iptables runs in fresh user namespaces, and the installed " +
+		"rootlesskit's --version for the fallback), and two re-runs of the host program (helper and RootlessKit child, each " +
+		"about 10 ms of Go start-up, 4 ms of it gopacket's init, which gvisor-tap-vsock links in), where the script execs " +
+		"Debian's small rootlesskit 1.1 after about 20 ms. The engine already starts while the probe checks finish, the " +
+		"child starts dockerd itself, and the programs' --version and --help answers are kept across processes. On the " +
+		"current stack the script's rootlesskit 3 is as heavy as the helper, and the nftables backend spares rootlessd's " +
+		"dockerd its iptables runs, so rootlessd is ahead there. What would close it: a small helper executable for the " +
+		"helper and child roles (RootlessKit's parent and child code only), and the in-namespace probes kept per boot.",
 	mFirst: "Why: the first container follows the start (docker load and docker run cost the same for both: the same dockerd " +
 		"and containerd); what is missed here is the start's gap above. What would close it: the same as for time to ready.",
 	mMemory + "-pss": "Why: rootlessd's RootlessKit parent (the helper) and child are the host program re-run: a 29 MB Go program " +
@@ -27,16 +26,17 @@ var missedWhy = map[string]string{
 		"code, no Docker client), started by the SDK instead of the host program.",
 	mThroughput: "Why: both run the same RootlessKit port driver code (builtin: a Go copy loop in the parent and child, the " +
 		"same in rootlesskit 3.3 and in the embedded RootlessKit), so the stream's path is the same; what differs is the load: " +
-		"in the run of 2026-12-02 (load 7-14 on 2 cores) one contender's samples spread over 2-3× (rootlessd on distro " +
-		"2.4-6.0 Gbit/s, the anchor 2.8-4.8), far more than the gap between the medians. " +
+		"in a run of 2026-12-02 (load 7-14 on 2 cores) one contender's samples spread over 2-3× (rootlessd on distro " +
+		"2.4-6.0 Gbit/s, the anchor 2.8-4.8), far more than the gap between the medians, and a quieter run met the target. " +
 		"What would close it: nothing measured in rootlessd's own code; a quiet machine and more rounds to tell a real " +
 		"difference from the load (the samples are in the -json file).",
-	mCheck: "Why: the figure is a fresh process: Go's start of a 29 MB program and the probes' process starts (the same as for " +
-		"time to ready), on a loaded machine. In a running program a repeated Check takes 3-4 ms (BenchmarkCheck), because " +
-		"its probes are kept by program version. What would close it for fresh processes: keep the probe answers across " +
-		"processes (in $XDG_RUNTIME_DIR, by program identity and the kernel's user-namespace settings).",
+	mCheck: "Why: the figure is a fresh process: Go's start of a 29 MB program, and the probes that start processes in every " +
+		"fresh process (an overlay mount and two iptables runs in fresh user namespaces: kernel state; the programs' " +
+		"--version and --help answers are kept across processes in $XDG_RUNTIME_DIR/rootlessd-cache). In a running program " +
+		"a repeated Check takes 3-4 ms (BenchmarkCheck). What would close it for fresh processes: the in-namespace probes' " +
+		"answers kept per boot, keyed by the kernel's user-namespace and netfilter settings, and a smaller program.",
 	mDensity: "Why: eight starts at once on two cores are CPU-bound, so each start's extra work (the checks' process starts, " +
-		"three re-runs of the host program) adds up instead of overlapping. What would close it: the same as for time to ready, " +
+		"two re-runs of the host program) adds up instead of overlapping. What would close it: the same as for time to ready, " +
 		"and a helper executable that starts faster than the host program.",
 }
 
@@ -57,4 +57,12 @@ traffic and the isolation between networks still work, on both stacks):
 - The host checks read the subid files directly in the same case, ask getsubids its four
   questions at once otherwise, start the network drivers' probes at once, and read a
   go-installed rootlesskit's version from its build information instead of running it.
+- Launch starts the engine as soon as the plan's decisions are made, while the checks that only
+  read the namespace probes' answers finish (an error-level finding among them still fails the
+  launch, and everything is rolled back); the firewall probe tries only the backend dockerd
+  will use.
+- The embedded engine's RootlessKit child prepares the namespace and starts dockerd itself: the
+  host program runs twice (helper and child), not three times.
+- The programs' --version and --help answers are kept across the user's processes
+  ($XDG_RUNTIME_DIR/rootlessd-cache, keyed by each program's file identity and the boot).
 `
