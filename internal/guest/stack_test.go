@@ -5,9 +5,7 @@ package guest
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -181,8 +179,9 @@ func runCombo(t *testing.T, bed *testbed.Bed, eng rootless.Engine, n netdriver.D
 		testbed.RunProbe(t, cli, bed, port, 80)
 		url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 		if loopbackResets {
-			// What Check warns about must happen: the publish never answers.
-			body, err := getRetry(url, 30*time.Second)
+			// What Check warns about must happen: the publish never answers (TryGet retries
+			// while pasta has not yet found the namespace's new listener: it scans once a second).
+			body, err := testbed.TryGet(url, 30*time.Second)
 			logPorts(t, port)
 			if err == nil {
 				t.Errorf("Check warns that 127.0.0.1 publishes reset with this RootlessKit and pasta, but GET %s answered %q", url, body)
@@ -211,29 +210,6 @@ func hostPort(t *testing.T, p portdriver.Driver) int {
 		return testbed.FreeStaticPort(t)
 	}
 	return testbed.FreePort(t)
-}
-
-// getRetry GETs url until it answers 200 or wait passes, and returns the body or the last error
-// (before the probe listens, or while pasta has not yet found the namespace's new listener: it
-// scans them once a second, a connection fails).
-func getRetry(url string, wait time.Duration) (string, error) {
-	hc := &http.Client{Timeout: 10 * time.Second}
-	deadline := time.Now().Add(wait)
-	for {
-		resp, err := hc.Get(url)
-		if err == nil {
-			body, rerr := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if rerr == nil && resp.StatusCode == http.StatusOK {
-				return string(body), nil
-			}
-			err = fmt.Errorf("status %s, body %q, read error %v", resp.Status, body, rerr)
-		}
-		if time.Now().After(deadline) {
-			return "", err
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // logPorts logs who listens on port in the guest and the user's forwarding processes: pasta
@@ -266,7 +242,7 @@ func sourceIPSeen(t *testing.T, bed *testbed.Bed, d *rootless.Daemon, cli *clien
 		t.Fatal(err)
 	}
 	url := fmt.Sprintf("http://%s/remote", net.JoinHostPort(guestAddr, strconv.Itoa(port)))
-	seen, err := getRetry(url, 2*time.Minute)
+	seen, err := testbed.TryGet(url, 2*time.Minute)
 	if p.Name() == portdriver.NameImplicit {
 		logPorts(t, port)
 	}

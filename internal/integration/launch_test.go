@@ -186,32 +186,3 @@ func TestLaunchRefusedByLateCheck(t *testing.T) {
 	testbed.AssertNoProcesses(t, 10*time.Second)
 	assertOnlyLock(t, state)
 }
-
-// TestLaunchCancelWhileChecksRun: a cancel once the engine runs, while the probes' checks may
-// still be under way, rolls everything back and returns the start's error.
-func TestLaunchCancelWhileChecksRun(t *testing.T) {
-	bed := testbed.Require(t)
-	stack, _ := bed.Stack("current")
-	u := bed.Self()
-	state := testbed.ScratchDir(t, bed, stack, u.RuntimeDir)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	_, err := rootless.Launch(ctx,
-		rootless.WithStateDir(state),
-		rootless.WithDataRoot(testbed.ScratchDir(t, bed, stack, u.Home)),
-		rootless.WithBinaries(rootless.Binaries{Path: []string{stack.Bin}}),
-		rootless.WithProgress(func(p rootless.Progress) {
-			if p.Stage == rootless.StageDockerd {
-				cancel()
-			}
-		}))
-	se, ok := errors.AsType[*rootless.StartError](err)
-	if !ok || !errors.Is(err, context.Canceled) {
-		t.Fatalf("Launch: %v; want a *StartError of the cancel", err)
-	}
-	if se.Stage != rootless.StageDockerd {
-		t.Errorf("StartError at stage %s, want %s", se.Stage, rootless.StageDockerd)
-	}
-	testbed.AssertNoProcesses(t, 10*time.Second)
-	assertOnlyLock(t, state)
-}

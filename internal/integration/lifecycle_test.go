@@ -231,7 +231,9 @@ func TestUnexpectedExit(t *testing.T) {
 	testbed.AssertNoProcesses(t, 10*time.Second)
 }
 
-// TestCancelDuringStartup: cancelling ctx while dockerd starts rolls everything back.
+// TestCancelDuringStartup: cancelling ctx while dockerd starts (once the engine runs, while the
+// probes' checks may still be under way) rolls everything back and returns a *StartError of the
+// cancel at that stage.
 func TestCancelDuringStartup(t *testing.T) {
 	bed := testbed.Require(t)
 	stack, _ := bed.Stack("current")
@@ -248,8 +250,12 @@ func TestCancelDuringStartup(t *testing.T) {
 				cancel()
 			}
 		}))
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Launch: %v, want context.Canceled", err)
+	se, ok := errors.AsType[*rootless.StartError](err)
+	if !ok || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Launch: %v; want a *StartError of the cancel", err)
+	}
+	if se.Stage != rootless.StageDockerd {
+		t.Errorf("StartError at stage %s, want %s", se.Stage, rootless.StageDockerd)
 	}
 	testbed.AssertNoProcesses(t, 10*time.Second)
 	assertOnlyLock(t, state)

@@ -99,7 +99,16 @@ func FreePort(tb testing.TB) int {
 // program needs a moment to listen). It fails tb after wait.
 func Get(tb testing.TB, url string, wait time.Duration) string {
 	tb.Helper()
-	hc := &http.Client{Timeout: 5 * time.Second}
+	body, err := TryGet(url, wait)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", url, err)
+	}
+	return body
+}
+
+// TryGet GETs url until it answers 200 or wait passes, and returns the body or the last error.
+func TryGet(url string, wait time.Duration) (string, error) {
+	hc := &http.Client{Timeout: 10 * time.Second}
 	deadline := time.Now().Add(wait)
 	for {
 		resp, err := hc.Get(url)
@@ -107,12 +116,12 @@ func Get(tb testing.TB, url string, wait time.Duration) string {
 			body, rerr := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if rerr == nil && resp.StatusCode == http.StatusOK {
-				return string(body)
+				return string(body), nil
 			}
 			err = fmt.Errorf("status %s, body %q, read error %v", resp.Status, body, rerr)
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("GET %s: %v", url, err)
+			return "", err
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
