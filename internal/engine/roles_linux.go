@@ -91,6 +91,9 @@ func runParent() int {
 		return fail("parent", err)
 	}
 	setupLogrus("parent", cfg.Debug)
+	if !cfg.Debug {
+		releaseDecoderTables()
+	}
 	go onHostDeath(owner, cfg.StateDir)
 	if err := parent.InitStateDir(cfg.StateDir); err != nil {
 		return fail("parent", err)
@@ -131,6 +134,9 @@ func runChild() int {
 		return fail("child ", err)
 	}
 	setupLogrus("child ", cfg.Debug)
+	if !cfg.Debug {
+		releaseDecoderTables()
+	}
 	nd, pd, err := childDrivers(cfg, logWriter("port"))
 	if err != nil {
 		return fail("child ", err)
