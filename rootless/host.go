@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rootlessd/rootlessd/internal/probecache"
 	"io/fs"
 	"os"
 	"os/user"
@@ -82,6 +83,16 @@ type host struct {
 	// probeCache keeps the answers of successful probes (namespaces, subordinate ids) by the
 	// versions of the programs and files they depend on; nil: no cache.
 	probeCache *sync.Map
+	// bootAnswers keeps the namespace probes' successful answers for the rest of the boot,
+	// across processes (internal/probecache, in the user's runtime directory), by the same keys
+	// as probeCache; nil: none are kept (fixture hosts).
+	bootAnswers answerStore
+}
+
+// answerStore is a store of probe answers by key.
+type answerStore interface {
+	Load(key string) ([]byte, bool)
+	Store(key string, out []byte)
 }
 
 // probeTimeout bounds each probe of the real machine.
@@ -118,7 +129,7 @@ func newLocalHost() *host {
 	h := &host{uid: os.Getuid(), gid: os.Getgid(), pid: os.Getpid(), fs: os.DirFS("/"), net: netdriver.LocalHost(),
 		cgroups: cgroupdeleg.Host(), subids: func(s idmap.Source) idmap.Source { return s },
 		helper: idmap.FindHelper, namespace: idmap.CurrentNamespace, dockerdCache: new(sync.Map),
-		probeCache: new(sync.Map)}
+		probeCache: new(sync.Map), bootAnswers: probecache.NewAnswers(probecache.Dir)}
 	h.home = os.Getenv("HOME")
 	if u, err := user.LookupId(strconv.Itoa(h.uid)); err == nil {
 		h.user = u.Username

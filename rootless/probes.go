@@ -98,7 +98,14 @@ func (r *resolver) startProbes(ctx context.Context) *probes {
 		if dir := probeDir(h, l.DataRoot); dir != "" {
 			pr.overlayDir = dir
 			pr.wg.Go(func() {
-				pr.overlay = r.probe(ctx, "overlay mount in a user namespace, in "+dir, nil, func() ([]byte, error) { return h.overlay(ctx, dir) })
+				// The answer is the kernel's and the directory's filesystem's: the device keys it.
+				var dev []string
+				if h.fileID != nil {
+					if d, _, err := h.fileID(dir); err == nil {
+						dev = []string{"device " + d}
+					}
+				}
+				pr.overlay = r.probe(ctx, "overlay mount in a user namespace, in "+dir, nil, dev, func() ([]byte, error) { return h.overlay(ctx, dir) })
 			})
 		}
 	}
@@ -139,18 +146,21 @@ func (pr *probes) startFirewall(ctx context.Context, r *resolver, backend string
 
 // nsProbe runs argv in a new user and network namespace.
 func (r *resolver) nsProbe(ctx context.Context, env, argv []string) probeResult {
-	return r.probe(ctx, strings.Join(argv, " "), argv[:1], func() ([]byte, error) { return r.h.nsRun(ctx, env, argv...) })
+	return r.probe(ctx, strings.Join(argv, " "), argv[:1], env, func() ([]byte, error) { return r.h.nsRun(ctx, env, argv...) })
 }
 
 // probe runs fn, the probe described by what, unless a successful answer to the same question
-// is cached: the same programs (bins, by size, time and inode), the same user-namespace
-// sysctls and the same AppArmor confinement of this process.
-func (r *resolver) probe(ctx context.Context, what string, bins []string, fn func() ([]byte, error)) probeResult {
+// is cached: the same programs (bins, by size, time and inode), the same extra facts (the
+// environment, the directory's device), the same user-namespace sysctls and the same AppArmor
+// confinement of this process. A success is kept for the life of the process, and for the rest
+// of the boot in the user's runtime directory: a fresh process that checks the host again
+// starts no namespace. A failure is asked again each time: it is what the user is fixing.
+func (r *resolver) probe(ctx context.Context, what string, bins, extra []string, fn func() ([]byte, error)) probeResult {
 	h := r.h
 	res := probeResult{ran: true, argv: what}
 	key := ""
 	if h.probeCache != nil {
-		key = "probe\x00" + what + "\x00" + usernsState(h)
+		key = "probe\x00" + what + "\x00" + strings.Join(extra, "\x00") + "\x00" + usernsState(h)
 		for _, b := range bins {
 			fi, err := h.net.Stat(b)
 			if err != nil {
@@ -164,6 +174,13 @@ func (r *resolver) probe(ctx context.Context, what string, bins []string, fn fun
 				res.out = v.([]byte)
 				return res
 			}
+			if h.bootAnswers != nil {
+				if out, ok := h.bootAnswers.Load(key); ok {
+					h.probeCache.Store(key, out)
+					res.out = out
+					return res
+				}
+			}
 		}
 	}
 	res.out, res.err = fn()
@@ -176,6 +193,9 @@ func (r *resolver) probe(ctx context.Context, what string, bins []string, fn fun
 	}
 	if res.err == nil && key != "" {
 		h.probeCache.Store(key, res.out)
+		if h.bootAnswers != nil {
+			h.bootAnswers.Store(key, res.out)
+		}
 	}
 	return res
 }

@@ -94,6 +94,44 @@ func Wrap(dir func() string, run Run) Run {
 	}
 }
 
+// Answers keeps answers to questions that the caller names itself, for the rest of the boot:
+// outcomes that depend on the kernel's state rather than on one program file (an overlay
+// mount or an iptables run inside a fresh user namespace). They share the file, its bounds and
+// its safety rules with Wrap's answers. Keep only successes: a failure is what a user fixes,
+// and must be asked again.
+type Answers struct {
+	dir func() string
+	c   cache
+}
+
+// NewAnswers returns the answers kept in the directory dir returns (asked at each call; ""
+// means none are kept).
+func NewAnswers(dir func() string) *Answers { return &Answers{dir: dir} }
+
+// Load returns the answer stored under key during this boot.
+func (a *Answers) Load(key string) ([]byte, bool) {
+	d := a.dir()
+	if d == "" {
+		return nil, false
+	}
+	return a.c.get(d, answerKey(key))
+}
+
+// Store keeps out as the answer to key for the rest of this boot. key must name everything
+// the answer depends on besides the boot (the programs' identities, the kernel settings).
+func (a *Answers) Store(key string, out []byte) {
+	d := a.dir()
+	if d == "" || len(out) > MaxOutput {
+		return
+	}
+	a.c.put(d, answerKey(key), out)
+}
+
+func answerKey(key string) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "answer\x00%s\x00%s", key, bootID()))
+	return hex.EncodeToString(sum[:])
+}
+
 // keyOf identifies a question to the program at name: its identity (see the package doc),
 // the boot id and args, hashed. ok is false for a program that is not cached: not an ELF
 // executable, or its identity cannot be read.

@@ -472,3 +472,37 @@ func TestDir(t *testing.T) {
 		t.Errorf("Dir() = %q", d)
 	}
 }
+
+// TestAnswersLastTheBoot: an answer stored under the caller's key is found by a fresh process
+// (a new Answers on the same directory), not under another key, not after a reboot, and never
+// without a runtime directory; it shares the file with Wrap's answers.
+func TestAnswersLastTheBoot(t *testing.T) {
+	rt, bin := runtimeDir(t), t.TempDir()
+	dir := func() string { return filepath.Join(rt, "rootlessd") }
+	NewAnswers(dir).Store("overlay\x00dev 00:2a", []byte("ok"))
+	if out, ok := NewAnswers(dir).Load("overlay\x00dev 00:2a"); !ok || string(out) != "ok" {
+		t.Errorf("a fresh process read %q, %v; want the stored answer", out, ok)
+	}
+	if _, ok := NewAnswers(dir).Load("overlay\x00dev 00:2b"); ok {
+		t.Error("another key found the answer")
+	}
+	var c counter
+	p := elf(t, bin, "dockerd", "v1")
+	ask(t, fresh(rt, &c), p, "--version")
+	if out, ok := NewAnswers(dir).Load("overlay\x00dev 00:2a"); !ok || string(out) != "ok" {
+		t.Errorf("after a program's answer was kept, the stored answer reads %q, %v", out, ok)
+	}
+	if _, ok := NewAnswers(func() string { return "" }).Load("overlay\x00dev 00:2a"); ok {
+		t.Error("an answer was found without a runtime directory")
+	}
+	NewAnswers(dir).Store("big", make([]byte, MaxOutput+1))
+	if _, ok := NewAnswers(dir).Load("big"); ok {
+		t.Error("an answer over MaxOutput was kept")
+	}
+	old := bootID()
+	boot = old + "-next"
+	t.Cleanup(func() { boot = old })
+	if _, ok := NewAnswers(dir).Load("overlay\x00dev 00:2a"); ok {
+		t.Error("the answer outlived the boot")
+	}
+}
