@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -69,6 +70,10 @@ type bench struct {
 	cleanup  []func() error
 	res      *results
 	seq      int
+	// sessions are the test user's runtime directories, one per stack and contender, kept for
+	// the whole run as a login session's /run/user/UID is: the contender's caches there
+	// (rootlessd's probe answers) last from one start to the next, as they do for a user.
+	sessions map[string]string
 }
 
 func newBench(ctx context.Context, o *options) (*bench, error) {
@@ -76,7 +81,7 @@ func newBench(ctx context.Context, o *options) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{o: o, bed: bed, res: newResults()}
+	b := &bench{o: o, bed: bed, res: newResults(), sessions: map[string]string{}}
 	b.user = bed.Users[0]
 	if o.user != "" {
 		found := false
@@ -233,6 +238,39 @@ type daemon struct {
 
 func (d *daemon) host() string { return "unix://" + d.sock }
 
+// copyCache copies rootlessd's cache directory of the session's runtime directory (if it has
+// one) into runDir, owned by u.
+func copyCache(session, runDir string, u testbed.User) error {
+	src := filepath.Join(session, "rootlessd-cache")
+	ents, err := os.ReadDir(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	dst := filepath.Join(runDir, "rootlessd-cache")
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chown(dst, u.UID, u.GID); err != nil {
+		return err
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dst, e.Name())
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return err
+		}
+		if err := os.Chown(p, u.UID, u.GID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // scratchDir makes a fresh directory under base owned by uid, mode 0700.
 func (b *bench) scratchDir(base string, uid, gid int) (string, error) {
 	var r [4]byte
@@ -244,22 +282,63 @@ func (b *bench) scratchDir(base string, uid, gid int) (string, error) {
 	return dir, os.Chown(dir, uid, gid)
 }
 
+// session returns the runtime directory of contender c's session on st (see bench.sessions),
+// made at the first call and removed at the end of the run.
+func (b *bench) session(st testbed.Stack, c string) (string, error) {
+	k := st.Name + "/" + c
+	if d, ok := b.sessions[k]; ok {
+		return d, nil
+	}
+	u := b.user
+	d, err := b.scratchDir(u.RuntimeDir, u.UID, u.GID)
+	if err != nil {
+		return "", err
+	}
+	b.sessions[k] = d
+	b.cleanup = append(b.cleanup, func() error { return os.RemoveAll(d) })
+	return d, nil
+}
+
+// A start's runtime directory: the contender's session, or one of its own (density's daemons
+// run at once, and each needs its own socket), which begins with the session's caches.
+const (
+	inSession = true
+	ownRunDir = false
+)
+
 // spawn starts contender c on st with the drivers dv; it does not wait.
-func (b *bench) spawn(st testbed.Stack, dv drivers, c string) (*daemon, error) {
+func (b *bench) spawn(st testbed.Stack, dv drivers, c string, shared bool) (*daemon, error) {
 	if c == cFloor {
 		return b.spawnFloor(st)
 	}
 	u := b.user
-	runDir, err := b.scratchDir(u.RuntimeDir, u.UID, u.GID)
+	session, err := b.session(st, c)
 	if err != nil {
 		return nil, err
+	}
+	runDir := session
+	if !shared {
+		if runDir, err = b.scratchDir(u.RuntimeDir, u.UID, u.GID); err != nil {
+			return nil, err
+		}
+		if err := copyCache(session, runDir, u); err != nil {
+			os.RemoveAll(runDir)
+			return nil, err
+		}
 	}
 	dataRoot, err := b.scratchDir(u.Home, u.UID, u.GID)
 	if err != nil {
-		os.RemoveAll(runDir)
+		if !shared {
+			os.RemoveAll(runDir)
+		}
 		return nil, err
 	}
-	remove := func() error { return errors.Join(os.RemoveAll(runDir), os.RemoveAll(dataRoot)) }
+	remove := func() error {
+		if shared {
+			return os.RemoveAll(dataRoot)
+		}
+		return errors.Join(os.RemoveAll(runDir), os.RemoveAll(dataRoot))
+	}
 	prog := st.Binary("dockerd-rootless.sh")
 	if c == cRootlessd {
 		prog = b.launcher
@@ -320,7 +399,7 @@ func (b *bench) finish(d *daemon) (time.Duration, error) {
 // container, memory, throughput and shutdown.
 func (b *bench) sampleStart(ctx context.Context, st testbed.Stack, dv drivers, c string) (err error) {
 	o := b.o
-	d, err := b.spawn(st, dv, c)
+	d, err := b.spawn(st, dv, c, inSession)
 	if err != nil {
 		return err
 	}
@@ -553,7 +632,7 @@ func (b *bench) sampleDensity(ctx context.Context, st testbed.Stack, dv drivers,
 	}()
 	t0 := time.Now()
 	for range n {
-		d, err := b.spawn(st, dv, c)
+		d, err := b.spawn(st, dv, c, ownRunDir)
 		if err != nil {
 			return err
 		}

@@ -25,16 +25,20 @@ type checkResult struct {
 	Err    string   `json:"err,omitempty"`
 }
 
-// sampleCheck times one host check of contender c, each in a fresh process as the test user:
+// sampleCheck times one host check of contender c, each in a fresh process as the test user
+// in the contender's check session (see bench.sessions):
 // rootless.Check called once by this program's Check worker, or dockerd-rootless-setuptool.sh
 // check from its start to its exit.
 func (b *bench) sampleCheck(ctx context.Context, st testbed.Stack, dv drivers, c string) error {
 	u := b.user
-	runDir, err := b.scratchDir(u.RuntimeDir, u.UID, u.GID)
+	// The checks of a contender share a session of their own (not the starts'): the first of
+	// them finds its runtime directory empty, as after a reboot or at a new login.
+	session := "check-" + c
+	_, warm := b.sessions[st.Name+"/"+session]
+	runDir, err := b.session(st, session)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(runDir)
 	env := append([]string{"HOME=" + u.Home, "USER=" + u.Name, "LOGNAME=" + u.Name,
 		"XDG_RUNTIME_DIR=" + runDir, "PATH=" + st.Path()}, dv.env()...)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -58,7 +62,7 @@ func (b *bench) sampleCheck(ctx context.Context, st testbed.Stack, dv drivers, c
 		if err != nil && !errors.As(err, &ee) {
 			return fmt.Errorf("dockerd-rootless-setuptool.sh check: %w", err)
 		}
-		b.add(mCheck, st, dv, c, ms(took))
+		b.addCheck(st, dv, c, ms(took), warm)
 		return nil
 	}
 	if err != nil {
@@ -71,8 +75,17 @@ func (b *bench) sampleCheck(ctx context.Context, st testbed.Stack, dv drivers, c
 	if r.Err != "" || len(r.Errors) > 0 {
 		return fmt.Errorf("rootless.Check: %s %s", r.Err, strings.Join(r.Errors, "; "))
 	}
-	b.add(mCheck, st, dv, c, r.Millis)
+	b.addCheck(st, dv, c, r.Millis, warm)
 	return nil
+}
+
+// addCheck records a check's time: every check counts in the medians, and the session's first
+// (warm false) is also kept alone.
+func (b *bench) addCheck(st testbed.Stack, dv drivers, c string, v float64, warm bool) {
+	b.add(mCheck, st, dv, c, v)
+	if !warm {
+		b.add(mCheck+"-first", st, dv, c, v)
+	}
 }
 
 // runCheckRole is the Check worker: it runs rootless.Check once with the stack's binaries first
