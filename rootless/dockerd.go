@@ -5,6 +5,7 @@ import (
 	"context"
 	"debug/buildinfo"
 	"debug/elf"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,7 +46,8 @@ var (
 // build information (a few milliseconds), else from dockerd --version (a process start). A
 // Docker release version decides the features; other versions (builds from source report a Go
 // module version or "library-import") are settled by scanning the binary for the symbols. The
-// answer is cached by path, size, modification time and inode on hosts that have a cache.
+// answer is cached by path, size, modification time and inode on hosts that have a cache, in
+// the process and for the rest of the boot.
 func probeDockerd(ctx context.Context, h *host, path string) (Dockerd, error) {
 	name := strings.TrimPrefix(filepath.Clean(path), "/")
 	fi, err := fs.Stat(h.fs, name)
@@ -58,9 +60,26 @@ func probeDockerd(ctx context.Context, h *host, path string) (Dockerd, error) {
 			return v.(Dockerd), nil
 		}
 	}
+	// The answer also lasts the boot, across processes (h.bootAnswers): a dockerd built from
+	// source is scanned whole for its features, which costs a fresh process about 8 ms.
+	bootKey := "dockerd\x00" + path + "\x00" + statKey(fi)
+	if h.bootAnswers != nil {
+		var info Dockerd
+		if b, ok := h.bootAnswers.Load(bootKey); ok && json.Unmarshal(b, &info) == nil && info.Path == path {
+			if h.dockerdCache != nil {
+				h.dockerdCache.Store(key, info)
+			}
+			return info, nil
+		}
+	}
 	info, err := readDockerd(ctx, h, path, name)
 	if err == nil && h.dockerdCache != nil {
 		h.dockerdCache.Store(key, info)
+	}
+	if err == nil && h.bootAnswers != nil {
+		if b, jerr := json.Marshal(info); jerr == nil {
+			h.bootAnswers.Store(bootKey, b)
+		}
 	}
 	return info, err
 }

@@ -76,3 +76,36 @@ func TestProbeAnswersLastTheBoot(t *testing.T) {
 		t.Errorf("a failing overlay probe is not reported: %v", rep.Findings)
 	}
 }
+
+// TestDockerdAnswerLastsTheBoot: what a scan of a dockerd built from source found is kept for
+// the boot, like the probes' answers: a fresh process neither runs nor scans that dockerd
+// again, and another version of the file is asked again.
+func TestDockerdAnswerLastsTheBoot(t *testing.T) {
+	rt := filepath.Join(t.TempDir(), "run")
+	if err := os.Mkdir(rt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	answers := probecache.NewAnswers(func() string { return filepath.Join(rt, "rootlessd-cache") })
+	probe := func(f fixture) (Dockerd, int) {
+		t.Helper()
+		h, runs := f.host(t)
+		h.dockerdCache, h.bootAnswers = new(sync.Map), answers
+		info, err := probeDockerd(context.Background(), h, "/usr/bin/dockerd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info, runs.count()["/usr/bin/dockerd --version"]
+	}
+	f := debian12().dockerd("library-import")
+	first, n := probe(f)
+	if n != 1 || !first.DetachNetNS || !first.PortsViaAPI {
+		t.Fatalf("the first probe: %+v after %d runs; want the scanned features after one run", first, n)
+	}
+	if again, n := probe(f); n != 0 || again != first {
+		t.Errorf("a fresh process: %+v after %d runs; want %+v from the kept answer, no run", again, n, first)
+	}
+	other := f.file("/usr/bin/dockerd", "\x7fnot an ELF... a rebuild without the features")
+	if info, n := probe(other); n != 1 || info.DetachNetNS || info.PortsViaAPI {
+		t.Errorf("another dockerd file: %+v after %d runs; want it asked and scanned again", info, n)
+	}
+}

@@ -1,6 +1,9 @@
 // Package probecache keeps, across processes, the answers of programs that only describe
 // themselves (dockerd --version, rootlesskit --version, slirp4netns --help): a fresh process
 // that checks the host need not start them again while the programs stay the same files.
+// Answers also keeps, for the rest of the boot, the successes of probes whose answer is the
+// kernel's (an overlay mount or an iptables run in a fresh user namespace), under keys their
+// caller makes of everything else they depend on.
 //
 // The answers live in one file of the user's runtime directory,
 // $XDG_RUNTIME_DIR/rootlessd-cache/probes.json (directory 0700, file 0600, both the user's own),
