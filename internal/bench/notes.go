@@ -7,37 +7,41 @@ package main
 // timeline (a 1 ms poll of its process tree, and `launcher --debug`) next to the script's
 // (`sh -x`), on the same machine.
 var missedWhy = map[string]string{
-	mReady: "Why: on the distro stack dockerd 20.10's own start (about 400 ms) is most of both figures, and rootlessd's " +
-		"part before it is heavier than the script's: Go's start of the 29 MB host program, resolving the plan (the probes " +
-		"that remain in a fresh process: an overlay mount and two iptables runs in fresh user namespaces, and the installed " +
-		"rootlesskit's --version for the fallback), and two re-runs of the host program (helper and RootlessKit child, each " +
-		"about 10 ms of Go start-up, 4 ms of it gopacket's init, which gvisor-tap-vsock links in), where the script execs " +
-		"Debian's small rootlesskit 1.1 after about 20 ms. The engine already starts while the probe checks finish, the " +
-		"child starts dockerd itself, and the programs' --version and --help answers are kept across processes. On the " +
-		"current stack the script's rootlesskit 3 is as heavy as the helper, and the nftables backend spares rootlessd's " +
-		"dockerd its iptables runs, so rootlessd is ahead there. What would close it: a small helper executable for the " +
-		"helper and child roles (RootlessKit's parent and child code only), and the in-namespace probes kept per boot.",
+	mReady: "Why: rootlessd's part before dockerd is heavier than the script's: the host program (a 29 MB Go program) " +
+		"starts three times (launcher, helper, RootlessKit child), and each start spends about 12 ms before main, 7-8 ms of " +
+		"it in package initialisers, 4 ms of those in gopacket's, which gvisor-tap-vsock links in (GODEBUG=inittrace=1); " +
+		"the script runs dash and execs Debian's small rootlesskit 1.1, whose starts take a few milliseconds. Everything " +
+		"else is warm in a session: the probes' answers and the programs' versions are kept in the runtime directory, the " +
+		"engine starts while the checks finish, and the child starts dockerd itself. On the current stack the script's " +
+		"rootlesskit 3 is as heavy as the helper, and the nftables backend spares rootlessd's dockerd its iptables runs, so " +
+		"rootlessd is ahead there. What would close the gap to the anchor: fewer or lighter Go starts (a helper executable " +
+		"of RootlessKit's parent and child alone, without gvisor-tap-vsock, whose init is the largest); the target itself " +
+		"lies below the floor where the line above says so.",
 	mFirst: "Why: the first container follows the start (docker load and docker run cost the same for both: the same dockerd " +
-		"and containerd); what is missed here is the start's gap above. What would close it: the same as for time to ready.",
-	mMemory + "-pss": "Why: rootlessd's RootlessKit parent (the helper) and child are the host program re-run: a 29 MB Go program " +
-		"that links the Docker client, gvisor and gopacket, each process with its own heap and runtime, against Debian's " +
-		"rootlesskit 1.1, a small program without gvisor; against rootlesskit 3 (current stack) the two are even. " +
-		"What would close it: a small helper executable for the helper and child roles (only RootlessKit's parent and child " +
-		"code, no Docker client), started by the SDK instead of the host program.",
+		"and containerd), so what is missed is the start's gap, plus dockerd's own spread: on the current stack its start " +
+		"varies by 300 ms from one sample to the next for every contender, the floor included (see the -json samples). " +
+		"What would close it: the same as for time to ready, and more rounds on a quiet machine.",
+	mMemory + "-pss": "Why: rootlessd's helper and RootlessKit child are about 9.5 MiB each: 4.5 MiB of private memory (Go's " +
+		"heap after the package initialisers and RootlessKit's setup, the runtime) and 5 MiB of their share of the host " +
+		"program's pages; Debian's rootlesskit 1.1 parent and child are 5.6 and 4.7 MiB. The helper and the child already " +
+		"hand back the 5 MiB of gopacket's decoder tables (1.94× before). A helper executable of internal/engine alone, " +
+		"without gvisor-tap-vsock (17 MB), measured 8.6 and 8.4 MiB on 2026-12-02: 1 MiB less per process, because most " +
+		"of the rest is RootlessKit 3's own code and Go's runtime (rootlesskit 3.3's parent alone is 15.7 MiB, and against " +
+		"it rootlessd uses two thirds). What would close it: RootlessKit 3 as small as 1.1, which is upstream's code, not " +
+		"ours; on this stack WithEngine(EngineExternal) runs Debian's rootlesskit 1.1 itself (not measured here).",
 	mThroughput: "Why: both run the same RootlessKit port driver code (builtin: a Go copy loop in the parent and child, the " +
-		"same in rootlesskit 3.3 and in the embedded RootlessKit), so the stream's path is the same; what differs is the load: " +
-		"in a run of 2026-12-02 (load 7-14 on 2 cores) one contender's samples spread over 2-3× (rootlessd on distro " +
-		"2.4-6.0 Gbit/s, the anchor 2.8-4.8), far more than the gap between the medians, and a quieter run met the target. " +
-		"What would close it: nothing measured in rootlessd's own code; a quiet machine and more rounds to tell a real " +
-		"difference from the load (the samples are in the -json file).",
-	mCheck: "Why: the figure is a fresh process: Go's start of a 29 MB program, and the probes that start processes in every " +
-		"fresh process (an overlay mount and two iptables runs in fresh user namespaces: kernel state; the programs' " +
-		"--version and --help answers are kept across processes in $XDG_RUNTIME_DIR/rootlessd-cache). In a running program " +
-		"a repeated Check takes 3-4 ms (BenchmarkCheck). What would close it for fresh processes: the in-namespace probes' " +
-		"answers kept per boot, keyed by the kernel's user-namespace and netfilter settings, and a smaller program.",
-	mDensity: "Why: eight starts at once on two cores are CPU-bound, so each start's extra work (the checks' process starts, " +
-		"two re-runs of the host program) adds up instead of overlapping. What would close it: the same as for time to ready, " +
-		"and a helper executable that starts faster than the host program.",
+		"same in rootlesskit 3.3 and in the embedded RootlessKit), so the stream's path is the same; what differs is the " +
+		"load: one contender's samples spread over 1.5-2× within a run (for instance 4.8-6.8 Gbit/s for rootlessd and " +
+		"4.1-6.2 for the anchor on distro on 2026-12-02), far more than the gap between the medians, and the previous run " +
+		"met the target on every pair. What would close it: nothing measured in rootlessd's own code; a quiet machine and " +
+		"more rounds to tell a real difference from the load (the samples are in the -json file).",
+	mCheck: "Why: the figure is a fresh process in a session whose caches are warm: what remains is reading the host (the " +
+		"subordinate ids, cgroups, sysctls, the programs' files) and the cache file. The session's first check also runs " +
+		"the probes and the programs, which is the row above it. What would close it: a quieter machine; nothing " +
+		"identified in the check itself.",
+	mDensity: "Why: eight starts at once on two cores are CPU-bound, so each start's extra work adds up instead of " +
+		"overlapping: the three Go starts of the host program (above) against the script's light ones. What would close " +
+		"it: the same as for time to ready.",
 }
 
 // speedups is the report's closing section: what rootlessd does to be fast.
@@ -64,5 +68,11 @@ traffic and the isolation between networks still work, on both stacks):
 - The embedded engine's RootlessKit child prepares the namespace and starts dockerd itself: the
   host program runs twice (helper and child), not three times.
 - The programs' --version and --help answers are kept across the user's processes
-  ($XDG_RUNTIME_DIR/rootlessd-cache, keyed by each program's file identity and the boot).
+  ($XDG_RUNTIME_DIR/rootlessd-cache, keyed by each program's file identity and the boot), and
+  so are, for the rest of the boot, the namespace probes' successes (keyed by the programs, the
+  user-namespace sysctls, the AppArmor label and the probed directory's device) and what a scan
+  of a dockerd built from source found: a check or start in a warm session starts no probe.
+- The helper and the RootlessKit child hand back to the kernel the 5 MiB of packet-decoder
+  tables that gopacket's init fills in every process of a program that links gvisor-tap-vsock
+  (they are read only by its debug mode, which RootlessKit never turns on).
 `

@@ -226,6 +226,9 @@ func markdown(r *results, o *options) string {
 	}
 	for _, l := range missed {
 		fmt.Fprintf(&b, "- **%s, %s (%s)**: %s against %s; %s, the target is %s.", l.row.title, l.stack, l.drivers, format(l.rd), format(l.an), l.ratio(), l.row.goal)
+		if (l.row.metric == mReady || l.row.metric == mFirst) && l.an != nil && l.fl != nil && 0.85*l.an.Median < l.fl.Median {
+			fmt.Fprintf(&b, " Here 0.85× the anchor is %.0f ms, below the floor's %.0f ms (rootful dockerd in no user namespace, with no network driver): no rootless start can meet it on this stack.", 0.85*l.an.Median, l.fl.Median)
+		}
 		if why := missedWhy[l.row.metric]; why != "" {
 			b.WriteString(" " + why)
 		}

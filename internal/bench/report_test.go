@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// fixtureResults is a small run: ready on two stacks (one met, one missed), a check, and a
-// skipped pair.
+// fixtureResults is a small run: ready on two stacks (one met, one missed), a first container
+// whose target lies below the floor, a check, and a skipped pair.
 func fixtureResults() *results {
 	r := newResults()
 	r.Rounds, r.Minutes, r.Command = 3, 12, "ROOTLESSD_TESTBED_USER=rootlessd2 go run ./internal/bench"
@@ -25,7 +25,11 @@ func fixtureResults() *results {
 		r.add(mReady, "current", "slirp4netns/builtin", cAnchor, v)
 		r.add(mCheck, "distro", "slirp4netns/builtin", cRootlessd, v/50)
 		r.add(mCheck, "distro", "slirp4netns/builtin", cAnchor, v/10)
+		r.add(mFirst, "distro", "slirp4netns/builtin", cRootlessd, v+400)
+		r.add(mFirst, "distro", "slirp4netns/builtin", cAnchor, v+300)
+		r.add(mFirst, "distro", "slirp4netns/builtin", cFloor, v+200)
 	}
+	r.add(mCheck+"-first", "distro", "slirp4netns/builtin", cRootlessd, 30)
 	return r
 }
 
@@ -39,13 +43,19 @@ func TestReport(t *testing.T) {
 		"- distro pasta/implicit: rootlesskit 1.1.0 has no such combination",
 		"```\n" + r.Command + "\n```",
 		"Medians of 3 interleaved rounds",
+		"| host check, first of a session | distro | slirp4netns/builtin | 30.0 ms | – | – |",
+		// The distro anchor's 1000 ms first container: 0.85× is 850 ms, below the floor's 900.
+		"Here 0.85× the anchor is 850 ms, below the floor's 900 ms (rootful dockerd in no user namespace, with no network driver): no rootless start can meet it on this stack.",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report lacks %q:\n%s", want, md)
 		}
 	}
-	if n := strings.Count(md, "**missed**"); n != 1 {
-		t.Errorf("%d missed targets in the table, want 1:\n%s", n, md)
+	if n := strings.Count(md, "**missed**"); n != 2 {
+		t.Errorf("%d missed targets in the table, want 2:\n%s", n, md)
+	}
+	if n := strings.Count(md, "below the floor's"); n != 1 {
+		t.Errorf("%d targets called below the floor, want the first container's alone:\n%s", n, md)
 	}
 }
 
