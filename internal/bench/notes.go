@@ -15,8 +15,8 @@ var missedWhy = map[string]string{
 		"engine starts while the checks finish, and the child starts dockerd itself. On the current stack the script's " +
 		"rootlesskit 3 is as heavy as the helper, and the nftables backend spares rootlessd's dockerd its iptables runs, so " +
 		"rootlessd is ahead there. What would close the gap to the anchor: fewer or lighter Go starts (a helper executable " +
-		"of RootlessKit's parent and child alone, without gvisor-tap-vsock, whose init is the largest); the target itself " +
-		"lies below the floor where the line above says so.",
+		"of RootlessKit's parent and child alone, without gvisor-tap-vsock, whose init is the largest); where the line " +
+		"above says how little room the target leaves above the floor, not even that would meet it.",
 	mFirst: "Why: the first container follows the start (docker load and docker run cost the same for both: the same dockerd " +
 		"and containerd), so what is missed is the start's gap, plus dockerd's own spread: on the current stack its start " +
 		"varies by 300 ms from one sample to the next for every contender, the floor included (see the -json samples). " +
@@ -29,12 +29,14 @@ var missedWhy = map[string]string{
 		"of the rest is RootlessKit 3's own code and Go's runtime (rootlesskit 3.3's parent alone is 15.7 MiB, and against " +
 		"it rootlessd uses two thirds). What would close it: RootlessKit 3 as small as 1.1, which is upstream's code, not " +
 		"ours; on this stack WithEngine(EngineExternal) runs Debian's rootlesskit 1.1 itself (not measured here).",
-	mThroughput: "Why: both run the same RootlessKit port driver code (builtin: a Go copy loop in the parent and child, the " +
-		"same in rootlesskit 3.3 and in the embedded RootlessKit), so the stream's path is the same; what differs is the " +
-		"load: one contender's samples spread over 1.5-2× within a run (for instance 4.8-6.8 Gbit/s for rootlessd and " +
-		"4.1-6.2 for the anchor on distro on 2026-12-02), far more than the gap between the medians, and the previous run " +
-		"met the target on every pair. What would close it: nothing measured in rootlessd's own code; a quiet machine and " +
-		"more rounds to tell a real difference from the load (the samples are in the -json file).",
+	mThroughput: "Why: not found. Both contenders run RootlessKit's builtin port driver (on the current stack the same " +
+		"3.3 code, in rootlesskit or embedded in the helper; on distro 1.1's against 3.3's) and the stack's docker-proxy; the samples of one contender spread over 1.3-1.5× within " +
+		"a run. The gap is not this session's: on 2026-12-02, on the current stack with slirp4netns, 7 interleaved rounds " +
+		"each, the launcher of this session measured 0.84× the anchor and the previous session's (commit 512c46d) 0.90× on " +
+		"the same machine (AMD EPYC), while the report of f703034 on an Intel Xeon machine measured 1.01-1.06× on every " +
+		"pair. The plans differ only where the data does not pass: rootlessd adds a PID namespace and runs slirp4netns " +
+		"without its sandbox. What would close it: a profile of the helper's copy path against rootlesskit's on this " +
+		"machine (perf is not installed on the bed), and more rounds.",
 	mCheck: "Why: the figure is a fresh process in a session whose caches are warm: what remains is reading the host (the " +
 		"subordinate ids, cgroups, sysctls, the programs' files) and the cache file. The session's first check also runs " +
 		"the probes and the programs, which is the row above it. What would close it: a quieter machine; nothing " +

@@ -54,6 +54,18 @@ func TestReport(t *testing.T) {
 	if n := strings.Count(md, "**missed**"); n != 2 {
 		t.Errorf("%d missed targets in the table, want 2:\n%s", n, md)
 	}
+	for _, c := range []struct {
+		target, anchor, floor float64
+		want                  string
+	}{
+		{301, 354, 294, " Here 0.85× the anchor is 301 ms, 7 ms above the floor's 294 ms (rootful dockerd in no user namespace, with no network driver): everything rootless (the namespaces, the network and port drivers) would have to fit in 7 ms, where the script's takes 60 ms."},
+		{850, 1000, 900, " Here 0.85× the anchor is 850 ms, below the floor's 900 ms (rootful dockerd in no user namespace, with no network driver): no rootless start can meet it on this stack."},
+		{850, 1000, 700, ""},
+	} {
+		if got := floorMargin(c.target, c.anchor, c.floor); got != c.want {
+			t.Errorf("floorMargin(%v, %v, %v) = %q; want %q", c.target, c.anchor, c.floor, got, c.want)
+		}
+	}
 	if n := strings.Count(md, "below the floor's"); n != 1 {
 		t.Errorf("%d targets called below the floor, want the first container's alone:\n%s", n, md)
 	}
