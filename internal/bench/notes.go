@@ -35,8 +35,10 @@ var missedWhy = map[string]string{
 		"each, the launcher of this session measured 0.84× the anchor and the previous session's (commit 512c46d) 0.90× on " +
 		"the same machine (AMD EPYC), while the report of f703034 on an Intel Xeon machine measured 1.01-1.06× on every " +
 		"pair. The plans differ only where the data does not pass: rootlessd adds a PID namespace and runs slirp4netns " +
-		"without its sandbox. What would close it: a profile of the helper's copy path against rootlesskit's on this " +
-		"machine (perf is not installed on the bed), and more rounds.",
+		"without its sandbox. A system profile during the stream (perf record -a) put the container's TCP sink at 41% of " +
+		"the samples under rootlessd against 31% under the script, with docker-proxy and the port driver's process alike, " +
+		"and dockerd's iptables backend in place of nftables streamed the same. What would close it: finding why the same " +
+		"sink spends more in the kernel's receive path on this machine, and more rounds than its spread needs.",
 	mCheck: "Why: the figure is a fresh process in a session whose caches are warm: what remains is reading the host (the " +
 		"subordinate ids, cgroups, sysctls, the programs' files) and the cache file. The session's first check also runs " +
 		"the probes and the programs, which is the row above it. What would close it: a quieter machine; nothing " +
