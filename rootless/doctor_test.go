@@ -646,3 +646,25 @@ func TestReports(t *testing.T) {
 		})
 	}
 }
+
+// TestDataRootInUseAsksLocksFirst: /proc/locks (slow to read on a real host) is consulted only
+// about the data root's files that the quick lock test finds locked, and still names the
+// holder; with none locked, a lock that /proc/locks would list is not looked for.
+func TestDataRootInUseAsksLocksFirst(t *testing.T) {
+	const dataRoot = "/home/alice/.local/share/docker"
+	f := debian12().fileID(dataRoot+"/volumes/metadata.db", "fd:01:4242").
+		file("/proc/locks", "1: FLOCK  ADVISORY  WRITE 777 fd:01:4242 0 EOF\n").file("/proc/777/comm", "dockerd\n")
+	h, _ := f.host(t)
+	var asked []string
+	h.fileLocked = func(p string) bool { asked = append(asked, p); return false }
+	if got := dataRootInUse(h, dataRoot); got != nil {
+		t.Errorf("no file locked, yet: %v", got)
+	}
+	if want := []string{dataRoot + "/volumes/metadata.db"}; !slices.Equal(asked, want) {
+		t.Errorf("the quick test was asked about %q; want the existing files alone, %q", asked, want)
+	}
+	h.fileLocked = func(string) bool { return true }
+	if got := dataRootInUse(h, dataRoot); got == nil || !strings.Contains(got.Error(), "process 777 (dockerd)") {
+		t.Errorf("a locked file: %v; want /proc/locks to name process 777 (dockerd)", got)
+	}
+}

@@ -60,6 +60,10 @@ type host struct {
 	// locked reports a flock on the file p held by another process (the state directory's
 	// lock of a live daemon of ours); nil: the host cannot tell.
 	locked func(p string) bool
+	// fileLocked reports a lock on the file p (flock or record lock) that a new open file
+	// description would meet, this process's own included: a quick test before /proc/locks,
+	// which is slow to read; nil: the host cannot tell, and /proc/locks decides.
+	fileLocked func(p string) bool
 	// settle is how long a daemon of ours that was just killed may keep its socket and data
 	// root while its tree dies (a relaunch right after a SIGKILL of its host program): Resolve
 	// looks again for that long before it calls them another daemon's. 0: it looks once.

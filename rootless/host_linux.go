@@ -35,6 +35,7 @@ func setLocalOS(h *host) {
 	}
 	setLocalProbes(h)
 	h.locked = lockedByOther
+	h.fileLocked = fileLocked
 	h.selinux = func() bool {
 		var st unix.Statfs_t
 		return unix.Statfs("/sys/fs/selinux", &st) == nil && st.Type == unix.SELINUX_MAGIC

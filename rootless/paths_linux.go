@@ -5,6 +5,7 @@ package rootless
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -176,6 +177,31 @@ func lockedByOther(path string) bool {
 		return errors.Is(err, unix.EWOULDBLOCK)
 	}
 	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// fileLocked reports whether a process, this one included, holds a lock on the file at path
+// that a new open file description conflicts with: a flock (a LOCK_EX|LOCK_NB attempt meets it)
+// or a record lock (F_OFD_GETLK finds it). It answers in microseconds, where reading
+// /proc/locks takes the kernel's file-lock semaphore for writing, which waits for an RCU grace
+// period (10-16 ms on the test bed) and holds up every process that locks a file meanwhile. A
+// missing file is not locked; one that cannot be opened or probed counts as locked, so that
+// the caller asks /proc/locks.
+func fileLocked(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
+	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk); err != nil || lk.Type != unix.F_UNLCK {
+		return true
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return true
+	}
+	_ = unix.Flock(fd, unix.LOCK_UN)
 	return false
 }
 

@@ -599,3 +599,47 @@ func hostFor(uid int, home string) *host {
 	h.uid, h.home = uid, home
 	return h
 }
+
+// TestFileLocked: the quick lock test meets a flock and a record lock that another open file
+// description holds (this process's own, here), and finds nothing on a free or missing file.
+func TestFileLocked(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "meta.db")
+	if err := os.WriteFile(p, []byte("bolt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fileLocked(p) {
+		t.Error("a file nobody locks is reported locked")
+	}
+	if fileLocked(p + ".missing") {
+		t.Error("a missing file is reported locked")
+	}
+	hold := func(lock func(fd int) error) func() {
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lock(int(f.Fd())); err != nil {
+			t.Fatal(err)
+		}
+		return func() { f.Close() }
+	}
+	for name, lock := range map[string]func(fd int) error{
+		"flock":        func(fd int) error { return unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) },
+		"shared flock": func(fd int) error { return unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB) },
+		"record lock": func(fd int) error {
+			return unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &unix.Flock_t{Type: unix.F_WRLCK})
+		},
+		"a read record": func(fd int) error {
+			return unix.FcntlFlock(uintptr(fd), unix.F_OFD_SETLK, &unix.Flock_t{Type: unix.F_RDLCK})
+		},
+	} {
+		release := hold(lock)
+		if !fileLocked(p) {
+			t.Errorf("%s: not seen", name)
+		}
+		release()
+		if fileLocked(p) {
+			t.Errorf("%s: still seen after its file was closed", name)
+		}
+	}
+}
