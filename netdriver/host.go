@@ -99,7 +99,7 @@ func LocalHost() *Host {
 // localRun runs programs of this machine once per version of the program: in this process
 // (CachedRun), and, for ELF programs, across the processes of this user and boot
 // (package probecache, in $XDG_RUNTIME_DIR/rootlessd-cache).
-var localRun = CachedRun(probecache.Wrap(probecache.Dir, runLocal))
+var localRun = CachedRun(probecache.Local.Wrap(runLocal))
 
 // runLocal runs name in its own process group, and kills the group when ctx
 // ends: a wrapper script's children that keep the output open must not

@@ -54,7 +54,8 @@ func probeDockerd(ctx context.Context, h *host, path string) (Dockerd, error) {
 	if err != nil {
 		return Dockerd{}, err
 	}
-	key := fmt.Sprintf("%s\x00%d\x00%d\x00%v", path, fi.Size(), fi.ModTime().UnixNano(), fi.Sys())
+	// One key for both caches: the path and the file's version (size, inode, times).
+	key := "dockerd\x00" + path + "\x00" + statKey(fi)
 	if h.dockerdCache != nil {
 		if v, ok := h.dockerdCache.Load(key); ok {
 			return v.(Dockerd), nil
@@ -62,10 +63,9 @@ func probeDockerd(ctx context.Context, h *host, path string) (Dockerd, error) {
 	}
 	// The answer also lasts the boot, across processes (h.bootAnswers): a dockerd built from
 	// source is scanned whole for its features, which costs a fresh process about 8 ms.
-	bootKey := "dockerd\x00" + path + "\x00" + statKey(fi)
 	if h.bootAnswers != nil {
 		var info Dockerd
-		if b, ok := h.bootAnswers.Load(bootKey); ok && json.Unmarshal(b, &info) == nil && info.Path == path {
+		if b, ok := h.bootAnswers.Load(key); ok && json.Unmarshal(b, &info) == nil && info.Path == path {
 			if h.dockerdCache != nil {
 				h.dockerdCache.Store(key, info)
 			}
@@ -78,7 +78,7 @@ func probeDockerd(ctx context.Context, h *host, path string) (Dockerd, error) {
 	}
 	if err == nil && h.bootAnswers != nil {
 		if b, jerr := json.Marshal(info); jerr == nil {
-			h.bootAnswers.Store(bootKey, b)
+			h.bootAnswers.Store(key, b)
 		}
 	}
 	return info, err

@@ -133,7 +133,7 @@ func newLocalHost() *host {
 	h := &host{uid: os.Getuid(), gid: os.Getgid(), pid: os.Getpid(), fs: os.DirFS("/"), net: netdriver.LocalHost(),
 		cgroups: cgroupdeleg.Host(), subids: func(s idmap.Source) idmap.Source { return s },
 		helper: idmap.FindHelper, namespace: idmap.CurrentNamespace, dockerdCache: new(sync.Map),
-		probeCache: new(sync.Map), bootAnswers: probecache.NewAnswers(probecache.Dir)}
+		probeCache: new(sync.Map), bootAnswers: probecache.Local}
 	h.home = os.Getenv("HOME")
 	if u, err := user.LookupId(strconv.Itoa(h.uid)); err == nil {
 		h.user = u.Username

@@ -173,11 +173,16 @@ func lockedByOther(path string) bool {
 		return false
 	}
 	defer f.Close()
+	return errors.Is(tryFlock(f), unix.EWOULDBLOCK)
+}
+
+// tryFlock takes a LOCK_EX|LOCK_NB flock on f and gives it back at once: EWOULDBLOCK says
+// another open file description holds a flock on the file.
+func tryFlock(f *os.File) error {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return errors.Is(err, unix.EWOULDBLOCK)
+		return err
 	}
-	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-	return false
+	return unix.Flock(int(f.Fd()), unix.LOCK_UN)
 }
 
 // fileLocked reports whether a process, this one included, holds a lock on the file at path
@@ -193,16 +198,11 @@ func fileLocked(path string) bool {
 		return !errors.Is(err, os.ErrNotExist)
 	}
 	defer f.Close()
-	fd := int(f.Fd())
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
-	if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk); err != nil || lk.Type != unix.F_UNLCK {
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_GETLK, &lk); err != nil || lk.Type != unix.F_UNLCK {
 		return true
 	}
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return true
-	}
-	_ = unix.Flock(fd, unix.LOCK_UN)
-	return false
+	return tryFlock(f) != nil
 }
 
 // cleanStale removes what a killed daemon left behind. It runs with the state lock held, so no

@@ -283,62 +283,63 @@ func (b *bench) scratchDir(base string, uid, gid int) (string, error) {
 }
 
 // session returns the runtime directory of contender c's session on st (see bench.sessions),
-// made at the first call and removed at the end of the run.
-func (b *bench) session(st testbed.Stack, c string) (string, error) {
+// made at the first call (fresh says so) and removed at the end of the run.
+func (b *bench) session(st testbed.Stack, c string) (dir string, fresh bool, err error) {
 	k := st.Name + "/" + c
 	if d, ok := b.sessions[k]; ok {
-		return d, nil
+		return d, false, nil
 	}
 	u := b.user
-	d, err := b.scratchDir(u.RuntimeDir, u.UID, u.GID)
-	if err != nil {
-		return "", err
+	if dir, err = b.scratchDir(u.RuntimeDir, u.UID, u.GID); err != nil {
+		return "", false, err
 	}
-	b.sessions[k] = d
-	b.cleanup = append(b.cleanup, func() error { return os.RemoveAll(d) })
-	return d, nil
+	b.sessions[k] = dir
+	b.cleanup = append(b.cleanup, func() error { return os.RemoveAll(dir) })
+	return dir, true, nil
 }
 
 // A start's runtime directory: the contender's session, or one of its own (density's daemons
 // run at once, and each needs its own socket), which begins with the session's caches.
 const (
-	inSession = true
-	ownRunDir = false
+	inSession = false
+	ownRunDir = true
 )
 
 // spawn starts contender c on st with the drivers dv; it does not wait.
-func (b *bench) spawn(st testbed.Stack, dv drivers, c string, shared bool) (*daemon, error) {
+func (b *bench) spawn(st testbed.Stack, dv drivers, c string, own bool) (*daemon, error) {
 	if c == cFloor {
 		return b.spawnFloor(st)
 	}
 	u := b.user
-	session, err := b.session(st, c)
+	runDir, _, err := b.session(st, c)
 	if err != nil {
 		return nil, err
 	}
-	runDir := session
-	if !shared {
+	var dirs []string // the start's own, removed when it is finished
+	removeAll := func() error {
+		var errs []error
+		for _, d := range dirs {
+			errs = append(errs, os.RemoveAll(d))
+		}
+		return errors.Join(errs...)
+	}
+	if own {
+		session := runDir
 		if runDir, err = b.scratchDir(u.RuntimeDir, u.UID, u.GID); err != nil {
 			return nil, err
 		}
+		dirs = append(dirs, runDir)
 		if err := copyCache(session, runDir, u); err != nil {
-			os.RemoveAll(runDir)
+			removeAll()
 			return nil, err
 		}
 	}
 	dataRoot, err := b.scratchDir(u.Home, u.UID, u.GID)
 	if err != nil {
-		if !shared {
-			os.RemoveAll(runDir)
-		}
+		removeAll()
 		return nil, err
 	}
-	remove := func() error {
-		if shared {
-			return os.RemoveAll(dataRoot)
-		}
-		return errors.Join(os.RemoveAll(runDir), os.RemoveAll(dataRoot))
-	}
+	dirs = append(dirs, dataRoot)
 	prog := st.Binary("dockerd-rootless.sh")
 	if c == cRootlessd {
 		prog = b.launcher
@@ -351,11 +352,11 @@ func (b *bench) spawn(st testbed.Stack, dv drivers, c string, shared bool) (*dae
 	}
 	sd, err := testbed.SpawnDropIn(u, st, prog, runDir, dataRoot, env...)
 	if err != nil {
-		remove()
+		removeAll()
 		return nil, err
 	}
 	return &daemon{contender: c, sock: sd.Socket(), started: sd.Started, pid: sd.PID(), done: sd.Done(),
-		stop: sd.Stop, output: sd.Log, remove: remove,
+		stop: sd.Stop, output: sd.Log, remove: removeAll,
 		leftovers: func() []testbed.Proc { return testbed.ProcessesOf(u.UID) }}, nil
 }
 

@@ -33,9 +33,7 @@ func (b *bench) sampleCheck(ctx context.Context, st testbed.Stack, dv drivers, c
 	u := b.user
 	// The checks of a contender share a session of their own (not the starts'): the first of
 	// them finds its runtime directory empty, as after a reboot or at a new login.
-	session := "check-" + c
-	_, warm := b.sessions[st.Name+"/"+session]
-	runDir, err := b.session(st, session)
+	runDir, first, err := b.session(st, "check-"+c)
 	if err != nil {
 		return err
 	}
@@ -62,7 +60,7 @@ func (b *bench) sampleCheck(ctx context.Context, st testbed.Stack, dv drivers, c
 		if err != nil && !errors.As(err, &ee) {
 			return fmt.Errorf("dockerd-rootless-setuptool.sh check: %w", err)
 		}
-		b.addCheck(st, dv, c, ms(took), warm)
+		b.addCheck(st, dv, c, ms(took), first)
 		return nil
 	}
 	if err != nil {
@@ -75,15 +73,15 @@ func (b *bench) sampleCheck(ctx context.Context, st testbed.Stack, dv drivers, c
 	if r.Err != "" || len(r.Errors) > 0 {
 		return fmt.Errorf("rootless.Check: %s %s", r.Err, strings.Join(r.Errors, "; "))
 	}
-	b.addCheck(st, dv, c, r.Millis, warm)
+	b.addCheck(st, dv, c, r.Millis, first)
 	return nil
 }
 
 // addCheck records a check's time: every check counts in the medians, and the session's first
-// (warm false) is also kept alone.
-func (b *bench) addCheck(st testbed.Stack, dv drivers, c string, v float64, warm bool) {
+// is also kept alone.
+func (b *bench) addCheck(st testbed.Stack, dv drivers, c string, v float64, first bool) {
 	b.add(mCheck, st, dv, c, v)
-	if !warm {
+	if first {
 		b.add(mCheck+"-first", st, dv, c, v)
 	}
 }

@@ -31,14 +31,19 @@ func bytesOf[T any](p *T) []byte {
 // other code might decode packets. The error decoders the tables point at (1 MiB more) are
 // unexported, and stay.
 func releaseDecoderTables() {
-	page := uintptr(unix.Getpagesize())
 	for _, b := range decoderTables() {
-		start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-		skip := (page - start%page) % page
-		n := (uintptr(len(b)) - skip) &^ (page - 1)
-		if uintptr(len(b)) <= skip || n == 0 {
-			continue
+		if pages := wholePages(b); len(pages) > 0 {
+			_ = unix.Madvise(pages, unix.MADV_DONTNEED)
 		}
-		_ = unix.Madvise(b[skip:skip+n], unix.MADV_DONTNEED)
 	}
+}
+
+// wholePages is the part of b made of whole pages: what madvise and mincore may be given.
+func wholePages(b []byte) []byte {
+	page := uintptr(unix.Getpagesize())
+	skip := (page - uintptr(unsafe.Pointer(unsafe.SliceData(b)))%page) % page
+	if uintptr(len(b)) <= skip {
+		return nil
+	}
+	return b[skip : skip+(uintptr(len(b))-skip)&^(page-1)]
 }

@@ -14,15 +14,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// resident counts the pages of b that are in memory.
+// resident counts the whole pages of b that are in memory.
 func resident(t *testing.T, b []byte) (in, all int) {
-	page := uintptr(unix.Getpagesize())
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	skip := (page - start%page) % page
-	n := (uintptr(len(b)) - skip) &^ (page - 1)
-	vec := make([]byte, n/page)
-	// mincore's address must be page-aligned: b[skip:] is.
-	if _, _, e := unix.Syscall(unix.SYS_MINCORE, start+skip, n, uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
+	pages := wholePages(b)
+	vec := make([]byte, len(pages)/unix.Getpagesize())
+	if _, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(pages))), uintptr(len(pages)), uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
 		t.Fatalf("mincore: %v", e)
 	}
 	for _, v := range vec {

@@ -70,8 +70,16 @@ func Dir() string {
 // Wrap returns run with its successful answers for ELF programs kept in the cache in the
 // directory dir returns (asked at each call; "" means no cache). A cached answer is returned
 // without running anything.
-func Wrap(dir func() string, run Run) Run {
-	c := &cache{}
+func Wrap(dir func() string, run Run) Run { return NewAnswers(dir).Wrap(run) }
+
+// Local is this process's view of the cache in Dir: the real machine's program runs and probe
+// answers share it, so that a process reads the file once.
+var Local = NewAnswers(Dir)
+
+// Wrap returns run with its successful answers for ELF programs kept beside a's (see the
+// package function Wrap).
+func (a *Answers) Wrap(run Run) Run {
+	c, dir := &a.c, a.dir
 	return func(ctx context.Context, name string, args ...string) ([]byte, error) {
 		d := dir()
 		if d == "" {
